@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The options built by vcenter_args.base_argument_spec(): same names and
+    # environment variables as community.vmware, so module_defaults and AWX
+    # "VMware vCenter" credentials work unchanged.
+    DOCUMENTATION = r'''
+options:
+  hostname:
+    description:
+      - The hostname or IP address of the vCenter server.
+      - If not set, the environment variable E(VMWARE_HOST) is used.
+    type: str
+    required: true
+  username:
+    description:
+      - The vCenter user name.
+      - If not set, the environment variable E(VMWARE_USER) is used.
+    type: str
+    required: true
+    aliases: [user, admin]
+  password:
+    description:
+      - The vCenter password. It is never logged or returned.
+      - If not set, the environment variable E(VMWARE_PASSWORD) is used.
+    type: str
+    required: true
+    aliases: [pass, pwd]
+  port:
+    description:
+      - The vCenter HTTPS port.
+      - If not set, the environment variable E(VMWARE_PORT) is used.
+    type: int
+    default: 443
+  validate_certs:
+    description:
+      - Verify the vCenter TLS certificate.
+      - When E(REQUESTS_CA_BUNDLE) or E(SSL_CERT_FILE) names a CA bundle, that bundle is what is trusted;
+        otherwise the system certificate store is.
+      - V(false) disables verification even when E(REQUESTS_CA_BUNDLE) is set.
+      - If not set, the environment variable E(VMWARE_VALIDATE_CERTS) is used.
+    type: bool
+    default: true
+notes:
+  - Connection options can be set once for every module of the collection with
+    C(module_defaults) and the action group C(group/vsphere.preemption.vcenter).
+'''

@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The vSphere SOAP (pyvmomi) session shared by the modules."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import traceback
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, describe_connection_error
+
+PYVMOMI_IMPORT_ERROR = None
+try:
+    from pyVim.connect import Disconnect, SmartConnect
+    from pyVmomi import vim
+except ImportError:
+    PYVMOMI_IMPORT_ERROR = traceback.format_exc()
+
+
+def trusted_ca_file():
+    """The CA bundle the user pointed at, if any; requests reads the same variable."""
+    return os.environ.get('REQUESTS_CA_BUNDLE') or os.environ.get('SSL_CERT_FILE') or None
+
+
+def ssl_context(validate_certs):
+    if not validate_certs:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=trusted_ca_file())
+
+
+def connect(hostname, username, password, port=443, validate_certs=True):
+    """Log in to vCenter over SOAP and return the ServiceInstance.
+
+    Raises VCenterError with one line naming the host (never the password).
+    """
+    try:
+        return SmartConnect(host=hostname, user=username, pwd=password, port=port,
+                            sslContext=ssl_context(validate_certs))
+    except vim.fault.InvalidLogin:
+        raise VCenterError('vCenter %s:%s refused the login of user %r: wrong user name or password.'
+                           % (hostname, port, username)) from None
+    except vim.fault.VimFault as exc:
+        raise VCenterError('vCenter %s:%s refused the login: %s' % (hostname, port, exc.msg)) from None
+    except Exception as exc:  # transport errors come in many shapes; describe them all the same way
+        raise VCenterError(describe_connection_error(exc, hostname, port)) from None
+
+
+def disconnect(service_instance):
+    """Log out; a session that already expired is not an error."""
+    try:
+        Disconnect(service_instance)
+    except Exception:  # logging out is best effort, the work is done
+        pass

@@ -1,0 +1,260 @@
+// Copyright (c) 2026 vsphere.preemption contributors
+// GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+// Command vcsim is the vsphere.preemption test vCenter: govmomi's vCenter
+// simulator (VPX model) with the /rest tagging endpoints, HTTPS with a
+// certificate of our choosing, and a way to mark VMs as running VMware Tools.
+//
+// Build offline against Debian's govmomi 0.24 sources:
+//
+//	GOPATH=/usr/share/gocode GO111MODULE=off go build -o vcsim tests/vcsim/main.go
+//
+// Flags shared with govmomi's own vcsim command keep the official names and
+// meanings (-l -dc -cluster -host -standalone-host -vm -pool -folder -ds -app
+// -username -password -tlscert -tlskey -delay -method-delay -delay-jitter
+// -trace), so the official binary is a drop-in replacement wherever the extra
+// flag below is not used. Extra flag: -tools-running none|all|VM1,VM2,...
+//
+// When the server is ready, it prints the official line to stdout:
+//
+//	export GOVC_URL=https://USER:PASS@127.0.0.1:PORT/sdk GOVC_SIM_PID=PID
+//
+// and serves until SIGINT or SIGTERM, then exits 0.
+//
+// Inventory of the default model (-dc 1 -cluster 1 -host 3 -standalone-host 1
+// -vm 2 -pool 0). Moids are assigned in creation order: these are the default
+// model's (stable from run to run), and they shift when the counts change, so
+// look objects up by name.
+//
+//	Datacenter        DC0                 datacenter-2   (vm folder folder-3)
+//	standalone host   DC0_H0              host-21        in ComputeResource DC0_H0 computeresource-23,
+//	                                                     root pool Resources resgroup-22
+//	cluster           DC0_C0              clustercomputeresource-27 (NOT domain-c* as on a real
+//	                                                     vCenter), root pool Resources resgroup-26
+//	cluster hosts     DC0_C0_H0, _H1, _H2 host-34, host-42, host-50
+//	VMs               DC0_H0_VM0          vm-57  on DC0_H0
+//	                  DC0_H0_VM1          vm-60  on DC0_H0
+//	                  DC0_C0_RP0_VM0      vm-63  in DC0_C0, on a cluster host picked at random
+//	                  DC0_C0_RP0_VM1      vm-66  in DC0_C0, on a cluster host picked at random
+//	datastore         LocalDS_0           moid "<temp dir path>@folder-5" (a path, not datastore-*)
+//	networks          VM Network network-7, DC0_DVPG0 dvportgroup-13
+//
+// All VMs are poweredOn (Autostart), not templates, in folder /DC0/vm, with
+// guest.toolsRunningStatus guestToolsNotRunning unless -tools-running names them.
+// With -pool N each cluster also gets child pools DC0_C0_RP1..N with -vm VMs
+// each (DC0_C0_RP1_VM0, ...); with -cluster N: DC0_C0 .. DC0_C{N-1}.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/simulator/esx"
+	"github.com/vmware/govmomi/vim25/types"
+
+	// Register the vAPI (/rest) endpoints: sessions, tagging, content library.
+	_ "github.com/vmware/govmomi/vapi/simulator"
+)
+
+func main() {
+	model := simulator.VPX()
+
+	flag.IntVar(&model.Datacenter, "dc", model.Datacenter, "Number of datacenters")
+	flag.IntVar(&model.Cluster, "cluster", model.Cluster, "Number of clusters")
+	flag.IntVar(&model.ClusterHost, "host", model.ClusterHost, "Number of hosts per cluster")
+	flag.IntVar(&model.Host, "standalone-host", model.Host, "Number of standalone hosts")
+	flag.IntVar(&model.Datastore, "ds", model.Datastore, "Number of local datastores")
+	flag.IntVar(&model.Machine, "vm", model.Machine, "Number of virtual machines per resource pool")
+	flag.IntVar(&model.Pool, "pool", model.Pool, "Number of resource pools per compute resource")
+	flag.IntVar(&model.App, "app", model.App, "Number of virtual apps per compute resource")
+	flag.IntVar(&model.Folder, "folder", model.Folder, "Number of folders")
+	flag.BoolVar(&model.Autostart, "autostart", model.Autostart, "Autostart model created VMs")
+
+	listen := flag.String("l", "127.0.0.1:8989", "Listen address for vcsim")
+	user := flag.String("username", "", "Login username for vcsim (any username allowed by default)")
+	pass := flag.String("password", "", "Login password for vcsim (any password allowed by default)")
+	isTLS := flag.Bool("tls", true, "Enable TLS")
+	cert := flag.String("tlscert", "", "Path to TLS certificate file")
+	key := flag.String("tlskey", "", "Path to TLS key file")
+	flag.BoolVar(&simulator.Trace, "trace", simulator.Trace, "Trace SOAP to stderr")
+
+	flag.IntVar(&model.DelayConfig.Delay, "delay", model.DelayConfig.Delay, "Method response delay across all methods")
+	methodDelay := flag.String("method-delay", "", "Delay per method on the form 'method1:delay1,method2:delay2...'")
+	flag.Float64Var(&model.DelayConfig.DelayJitter, "delay-jitter", model.DelayConfig.DelayJitter,
+		"Delay jitter coefficient of variation (tip: 0.5 is a good starting value)")
+
+	toolsRunning := flag.String("tools-running", "none",
+		"VMs reporting VMware Tools running: none, all, or a comma-separated list of VM names")
+
+	flag.Parse()
+
+	u := &url.URL{Host: *listen}
+	if *user != "" {
+		u.User = url.UserPassword(secret(*user), secret(*pass))
+	}
+
+	if *methodDelay != "" {
+		m, err := parseMethodDelay(*methodDelay)
+		if err != nil {
+			log.Fatal(err)
+		}
+		model.DelayConfig.MethodDelay = m
+	}
+
+	if err := updateHostTemplate(u.Host); err != nil {
+		log.Fatal(err)
+	}
+
+	model.ServiceContent.About.FullName += " (govmomi simulator)"
+
+	if err := model.Create(); err != nil {
+		log.Fatal(err)
+	}
+
+	if err := markToolsRunning(*toolsRunning); err != nil {
+		log.Fatal(err)
+	}
+
+	model.Service.RegisterEndpoints = true
+	model.Service.Listen = u
+	if *isTLS {
+		model.Service.TLS = new(tls.Config)
+		if *cert != "" || *key != "" {
+			c, err := tls.LoadX509KeyPair(*cert, *key)
+			if err != nil {
+				log.Fatal(err)
+			}
+			model.Service.TLS.Certificates = []tls.Certificate{c}
+		}
+	}
+
+	s := model.Service.NewServer()
+
+	if _, err := fmt.Fprintf(os.Stdout, "export GOVC_URL=%s GOVC_SIM_PID=%d\n", s.URL, os.Getpid()); err != nil {
+		log.Fatal(err)
+	}
+	_ = os.Stdout.Sync()
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+
+	s.Close()
+	model.Remove()
+}
+
+// parseMethodDelay parses the official vcsim format "Method1:ms1,Method2:ms2".
+func parseMethodDelay(spec string) (map[string]int, error) {
+	m := make(map[string]int)
+	for _, s := range strings.Split(spec, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		tuples := strings.Split(s, ":")
+		if len(tuples) != 2 {
+			return nil, fmt.Errorf("incorrect method delay format: %q (want Method:ms)", s)
+		}
+		value, err := strconv.Atoi(strings.TrimSpace(tuples[1]))
+		if err != nil {
+			return nil, fmt.Errorf("incorrect format of method-delay argument %q: %s", s, err)
+		}
+		m[strings.TrimSpace(tuples[0])] = value
+	}
+	return m, nil
+}
+
+// markToolsRunning makes the selected VMs report VMware Tools as running and
+// OK. The simulator leaves this status alone afterwards (power operations do
+// not change it). Runs before the server starts, so nothing else touches the
+// objects concurrently.
+func markToolsRunning(spec string) error {
+	spec = strings.TrimSpace(spec)
+	if spec == "" || spec == "none" {
+		return nil
+	}
+	all := spec == "all"
+	wanted := map[string]bool{}
+	if !all {
+		for _, name := range strings.Split(spec, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				wanted[name] = false
+			}
+		}
+	}
+
+	for _, e := range simulator.Map.All("VirtualMachine") {
+		vm, ok := e.(*simulator.VirtualMachine)
+		if !ok {
+			continue
+		}
+		if _, selected := wanted[vm.Name]; !all && !selected {
+			continue
+		}
+		wanted[vm.Name] = true
+		running := string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)
+		if vm.Guest == nil {
+			vm.Guest = new(types.GuestInfo)
+		}
+		vm.Guest.ToolsRunningStatus = running
+		vm.Guest.ToolsStatus = types.VirtualMachineToolsStatusToolsOk
+		vm.Guest.ToolsVersionStatus2 = string(types.VirtualMachineToolsVersionStatusGuestToolsCurrent)
+		vm.Guest.GuestState = "running"
+		if vm.Summary.Guest == nil {
+			vm.Summary.Guest = new(types.VirtualMachineGuestSummary)
+		}
+		vm.Summary.Guest.ToolsRunningStatus = running
+		vm.Summary.Guest.ToolsStatus = types.VirtualMachineToolsStatusToolsOk
+		vm.Summary.Guest.ToolsVersionStatus2 = vm.Guest.ToolsVersionStatus2
+	}
+
+	var missing []string
+	for name, found := range wanted {
+		if !found {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) != 0 {
+		return fmt.Errorf("-tools-running: no VM named %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// updateHostTemplate points the simulated hosts' management address at the
+// listen address, as the official vcsim does.
+func updateHostTemplate(ip string) error {
+	addr, port, err := net.SplitHostPort(ip)
+	if err != nil {
+		return err
+	}
+	esx.HostSystem.Summary.ManagementServerIp = addr
+	if port != "0" {
+		n, err := strconv.Atoi(port)
+		if err != nil {
+			return err
+		}
+		esx.HostSystem.Summary.Config.Port = int32(n)
+	}
+	return nil
+}
+
+// secret returns the value, or the content of the file it names (as the
+// official vcsim does for -username/-password).
+func secret(s string) string {
+	val, err := session.Secret(s)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return val
+}
