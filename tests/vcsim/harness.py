@@ -765,7 +765,7 @@ def _main(argv=None) -> int:
 
     method_delay = {}
     for item in filter(None, (args.method_delay or '').split(',')):
-        method, _, ms = item.partition(':')
+        method, _sep, ms = item.partition(':')
         method_delay[method.strip()] = int(ms)
     sim = Simulator(vms=args.vms, hosts=args.hosts, clusters=args.clusters, standalone_hosts=args.standalone_hosts,
                     datacenters=args.datacenters, pools=args.pools, tools_running=args.tools_running,
