@@ -1,0 +1,276 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Power VMs off, soft (guest shutdown), hard (power-off task) or soft then hard.
+
+``PowerOffEngine`` holds the logic and talks to vCenter only through an
+``ops`` object (``VSpherePowerOps`` for pyvmomi, a fake in unit tests):
+
+- ``describe(moids)`` -> ``{moid: {'name', 'power_state', 'tools_running'}}``
+  for the VMs that exist, in one call;
+- ``shutdown_guest(moid)``: ask the guest to shut down, returns at once;
+- ``start_power_off(moid)`` -> a task;
+- ``task_done(task)`` -> bool.
+
+The last three raise ``AlreadyOff`` when vCenter says the VM is already off,
+and ``PowerOpError`` (one line) for any other failure.
+
+Every vCenter call of a run is made either by the main thread while no worker
+runs, or by one of at most ``parallel`` workers of a ThreadPoolExecutor, each
+making one call at a time: never more than ``parallel`` calls are in flight.
+The workers share one pyvmomi session: SoapStubAdapter takes a connection from
+its lock-protected pool for each call, so concurrent calls are safe.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.vsphere.preemption.plugins.module_utils import vm_inventory
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+
+try:
+    from pyVmomi import vim, vmodl
+except ImportError:
+    # vcenter_soap.PYVMOMI_IMPORT_ERROR carries the traceback; modules check it before calling here.
+    vim = vmodl = None
+
+MODES = ('soft', 'soft_then_hard', 'hard')
+# A power-off task normally completes in seconds; one that runs this long
+# (a host not responding) is reported as failed rather than waited for forever.
+TASK_TIMEOUT = 600
+POLL_INTERVAL = 1.0
+TASK_POLL_INTERVAL = 0.5
+
+
+class PowerOpError(VCenterError):
+    """A vCenter call about one VM failed; the message is one line for the ``failed`` list."""
+
+
+class AlreadyOff(Exception):
+    """vCenter refused the operation because the VM is already powered off."""
+
+
+def plan(vm, mode):
+    """What to do first with a VM: ``(action, message)``.
+
+    ``vm`` is a describe() entry, or None when the moid names no VM.
+    ``action`` is ``already_off``, ``soft``, ``hard`` or ``failed`` (then
+    ``message`` says why).
+    """
+    if vm is None:
+        return 'failed', 'no VM with this moid in vCenter (vms takes managed object ids such as vm-42, not names)'
+    if vm['power_state'] == 'poweredOff':
+        return 'already_off', None
+    soft_possible = vm['power_state'] == 'poweredOn' and vm['tools_running']
+    if mode == 'hard' or (mode == 'soft_then_hard' and not soft_possible):
+        return 'hard', None
+    if soft_possible:
+        return 'soft', None
+    if vm['power_state'] != 'poweredOn':
+        return 'failed', 'VM is %s: a guest shutdown needs a running guest; use mode soft_then_hard or hard' % vm['power_state']
+    return 'failed', 'VMware Tools not running, so no guest shutdown is possible; use mode soft_then_hard or hard'
+
+
+class PowerOffEngine:
+    """Run one power-off request; ``clock`` and ``sleep`` are injectable so tests need not wait."""
+
+    def __init__(self, ops, parallel=5, grace_period=30, clock=time.monotonic, sleep=time.sleep,
+                 poll_interval=POLL_INTERVAL, task_poll_interval=TASK_POLL_INTERVAL, task_timeout=TASK_TIMEOUT):
+        self.ops = ops
+        self.parallel = parallel
+        self.grace_period = grace_period
+        self.clock = clock
+        self.sleep = sleep
+        self.poll_interval = poll_interval
+        self.task_poll_interval = task_poll_interval
+        self.task_timeout = task_timeout
+
+    def run(self, moids, mode, check_mode=False):
+        """Power off ``moids`` (duplicates ignored) and return ``{preempted, already_off, failed}``.
+
+        ``preempted``: ``[{moid, name, method}]`` (method ``soft`` or ``hard``),
+        ``already_off``: ``[{moid, name}]``, ``failed``: ``[{moid, name, msg}]``,
+        each in the order of ``moids``. In check mode nothing is changed and
+        ``preempted`` holds the method that would be tried first.
+        """
+        if mode not in MODES:
+            raise ValueError('mode must be one of %s' % ', '.join(MODES))
+        moids = list(dict.fromkeys(moids))
+        vms = self.ops.describe(moids)
+        outcome, soft, hard = {}, [], []
+        for moid in moids:
+            action, message = plan(vms.get(moid), mode)
+            if action == 'soft':
+                soft.append(moid)
+            elif action == 'hard':
+                hard.append(moid)
+            else:
+                outcome[moid] = (action, message)
+        if check_mode:
+            outcome.update((moid, ('preempted', 'soft')) for moid in soft)
+            outcome.update((moid, ('preempted', 'hard')) for moid in hard)
+        else:
+            outcome.update(self._power_off(soft, hard, mode))
+        return _shape(moids, vms, outcome)
+
+    def _power_off(self, soft, hard, mode):
+        """Outcomes of the guest shutdowns of ``soft`` and the power-off tasks of ``hard`` (and of escalations)."""
+        requested = self._in_pool(self._shutdown, soft)
+        # The guests shut down while the hard power-offs run: each grace period started at its request.
+        outcome = self._in_pool(self._hard, hard)
+        waiting, soft_failed = {}, {}
+        for moid, result in requested.items():
+            if not isinstance(result, tuple):
+                waiting[moid] = result
+            elif result[0] == 'soft_error':
+                soft_failed[moid] = result[1]
+            else:
+                outcome[moid] = result
+        off, late = self._wait(waiting)
+        outcome.update((moid, ('preempted', 'soft')) for moid in off)
+        soft_failed.update(late)
+        if mode != 'soft_then_hard':
+            outcome.update((moid, ('failed', message)) for moid, message in soft_failed.items())
+            return outcome
+        for moid, result in self._in_pool(self._hard, list(soft_failed)).items():
+            if result[0] == 'already_off':
+                # It went off after our shutdown request, just later than the grace period.
+                result = ('preempted', 'soft')
+            elif result[0] == 'failed':
+                result = ('failed', 'guest shutdown: %s; hard power-off: %s' % (soft_failed[moid], result[1]))
+            outcome[moid] = result
+        return outcome
+
+    def _in_pool(self, work, moids):
+        """``{moid: work(moid)}``, at most ``parallel`` at a time."""
+        if not moids:
+            return {}
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            return dict(zip(moids, pool.map(work, moids)))
+
+    def _shutdown(self, moid):
+        """Request a guest shutdown: the deadline to be off by, or a final outcome tuple."""
+        try:
+            self.ops.shutdown_guest(moid)
+        except AlreadyOff:
+            return ('already_off', None)
+        except PowerOpError as exc:
+            return ('soft_error', str(exc))
+        return self.clock() + self.grace_period
+
+    def _hard(self, moid):
+        """Power off with a task and wait for it: a final outcome tuple."""
+        try:
+            task = self.ops.start_power_off(moid)
+            deadline = self.clock() + self.task_timeout
+            while not self.ops.task_done(task):
+                if self.clock() >= deadline:
+                    return ('failed', 'power-off task still running after %d s' % self.task_timeout)
+                self.sleep(self.task_poll_interval)
+        except AlreadyOff:
+            return ('already_off', None)
+        except PowerOpError as exc:
+            return ('failed', str(exc))
+        return ('preempted', 'hard')
+
+    def _wait(self, deadlines):
+        """Poll the guests asked to shut down until each is off or past its deadline.
+
+        One describe() call per round for all of them. Returns ``(off, late)``:
+        the moids that went off, and ``{moid: message}`` for the others.
+        """
+        pending = dict(deadlines)
+        off, late = [], {}
+        while pending:
+            try:
+                states, error = self.ops.describe(list(pending)), None
+            except PowerOpError as exc:
+                states, error = {}, str(exc)
+            now = self.clock()
+            for moid in list(pending):
+                if error is None and moid not in states:
+                    late[moid] = 'VM no longer in vCenter'
+                elif error is None and states[moid]['power_state'] == 'poweredOff':
+                    off.append(moid)
+                elif now >= pending[moid]:
+                    late[moid] = ('still on %d s after the guest shutdown request (grace_period)' % self.grace_period if error is None
+                                  else 'power state unknown %d s after the guest shutdown request: %s' % (self.grace_period, error))
+                else:
+                    continue
+                del pending[moid]
+            if pending:
+                self.sleep(min(self.poll_interval, min(pending.values()) - now))
+        return off, late
+
+
+def _shape(moids, vms, outcome):
+    """The module's return lists, in the order of ``moids``."""
+    result = {'preempted': [], 'already_off': [], 'failed': []}
+    for moid in moids:
+        action, detail = outcome[moid]
+        name = vms[moid]['name'] if moid in vms else None
+        if action == 'preempted':
+            result['preempted'].append({'moid': moid, 'name': name, 'method': detail})
+        elif action == 'already_off':
+            result['already_off'].append({'moid': moid, 'name': name})
+        else:
+            result['failed'].append({'moid': moid, 'name': name, 'msg': detail})
+    return result
+
+
+def fault_text(fault):
+    """One line for a vSphere fault: its message, else its type name."""
+    text = getattr(fault, 'msg', None) or getattr(fault, 'localizedMessage', None)
+    name = getattr(fault, '_wsdlName', None) or fault.__class__.__name__
+    return '%s: %s' % (name, text) if text else name
+
+
+def _already_off(fault):
+    return isinstance(fault, vim.fault.InvalidPowerState) and fault.existingState == 'poweredOff'
+
+
+class VSpherePowerOps:
+    """PowerOffEngine's ``ops`` for a pyvmomi session (``content`` = ``si.RetrieveContent()``)."""
+
+    def __init__(self, content):
+        self.content = content
+        self._stub = content.propertyCollector._stub
+
+    def _vm(self, moid):
+        return vim.VirtualMachine(moid, self._stub)
+
+    def _call(self, method, *args):
+        try:
+            return method(*args)
+        except vmodl.MethodFault as fault:
+            if _already_off(fault):
+                raise AlreadyOff() from None
+            raise PowerOpError(fault_text(fault)) from None
+        except VCenterError as exc:
+            raise PowerOpError(str(exc)) from None
+        except Exception as exc:  # a dropped connection must fail this VM, not the whole run
+            raise PowerOpError('%s: %s' % (exc.__class__.__name__, exc)) from None
+
+    def describe(self, moids):
+        found = self._call(vm_inventory.vm_properties, self.content, moids, ('runtime.powerState', 'guest.toolsRunningStatus'))
+        return {moid: {'name': props['name'], 'power_state': props.get('runtime.powerState'),
+                       'tools_running': props.get('guest.toolsRunningStatus') == vm_inventory.TOOLS_RUNNING}
+                for moid, props in found.items()}
+
+    def shutdown_guest(self, moid):
+        self._call(self._vm(moid).ShutdownGuest)
+
+    def start_power_off(self, moid):
+        return self._call(self._vm(moid).PowerOffVM_Task)
+
+    def task_done(self, task):
+        info = self._call(lambda: task.info)
+        if info.state == vim.TaskInfo.State.error:
+            if _already_off(info.error):
+                raise AlreadyOff()
+            raise PowerOpError(fault_text(info.error))
+        return info.state == vim.TaskInfo.State.success

@@ -1,0 +1,417 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The workflow state file: re-run threshold, run records and resumable progress.
+
+The file is one JSON document::
+
+    {"version": 1, "workflows": {"<workflow_id>": <record>, ...}}
+
+and a record is::
+
+    {"workflow_id": "...",
+     "run": <run>,            # the latest run that proceeded
+     "unfinished": [<run>],   # older runs that never finished, oldest first
+     "runs": 3,               # how many runs of this workflow proceeded
+     "updated": "<timestamp>"}
+
+with a run::
+
+    {"run_id": "<uuid4>", "status": "running" | "finished",
+     "started": "<timestamp>", "finished": "<timestamp>" | null,
+     "tag": ..., "criticality": ..., "trigger": ..., "event": {...},
+     "results": {...}}
+
+Timestamps are UTC ISO 8601 with microseconds and ``Z``
+(``2021-11-05T13:02:34.437444Z``).
+
+Changes happen under an exclusive ``flock`` on the sidecar ``<path>.lock``
+(a lock on the data file itself would be lost when the file is replaced) and
+are written atomically: a temporary file in the same directory, fsync, then
+``os.replace``. Readers therefore never need the lock.
+
+The decisions (threshold, pending run, merging progress) are pure functions
+of a record and a time; `StateFile` adds the file handling around them.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import errno
+import fcntl
+import json
+import os
+import tempfile
+import uuid
+from contextlib import contextmanager
+
+STATE_FILE_VERSION = 1
+DEFAULT_STATE_PATH = '~/.ansible/vsphere_preemption_state.json'
+TIMESTAMP_FORMAT = '%Y-%m-%dT%H:%M:%S.%fZ'
+RUNNING = 'running'
+FINISHED = 'finished'
+
+
+class StateFileError(Exception):
+    """A state file that cannot be read, trusted or written; one line naming the path."""
+
+
+class RunNotFound(StateFileError):
+    """A progress/finished call naming a run the workflow does not have."""
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def format_timestamp(moment):
+    """``2021-11-05T13:02:34.437444Z`` for an aware (or naive UTC) datetime."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc)
+    return moment.strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text):
+    """The aware UTC datetime of a timestamp written by `format_timestamp`; ValueError otherwise."""
+    return datetime.datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=datetime.timezone.utc)
+
+
+# ---------------------------------------------------------------- pure decisions
+
+def new_run(run_id, now, tag=None, criticality=None, trigger=None, event=None):
+    """The run record `started` writes when a run proceeds."""
+    return {
+        'run_id': run_id,
+        'status': RUNNING,
+        'started': format_timestamp(now),
+        'finished': None,
+        'tag': tag,
+        'criticality': criticality,
+        'trigger': trigger,
+        'event': copy.deepcopy(event),
+        'results': {},
+    }
+
+
+def pending_run(record):
+    """The most recent run of the record that never finished, or None."""
+    if not record:
+        return None
+    if record['run'].get('status') != FINISHED:
+        return record['run']
+    unfinished = record.get('unfinished') or []
+    return unfinished[-1] if unfinished else None
+
+
+def decide_start(record, now, threshold):
+    """Whether a new run may proceed now.
+
+    The threshold counts from the start of the latest run that proceeded,
+    finished or not: a run that crashed half-way still did this window's
+    preemption, and its leftovers are the caller's to finish (see `pending`).
+
+    Returns a dict: ``proceed``, ``last_started`` (timestamp or None),
+    ``elapsed`` and ``remaining`` (seconds, rounded to ms; ``remaining`` is 0
+    when proceeding) and ``pending`` (the most recent unfinished run or None).
+    """
+    if not record:
+        return dict(proceed=True, last_started=None, elapsed=None, remaining=0.0, pending=None)
+    last_started = record['run']['started']
+    elapsed = (now - parse_timestamp(last_started)).total_seconds()
+    # A start up to `threshold` in the future (the clock stepped back) still blocks, until `threshold`
+    # after it; one further ahead means a clock that is off, and must not block the workflow for that long.
+    proceed = abs(elapsed) >= threshold
+    remaining = 0.0 if proceed else round(threshold - elapsed, 3)
+    return dict(proceed=proceed, last_started=last_started, elapsed=round(elapsed, 3), remaining=remaining,
+                pending=copy.deepcopy(pending_run(record)))
+
+
+def start_record(record, workflow_id, run, now):
+    """The record after `run` proceeded; an unfinished current run is kept in ``unfinished``."""
+    unfinished = copy.deepcopy(record.get('unfinished') or []) if record else []
+    if record and record['run'].get('status') != FINISHED:
+        unfinished.append(copy.deepcopy(record['run']))
+    return {
+        'workflow_id': workflow_id,
+        'run': copy.deepcopy(run),
+        'unfinished': unfinished,
+        'runs': (record.get('runs', 0) if record else 0) + 1,
+        'updated': format_timestamp(now),
+    }
+
+
+def _merge_lists(current, update):
+    """Union of two lists; dicts with a ``moid`` are keyed by it (the update wins), others deduplicated."""
+    merged = copy.deepcopy(current)
+    positions = {item['moid']: index for index, item in enumerate(merged) if isinstance(item, dict) and 'moid' in item}
+    for item in update:
+        if isinstance(item, dict) and 'moid' in item:
+            if item['moid'] in positions:
+                merged[positions[item['moid']]] = copy.deepcopy(item)
+            else:
+                positions[item['moid']] = len(merged)
+                merged.append(copy.deepcopy(item))
+        elif item not in merged:
+            merged.append(copy.deepcopy(item))
+    return merged
+
+
+def merge_results(current, update):
+    """Merge a progress report into the results so far, losing nothing a retried step already reported.
+
+    Lists are unioned (items with a ``moid`` keyed by it), dicts merged
+    recursively, anything else replaced by the update.
+    """
+    merged = copy.deepcopy(current or {})
+    for key, value in (update or {}).items():
+        if isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = _merge_lists(merged[key], value)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_results(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def update_run(record, run_id, results, now, finish=False):
+    """The record after a progress (or, with ``finish``, finished) report for run ``run_id``.
+
+    Returns ``(record, run)``: the new record, or the same one unchanged when
+    the report adds nothing, and the run as it now stands. A finished run that
+    had been superseded leaves ``unfinished``. Raises RunNotFound when the
+    workflow has no such run.
+    """
+    runs = [record['run']] + list(record.get('unfinished') or [])
+    matches = [run for run in runs if run['run_id'] == run_id]
+    if not matches:
+        known = ', '.join(run['run_id'] for run in runs)
+        raise RunNotFound('Workflow %r has no run %r (its runs: %s).' % (record.get('workflow_id'), run_id, known))
+    run = copy.deepcopy(matches[0])
+    run['results'] = merge_results(run.get('results'), results)
+    if finish and run.get('status') != FINISHED:
+        run['status'] = FINISHED
+        run['finished'] = format_timestamp(now)
+    if run == matches[0]:
+        return record, run
+    new = copy.deepcopy(record)
+    if new['run'].get('run_id') == run_id:
+        new['run'] = run
+    elif run['status'] == FINISHED:
+        new['unfinished'] = [item for item in new['unfinished'] if item.get('run_id') != run_id]
+    else:
+        new['unfinished'] = [run if item.get('run_id') == run_id else item for item in new['unfinished']]
+    new['updated'] = format_timestamp(now)
+    return new, run
+
+
+# ---------------------------------------------------------------- the file
+
+def _check_record(path, workflow_id, record):
+    """Refuse a record this code did not write rather than guess at it."""
+    try:
+        if not isinstance(record.get('runs', 0), int):
+            raise TypeError
+        for run in [record['run']] + list(record.get('unfinished', [])):
+            if not isinstance(run['run_id'], str) or not isinstance(run.get('results', {}), dict):
+                raise TypeError
+            parse_timestamp(run['started'])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise StateFileError('The record of workflow %r in the state file %s is malformed; '
+                             'fix it, or forget the workflow with state: absent.' % (workflow_id, path)) from None
+
+
+class StateFile:
+    """The state file at ``path`` (``~`` expanded).
+
+    ``clock`` returns the current time as an aware UTC datetime and
+    ``new_id`` a fresh run id; both are injectable for tests.
+    """
+
+    def __init__(self, path=DEFAULT_STATE_PATH, clock=utcnow, new_id=None):
+        self.path = os.path.abspath(os.path.expanduser(path))
+        self.lock_path = self.path + '.lock'
+        self.clock = clock
+        self.new_id = new_id or (lambda: str(uuid.uuid4()))
+
+    # -- reading
+
+    def load(self):
+        """The whole document; an absent or empty file is an empty document."""
+        try:
+            with open(self.path, 'rb') as handle:
+                raw = handle.read()
+        except FileNotFoundError:
+            return {'version': STATE_FILE_VERSION, 'workflows': {}}
+        except IsADirectoryError:
+            raise StateFileError('The state file %s is a directory; point path at a file.' % self.path) from None
+        except OSError as exc:
+            raise StateFileError('Cannot read the state file %s: %s.' % (self.path, exc.strerror or exc)) from None
+        if not raw.strip():
+            # An empty file is a new file (created ahead with `touch` to choose its owner or mode).
+            return {'version': STATE_FILE_VERSION, 'workflows': {}}
+        try:
+            document = json.loads(raw.decode('utf-8'))
+        except UnicodeDecodeError:
+            raise StateFileError('The state file %s is not UTF-8 text; fix or move it away (it was left as it is).' % self.path) from None
+        except ValueError as exc:
+            raise StateFileError('The state file %s is not valid JSON (%s); fix or move it away (it was left as it is).'
+                                 % (self.path, exc)) from None
+        if not isinstance(document, dict) or not isinstance(document.get('workflows'), dict):
+            raise StateFileError('The state file %s is not a vsphere.preemption state file (expected a JSON object with "workflows"); '
+                                 'fix or move it away (it was left as it is).' % self.path)
+        version = document.get('version')
+        if not isinstance(version, int) or isinstance(version, bool) or version > STATE_FILE_VERSION:
+            raise StateFileError('The state file %s has version %r; this collection reads version %d or older.'
+                                 % (self.path, version, STATE_FILE_VERSION))
+        return document
+
+    def record(self, workflow_id, document=None):
+        """The record of ``workflow_id`` (a copy), or None."""
+        document = self.load() if document is None else document
+        record = document['workflows'].get(workflow_id)
+        if record is None:
+            return None
+        _check_record(self.path, workflow_id, record)
+        return copy.deepcopy(record)
+
+    # -- writing
+
+    @contextmanager
+    def locked(self):
+        """Hold the exclusive lock; creates the directory and the lock file when missing."""
+        directory = os.path.dirname(self.path)
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        except FileExistsError as exc:
+            raise StateFileError('Cannot create the directory of the state file %s: %s exists and is not a directory.'
+                                 % (self.path, exc.filename or directory)) from None
+        except OSError as exc:
+            raise StateFileError('Cannot create the directory of the state file %s: %s: %s.'
+                                 % (self.path, exc.filename or directory, exc.strerror or exc)) from None
+        try:
+            descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StateFileError('Cannot lock the state file %s: cannot create %s: %s.'
+                                 % (self.path, self.lock_path, exc.strerror or exc)) from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            # Closing the descriptor releases the lock.
+            os.close(descriptor)
+
+    def write(self, document):
+        """Replace the file atomically with ``document`` (call while holding `locked`)."""
+        directory = os.path.dirname(self.path)
+        try:
+            mode = os.stat(self.path).st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o600
+        except OSError as exc:
+            raise StateFileError('Cannot write the state file %s: %s.' % (self.path, exc.strerror or exc)) from None
+        payload = (json.dumps(document, indent=2, sort_keys=True) + '\n').encode('utf-8')
+        temp_path = None
+        try:
+            descriptor, temp_path = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(self.path), suffix='.tmp')
+            with os.fdopen(descriptor, 'wb') as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fchmod(handle.fileno(), mode)
+                os.fsync(handle.fileno())
+            os.replace(temp_path, self.path)
+            temp_path = None
+        except OSError as exc:
+            raise StateFileError('Cannot write the state file %s: %s.' % (self.path, exc.strerror or exc)) from None
+        finally:
+            if temp_path is not None:
+                try:
+                    os.unlink(temp_path)
+                except OSError as exc:
+                    if exc.errno != errno.ENOENT:
+                        raise
+        self._sync_directory(directory)
+
+    @staticmethod
+    def _sync_directory(directory):
+        """Make the rename itself durable; some filesystems cannot fsync a directory, which is fine."""
+        try:
+            descriptor = os.open(directory, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(descriptor)
+        except OSError:
+            pass
+        finally:
+            os.close(descriptor)
+
+    @contextmanager
+    def _transaction(self, check_mode):
+        """Yield the current document; write it back on exit if it changed (never in check mode)."""
+        if check_mode:
+            yield self.load()
+            return
+        with self.locked():
+            document = self.load()
+            before = copy.deepcopy(document)
+            yield document
+            if document != before:
+                self.write(document)
+
+    # -- the states of the workflow_state module
+
+    def started(self, workflow_id, threshold, tag=None, criticality=None, trigger=None, event=None, check_mode=False):
+        """Decide and, when the run proceeds, record it.
+
+        Returns the `decide_start` dict plus ``run`` (the new run, or None when
+        skipped) and ``record`` (the workflow record afterwards). Exactly one
+        of several concurrent callers inside one threshold window proceeds.
+        In check mode the decision is reported and nothing is written.
+        """
+        with self._transaction(check_mode) as document:
+            now = self.clock()
+            record = self.record(workflow_id, document)
+            result = decide_start(record, now, threshold)
+            result['run'] = None
+            if result['proceed']:
+                run = new_run(self.new_id(), now, tag=tag, criticality=criticality, trigger=trigger, event=event)
+                record = start_record(record, workflow_id, run, now)
+                document['workflows'][workflow_id] = record
+                result['run'] = copy.deepcopy(run)
+            result['record'] = copy.deepcopy(record)
+            return result
+
+    def progress(self, workflow_id, run_id, results, finish=False, check_mode=False):
+        """Merge ``results`` into run ``run_id`` (and mark it finished with ``finish``).
+
+        Returns ``(changed, run, record)``.
+        """
+        with self._transaction(check_mode) as document:
+            record = self.record(workflow_id, document)
+            if record is None:
+                raise RunNotFound('Workflow %r has no record in the state file %s, so it has no run %r.' % (workflow_id, self.path, run_id))
+            new, run = update_run(record, run_id, results, self.clock(), finish=finish)
+            changed = new is not record
+            if changed:
+                document['workflows'][workflow_id] = new
+            return changed, run, copy.deepcopy(new)
+
+    def finished(self, workflow_id, run_id, results, check_mode=False):
+        """Mark run ``run_id`` finished with its final ``results``; ``(changed, run, record)``."""
+        return self.progress(workflow_id, run_id, results, finish=True, check_mode=check_mode)
+
+    def absent(self, workflow_id, check_mode=False):
+        """Forget ``workflow_id``; returns the record that was removed, or None."""
+        if workflow_id not in self.load()['workflows']:
+            # Nothing to forget: take no lock, so the directory and the lock file are not created for nothing.
+            return None
+        with self._transaction(check_mode) as document:
+            # Removal needs no well-formed record: forgetting is the way out of a malformed one.
+            return document['workflows'].pop(workflow_id, None)
+
+    def query(self, workflow_id):
+        """The record of ``workflow_id`` or None; reads without the lock (writes are atomic renames)."""
+        return self.record(workflow_id)

@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What vCenter knows about a given set of VMs, read in one PropertyCollector call.
+
+``retrieve_objects()`` asks for the VMs by moid, and follows traversal specs
+from each VM up its folder and resource-pool chains (``parent``), to its
+cluster or standalone compute resource (``ResourcePool.owner``) and to that
+compute resource's hosts. The cost is proportional to the VMs asked for and
+their ancestors, never to the size of the inventory. The answer is turned
+into plain dicts; ``vm_records()`` (pure) shapes them into one record per VM,
+including whether the VM lies under a given scope object.
+"""
+
+from __future__ import annotations
+
+from http.client import HTTPException
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+
+try:
+    from pyVmomi import VmomiSupport, vim, vmodl
+except ImportError:
+    # vcenter_soap.PYVMOMI_IMPORT_ERROR carries the traceback; modules check it before calling here.
+    VmomiSupport = vim = vmodl = None
+
+VM_PROPERTIES = ('name', 'runtime.powerState', 'guest.toolsRunningStatus', 'runtime.host', 'config.template',
+                 'parent', 'resourcePool')
+TOOLS_RUNNING = 'guestToolsRunning'
+
+# Moid prefixes of the objects a scope may name: vCenter's (domain-c7, group-v4,
+# resgroup-9, ...) and the govmomi simulator's (clustercomputeresource-27, folder-3, ...).
+# Longest prefixes first, since resgroup-v (a vApp) starts like resgroup- (a pool).
+SCOPE_PREFIXES = (
+    ('clustercomputeresource-', 'ClusterComputeResource'),
+    ('computeresource-', 'ComputeResource'),
+    ('datacenter-', 'Datacenter'),
+    ('virtualapp-', 'VirtualApp'),
+    ('resgroup-v', 'VirtualApp'),
+    ('resgroup-', 'ResourcePool'),
+    ('domain-c', 'ClusterComputeResource'),
+    ('domain-s', 'ComputeResource'),
+    ('folder-', 'Folder'),
+    ('group-', 'Folder'),
+    ('host-', 'HostSystem'),
+)
+
+
+def scope_type(moid):
+    """The managed object type of a scope moid, from its prefix; VCenterError when it names no container."""
+    for prefix, kind in SCOPE_PREFIXES:
+        if moid.startswith(prefix) and len(moid) > len(prefix):
+            return kind
+    raise VCenterError('scope %r is not the moid of a cluster (domain-c...), host (host-...), resource pool '
+                       '(resgroup-...), folder (group-...) or datacenter (datacenter-...).' % moid)
+
+
+def field_key(fields, name):
+    """The key of the VM custom attribute ``name`` among CustomFieldsManager's ``fields``.
+
+    ``fields`` are dicts ``{key, name, type}`` (``type`` is the managed object
+    type the attribute applies to, None for global attributes).
+    """
+    for field in fields:
+        if field['name'] == name and field['type'] in (None, 'VirtualMachine'):
+            return field['key']
+    names = sorted(f['name'] for f in fields if f['type'] in (None, 'VirtualMachine'))
+    raise VCenterError('priority_attribute %r is not a custom attribute of VMs in vCenter (defined: %s).'
+                       % (name, ', '.join(repr(n) for n in names) or 'none'))
+
+
+def _chain(objects, start):
+    """``start`` and every ancestor of it, following ``parent`` through ``objects``."""
+    seen = []
+    while start is not None and start not in seen:
+        seen.append(start)
+        start = objects.get(start, {}).get('parent')
+    return seen
+
+
+def vm_records(objects, moids, scope=None, priority_key=None):
+    """One record per VM of ``moids`` that exists, from the plain ``objects`` retrieve_objects() returns.
+
+    Record: ``moid, name, power_state, tools_running, host, cluster, template,
+    priority_raw`` (the custom attribute's string, None when unset) and
+    ``in_scope`` (True when ``scope`` is None or the VM's host, folder chain or
+    resource pool chain contains it). Raises VCenterError when ``scope`` is
+    not in vCenter.
+    """
+    if scope is not None and 'name' not in objects.get(scope, {}):
+        raise VCenterError('scope %r does not exist in vCenter.' % scope)
+    records = []
+    for moid in moids:
+        vm = objects.get(moid, {})
+        if vm.get('type') != 'VirtualMachine' or 'name' not in vm:
+            # Deleted after it was tagged: vCenter drops such associations lazily.
+            continue
+        host = objects.get(vm.get('runtime.host'), {})
+        compute = objects.get(host.get('parent'), {})
+        ancestors = set(_chain(objects, vm.get('parent')) + _chain(objects, vm.get('resourcePool'))
+                        + _chain(objects, vm.get('runtime.host')))
+        records.append({
+            'moid': moid,
+            'name': vm['name'],
+            'power_state': vm.get('runtime.powerState'),
+            'tools_running': vm.get('guest.toolsRunningStatus') == TOOLS_RUNNING,
+            'host': host.get('name'),
+            'cluster': compute.get('name') if compute.get('type') == 'ClusterComputeResource' else None,
+            'template': bool(vm.get('config.template')),
+            'priority_raw': (vm.get('customValue') or {}).get(priority_key) if priority_key is not None else None,
+            'in_scope': scope is None or scope in ancestors,
+        })
+    return records
+
+
+def _plain(value):
+    """A property value as plain Python: managed object references become their moid."""
+    if isinstance(value, VmomiSupport.ManagedObject):
+        return value._moId
+    if isinstance(value, list):
+        if value and isinstance(value[0], vim.CustomFieldsManager.Value):
+            return {item.key: getattr(item, 'value', None) for item in value}
+        if value and isinstance(value[0], vim.CustomFieldsManager.FieldDef):
+            return [{'key': f.key, 'name': f.name, 'type': f.managedObjectType._wsdlName if f.managedObjectType else None}
+                    for f in value]
+        return [_plain(item) for item in value]
+    return value
+
+
+def _traversal(name, kind, path, *select):
+    return vmodl.query.PropertyCollector.TraversalSpec(
+        name=name, type=kind, path=path, skip=False,
+        selectSet=[s if not isinstance(s, str) else vmodl.query.PropertyCollector.SelectionSpec(name=s) for s in select])
+
+
+def _specs(content, moids, scope, with_fields):
+    pc = vmodl.query.PropertyCollector
+    stub = content.propertyCollector._stub
+    up = _traversal('up', vim.ManagedEntity, 'parent', 'up')
+    to_hosts = _traversal('toHosts', vim.ComputeResource, 'host')
+    to_owner = _traversal('toOwner', vim.ResourcePool, 'owner', to_hosts)
+    to_pool = _traversal('toPool', vim.VirtualMachine, 'resourcePool', 'up', to_owner)
+    object_set = [pc.ObjectSpec(obj=vim.VirtualMachine(moid, stub), skip=False, selectSet=[up, to_pool]) for moid in moids]
+    # Custom attribute values only when a priority attribute needs them: they can be long (annotations).
+    vm_paths = list(VM_PROPERTIES) + (['customValue'] if with_fields else [])
+    prop_set = [pc.PropertySpec(type=vim.VirtualMachine, pathSet=vm_paths),
+                pc.PropertySpec(type=vim.ManagedEntity, pathSet=['name', 'parent'])]
+    if scope is not None:
+        object_set.append(pc.ObjectSpec(obj=getattr(vim, scope_type(scope))(scope, stub), skip=False))
+    if with_fields:
+        object_set.append(pc.ObjectSpec(obj=content.customFieldsManager, skip=False))
+        prop_set.append(pc.PropertySpec(type=vim.CustomFieldsManager, pathSet=['field']))
+    # Report objects that do not exist (a deleted VM, a wrong scope) instead of failing the whole call.
+    return [pc.FilterSpec(objectSet=object_set, propSet=prop_set, reportMissingObjectsInResults=True)]
+
+
+def _collect(collector, specs):
+    """RetrievePropertiesEx (and the continuations of its own answer) as ``{moid: {'type': ..., path: value}}``."""
+    objects = {}
+    try:
+        result = collector.RetrievePropertiesEx(specSet=specs, options=vmodl.query.PropertyCollector.RetrieveOptions())
+        while result is not None:
+            for found in result.objects:
+                entry = objects.setdefault(found.obj._moId, {'type': found.obj._wsdlName})
+                for prop in found.propSet or ():
+                    entry[prop.name] = _plain(prop.val)
+            result = collector.ContinueRetrievePropertiesEx(token=result.token) if result.token else None
+    except vmodl.MethodFault as fault:
+        raise VCenterError('vCenter refused the PropertyCollector query: %s' % (fault.msg or fault._wsdlName)) from None
+    except (OSError, HTTPException) as exc:
+        raise VCenterError('The connection to vCenter failed during a PropertyCollector query: %s: %s' % (exc.__class__.__name__, exc)) from None
+    return objects
+
+
+def retrieve_objects(content, moids, scope=None, with_fields=False):
+    """One RetrievePropertiesEx (plus continuations of its own answer) for the VMs, their ancestors and hosts.
+
+    Returns ``{moid: {'type': ..., property path: plain value}}``; objects that
+    do not exist have only ``type``. With ``with_fields``, the custom attribute
+    definitions are under the key ``'customFieldsManager'`` as ``{'field': [...]}``.
+    """
+    objects = _collect(content.propertyCollector, _specs(content, moids, scope, with_fields))
+    if with_fields:
+        objects['customFieldsManager'] = objects.pop(content.customFieldsManager._moId, {})
+    return objects
+
+
+def vm_properties(content, moids, paths):
+    """``{moid: {'type': ..., 'name': ..., path: plain value}}`` for the VMs ``moids`` that exist (one call)."""
+    if not moids:
+        return {}
+    pc = vmodl.query.PropertyCollector
+    stub = content.propertyCollector._stub
+    spec = pc.FilterSpec(objectSet=[pc.ObjectSpec(obj=vim.VirtualMachine(moid, stub), skip=False) for moid in moids],
+                         propSet=[pc.PropertySpec(type=vim.VirtualMachine, pathSet=['name'] + [p for p in paths if p != 'name'])],
+                         reportMissingObjectsInResults=True)
+    return {moid: props for moid, props in _collect(content.propertyCollector, [spec]).items() if 'name' in props}
+
+
+def inventory(content, moids, scope=None, priority_attribute=None):
+    """Records (see vm_records) for the VMs ``moids``, in one PropertyCollector retrieve.
+
+    ``content`` is the ServiceContent (``si.RetrieveContent()``, read once by the caller).
+    """
+    if not moids and scope is None and priority_attribute is None:
+        return []
+    objects = retrieve_objects(content, moids, scope=scope, with_fields=priority_attribute is not None)
+    priority_key = None
+    if priority_attribute is not None:
+        priority_key = field_key(objects['customFieldsManager'].get('field') or [], priority_attribute)
+    return vm_records(objects, moids, scope=scope, priority_key=priority_key)

@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Which tagged VMs to return and in what order: pure functions over vm_inventory records."""
+
+from __future__ import annotations
+
+POWER_STATES = ('poweredOn', 'poweredOff', 'suspended')
+RETURNED_KEYS = ('moid', 'name', 'power_state', 'tools_running', 'host', 'cluster', 'priority')
+
+
+def parse_priority(raw):
+    """The integer priority of a custom attribute value, and a problem description or None.
+
+    Unset or blank counts as 0. A value that is not an integer also counts as 0,
+    with a problem to warn about, so that one mistyped attribute does not stop
+    a preemption run (the VM is simply among the first candidates, as an
+    unprioritised VM would be).
+    """
+    text = (raw or '').strip()
+    if not text:
+        return 0, None
+    try:
+        return int(text, 10), None
+    except ValueError:
+        return 0, 'is %r, not an integer; counted as 0' % raw
+
+
+def select(records, power_states=None, limit=0, priority_attribute=None):
+    """Filter, order and cut the records of vm_inventory.vm_records().
+
+    Drops templates and VMs outside the scope, keeps the power states listed
+    (all when ``power_states`` is empty), orders by priority (lowest first),
+    then name, then moid, and keeps the first ``limit`` (0 = all).
+    Returns ``(vms, total, warnings)``: the VMs as returned by tagged_vm_info,
+    the number of matches before ``limit``, and one warning per VM whose
+    priority attribute is not an integer.
+    """
+    matches, warnings = [], []
+    for record in records:
+        if record['template'] or not record['in_scope']:
+            continue
+        if power_states and record['power_state'] not in power_states:
+            continue
+        priority, problem = parse_priority(record['priority_raw'])
+        if problem:
+            warnings.append('Custom attribute %r of VM %s (%s) %s.' % (priority_attribute, record['name'], record['moid'], problem))
+        vm = {key: record[key] for key in RETURNED_KEYS if key != 'priority'}
+        vm['priority'] = priority
+        matches.append(vm)
+    matches.sort(key=lambda vm: (vm['priority'], vm['name'], vm['moid']))
+    return (matches[:limit] if limit else matches), len(matches), warnings

@@ -1,0 +1,177 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: annotate
+short_description: Write a value into a custom attribute of VMs
+version_added: 0.1.0
+description:
+  - Sets a VM custom attribute (by default C(com.vmware.workflows.vsphere.preemption)) to the same value on
+    a list of virtual machines, typically the JSON record of a preemption.
+  - Idempotent. The current values of all the VMs are read in one PropertyCollector call, and only the VMs
+    whose value differs are written; a VM that already holds the value is not a change.
+  - Every VM is checked to exist before anything is written.
+  - Supports check mode and diff mode (one before/after entry per VM that changes).
+author: vsphere.preemption contributors (@vsphere-preemption)
+extends_documentation_fragment:
+  - vsphere.preemption.vcenter
+options:
+  vms:
+    description:
+      - Managed object ids of the virtual machines, for example V(vm-58).
+      - A moid that vCenter does not know is an error naming it, and then nothing is written.
+    type: list
+    elements: str
+    required: true
+  key:
+    description:
+      - Name of the custom attribute.
+    type: str
+    default: com.vmware.workflows.vsphere.preemption
+  value:
+    description:
+      - The value to write. A dict (or list) is stored as compact JSON with sorted keys, so the same data
+        always gives the same text; a string is stored as it is.
+    type: raw
+    required: true
+  create_field:
+    description:
+      - Define the custom attribute for virtual machines when vCenter does not have it yet.
+      - When V(false) and the attribute is not defined, the module fails and says how to define it
+        (the C(vsphere.preemption.setup) playbook does it once per vCenter).
+    type: bool
+    default: false
+notes:
+  - Uses the C(pyvmomi) Python library on the host that runs the module.
+seealso:
+  - module: vsphere.preemption.power_off
+  - module: vsphere.preemption.cloudevent
+'''
+
+EXAMPLES = r'''
+- name: Record the preemption on the VMs that were powered off
+  vsphere.preemption.annotate:
+    vms: "{{ powered_off.preempted | map(attribute='moid') }}"
+    value:
+      preempted: true
+      tag: preemptible
+      forcedShutdown: true
+      criticality: HIGH
+      workflowID: cluster-cpu-above-80
+      workflowStarted: "2021-11-05T13:02:34.437444Z"
+      runID: 8d1c1f0e-2b1c-4a57-9b0e-61f1a7a6f3c2
+
+- name: Define the attribute if needed and write a plain string
+  vsphere.preemption.annotate:
+    hostname: vcenter.example.com
+    username: automation@vsphere.local
+    password: "{{ vcenter_password }}"
+    vms: [vm-58, vm-61]
+    key: owner
+    value: batch team
+    create_field: true
+'''
+
+RETURN = r'''
+value:
+  description: The text written (or that would be written) into the custom attribute.
+  returned: success
+  type: str
+  sample: '{"criticality":"HIGH","forcedShutdown":true,"preempted":true,"tag":"preemptible"}'
+changed_vms:
+  description: Moids of the VMs whose value was (in check mode, would be) written.
+  returned: success
+  type: list
+  elements: str
+  sample: [vm-58]
+unchanged_vms:
+  description: Moids of the VMs that already held the value.
+  returned: success
+  type: list
+  elements: str
+  sample: [vm-61]
+field_created:
+  description: Whether the custom attribute definition was (in check mode, would be) created.
+  returned: success
+  type: bool
+  sample: false
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import (
+    DEFAULT_KEY,
+    CustomAttributes,
+    diff_entries,
+    encode_value,
+    missing_field_message,
+    plan_changes,
+    unique,
+)
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
+
+
+def argument_spec():
+    spec = base_argument_spec()
+    spec.update(
+        vms=dict(type='list', elements='str', required=True),
+        key=dict(type='str', default=DEFAULT_KEY, no_log=False),
+        value=dict(type='raw', required=True),
+        create_field=dict(type='bool', default=False),
+    )
+    return spec
+
+
+def annotate(service_instance, moids, key, value, create_field, check_mode):
+    """Read, compare, write; returns the result fields and the per-VM values before."""
+    attributes = CustomAttributes(service_instance)
+    field = attributes.field(key)
+    field_created = False
+    if field is None:
+        if not create_field:
+            raise VCenterError(missing_field_message(key))
+        field_created = True
+        if not check_mode:
+            field = attributes.create_field(key)
+    # A field about to be created holds no values yet; the VMs are still checked to exist.
+    current = attributes.values(moids, field.key if field is not None else None)
+    changed, unchanged = plan_changes(current, value)
+    if not check_mode:
+        for moid in changed:
+            attributes.set_value(moid, field.key, value)
+    return dict(changed_vms=changed, unchanged_vms=unchanged, field_created=field_created), current
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if PYVMOMI_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
+    params = module.params
+    try:
+        moids = unique(params['vms'])
+        value = encode_value(params['value'])
+        if not params['key'].strip():
+            raise VCenterError('key must be the name of a custom attribute, not an empty string.')
+        if not moids:
+            module.exit_json(changed=False, value=value, changed_vms=[], unchanged_vms=[], field_created=False)
+        service_instance = connect(**connection_params(params))
+        try:
+            result, current = annotate(service_instance, moids, params['key'], value, params['create_field'], module.check_mode)
+        finally:
+            disconnect(service_instance)
+    except VCenterError as exc:
+        module.fail_json(msg=str(exc))
+    if module._diff:
+        result['diff'] = diff_entries(current, value, result['changed_vms'], params['key'])
+    module.exit_json(changed=bool(result['changed_vms']) or result['field_created'], value=value, **result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,226 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: power_off
+short_description: Power off VMs for preemption, soft, hard, or soft then hard
+version_added: 0.1.0
+description:
+  - Powers off the given virtual machines, several at a time.
+  - V(soft) asks the guest operating system to shut down (this needs VMware Tools running) and waits until the VM
+    is off. A VM still on after O(grace_period) seconds, or without running VMware Tools, is reported as failed.
+  - V(hard) powers the VM off with a power-off task, waited for to completion.
+  - V(soft_then_hard) tries V(soft) first and powers off V(hard) the VMs for which it failed. A VM without running
+    VMware Tools goes straight to the hard power-off.
+  - A VM that is already powered off is reported in RV(already_off), neither preempted nor failed.
+  - The task fails when any VM could not be powered off, and still returns RV(preempted), RV(already_off) and
+    RV(failed_vms), so C(retries)/C(until) retries only what is left.
+  - A moid that names no VM is reported in RV(failed_vms); the other VMs are still powered off.
+  - Supports check mode; nothing is changed, RV(preempted) lists the VMs that would be powered off, with the method
+    that would be tried first.
+author: vsphere.preemption contributors (@vsphere-preemption)
+extends_documentation_fragment:
+  - vsphere.preemption.vcenter
+options:
+  vms:
+    description:
+      - Managed object ids of the VMs (for example V(vm-58)), such as the C(moid)
+        values returned by M(vsphere.preemption.tagged_vm_info). Names are not accepted.
+      - Duplicates are ignored.
+    type: list
+    elements: str
+    required: true
+  mode:
+    description:
+      - How to power off. See the description above.
+    type: str
+    choices: [soft, soft_then_hard, hard]
+    default: soft_then_hard
+  grace_period:
+    description:
+      - Seconds a guest shutdown may take, counted from the shutdown request, before the VM counts as failed
+        (V(soft)) or is powered off hard (V(soft_then_hard)).
+      - The grace periods of all VMs run at the same time, not one after the other.
+    type: int
+    default: 30
+  parallel:
+    description:
+      - Maximum number of vCenter calls in flight at once (power-off tasks and shutdown requests), from 1 to 50.
+    type: int
+    default: 5
+notes:
+  - Uses the C(pyvmomi) Python library on the host that runs the module.
+  - A hard power-off task still running after 600 seconds is reported as failed instead of being waited for.
+seealso:
+  - module: vsphere.preemption.tagged_vm_info
+'''
+
+EXAMPLES = r'''
+- name: Find the preemptible VMs that run
+  vsphere.preemption.tagged_vm_info:
+    tag: preemptible
+    power_state: [poweredOn]
+  register: candidates
+
+- name: Shut them down, forcing those still on after a minute
+  vsphere.preemption.power_off:
+    vms: "{{ candidates.vms | map(attribute='moid') | list }}"
+    mode: soft_then_hard
+    grace_period: 60
+    parallel: 10
+  register: preemption
+  retries: 3
+  delay: 2
+  until: preemption is succeeded
+
+- name: Power off at once
+  vsphere.preemption.power_off:
+    hostname: vcenter.example.com
+    username: automation@vsphere.local
+    password: "{{ vcenter_password }}"
+    vms: [vm-58, vm-61]
+    mode: hard
+'''
+
+RETURN = r'''
+preempted:
+  description: The VMs this run powered off (in check mode, would power off), in the order of O(vms).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    moid:
+      description: Managed object id of the VM.
+      type: str
+    name:
+      description: Name of the VM.
+      type: str
+    method:
+      description:
+        - V(soft) when the guest shut down, V(hard) when a power-off task did it.
+        - In check mode, the method that would be tried first.
+      type: str
+  sample:
+    - moid: vm-58
+      name: batch-worker-03
+      method: soft
+already_off:
+  description: The VMs that were already powered off; nothing was done to them.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    moid:
+      description: Managed object id of the VM.
+      type: str
+    name:
+      description: Name of the VM.
+      type: str
+  sample:
+    - moid: vm-61
+      name: batch-worker-04
+failed_vms:
+  description:
+    - The VMs that could not be powered off, and why. When not empty, the task fails.
+    - Use this key, not RV(failed), to read them after a failure; see RV(failed).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    moid:
+      description: Managed object id as given in O(vms).
+      type: str
+    name:
+      description: Name of the VM; null when the moid names no VM.
+      type: str
+    msg:
+      description: Why it failed.
+      type: str
+  sample:
+    - moid: vm-64
+      name: batch-worker-05
+      msg: still on 30 s after the guest shutdown request (grace_period)
+failed:
+  description:
+    - On success, the empty list of VMs that could not be powered off.
+    - When the task fails, ansible-core sets this key to V(true) whatever the module returns, so the list is then
+      only in RV(failed_vms).
+  returned: success
+  type: list
+  elements: dict
+  sample: []
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.power import MODES, PowerOffEngine, VSpherePowerOps
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
+
+MAX_PARALLEL = 50
+
+
+def argument_spec():
+    spec = base_argument_spec()
+    spec.update(
+        vms=dict(type='list', elements='str', required=True),
+        mode=dict(type='str', choices=list(MODES), default='soft_then_hard'),
+        grace_period=dict(type='int', default=30),
+        parallel=dict(type='int', default=5),
+    )
+    return spec
+
+
+def input_error(params):
+    """The message for the first invalid option value, or None."""
+    if not params['vms']:
+        return 'vms must list at least one VM moid.'
+    if any(not (moid or '').strip() for moid in params['vms']):
+        return 'vms must not contain empty moids.'
+    if params['grace_period'] < 0:
+        return 'grace_period must be 0 or more seconds, not %d.' % params['grace_period']
+    if not 1 <= params['parallel'] <= MAX_PARALLEL:
+        return 'parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel'])
+    return None
+
+
+def failure_message(failed, count):
+    details = '; '.join('%s (%s): %s' % (vm['moid'], vm['name'] or 'no such VM', vm['msg']) for vm in failed)
+    return 'Could not power off %d of %d VMs: %s' % (len(failed), count, details)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if PYVMOMI_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
+    params = module.params
+    problem = input_error(params)
+    if problem:
+        module.fail_json(msg=problem)
+    moids = [moid.strip() for moid in params['vms']]
+    try:
+        service_instance = connect(**connection_params(params))
+        try:
+            engine = PowerOffEngine(VSpherePowerOps(service_instance.RetrieveContent()),
+                                    parallel=params['parallel'], grace_period=params['grace_period'])
+            result = engine.run(moids, params['mode'], check_mode=module.check_mode)
+        finally:
+            disconnect(service_instance)
+    except VCenterError as exc:
+        module.fail_json(msg=str(exc))
+    changed = bool(result['preempted'])
+    lists = dict(preempted=result['preempted'], already_off=result['already_off'], failed_vms=result['failed'])
+    if result['failed']:
+        # fail_json sets `failed` to true (ansible-core would anyway), so the list travels as failed_vms.
+        module.fail_json(msg=failure_message(result['failed'], len(set(moids))), changed=changed, **lists)
+    module.exit_json(changed=changed, failed=result['failed'], **lists)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,199 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: tagged_vm_info
+short_description: Find the VMs attached to a vSphere tag
+version_added: 0.1.0
+description:
+  - Lists the virtual machines a vSphere tag is attached to, with their power state, VMware Tools state,
+    host, cluster and preemption priority, in a deterministic order (lowest priority first, then name).
+  - Only VirtualMachine objects are returned; templates never are.
+  - The cost grows with the number of tagged VMs, not with the size of the inventory. The tag is found
+    and its VMs are listed through the vSphere REST API (C(/api), or C(/rest) on vCenters that lack C(/api));
+    everything else comes from one PropertyCollector call.
+  - Read-only; supports check mode.
+author: vsphere.preemption contributors (@vsphere-preemption)
+extends_documentation_fragment:
+  - vsphere.preemption.vcenter
+options:
+  tag:
+    description:
+      - Name of the vSphere tag.
+      - A tag that does not exist is an error naming it, not an empty result.
+    type: str
+    required: true
+  category:
+    description:
+      - Name of the tag's category.
+      - Needed only when several categories hold a tag called O(tag); the error then lists them.
+    type: str
+  power_state:
+    description:
+      - Return only VMs in these power states. All power states when not set.
+    type: list
+    elements: str
+    choices: [poweredOn, poweredOff, suspended]
+  scope:
+    description:
+      - Managed object id of a cluster, host, resource pool, vApp, folder or datacenter
+        (for example V(domain-c7), V(host-12), V(resgroup-9), V(group-v4), V(datacenter-3)).
+      - Only VMs under it are returned. A VM is under a cluster when it runs on one of the cluster's hosts
+        or lives in one of its resource pools; under a folder or datacenter when it is in it at any depth.
+      - A moid that does not exist in vCenter is an error.
+    type: str
+  limit:
+    description:
+      - Return at most this many VMs (the first ones in the order described above). V(0) returns all.
+      - RV(total) still counts every match.
+    type: int
+    default: 0
+  priority_attribute:
+    description:
+      - Name of a VM custom attribute holding an integer preemption priority. VMs with the lowest priority
+        come first, so give higher numbers to the VMs to keep running longest.
+      - An unset or empty value counts as V(0). A value that is not an integer also counts as V(0), with a
+        warning naming the VM, so that one mistyped value does not stop a preemption.
+      - The custom attribute must be defined in vCenter; a name that is not is an error listing the defined ones.
+      - When not set, every VM has priority V(0) and the order is by name.
+    type: str
+notes:
+  - Uses the C(requests) and C(pyvmomi) Python libraries on the host that runs the module.
+seealso:
+  - module: vsphere.preemption.power_off
+'''
+
+EXAMPLES = r'''
+- name: Powered-on VMs tagged preemptible in one cluster, ten at most, least important first
+  vsphere.preemption.tagged_vm_info:
+    hostname: vcenter.example.com
+    username: automation@vsphere.local
+    password: "{{ vcenter_password }}"
+    tag: preemptible
+    category: preemption
+    power_state: [poweredOn]
+    scope: domain-c7
+    priority_attribute: preemption.priority
+    limit: 10
+  register: candidates
+
+- name: Every VM with the tag, connection from the VMWARE_* environment variables
+  vsphere.preemption.tagged_vm_info:
+    tag: preemptible
+  register: tagged
+'''
+
+RETURN = r'''
+vms:
+  description: The tagged VMs, lowest priority first, then by name; at most O(limit) of them.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    moid:
+      description: Managed object id of the VM.
+      type: str
+      sample: vm-58
+    name:
+      description: Name of the VM.
+      type: str
+      sample: batch-worker-03
+    power_state:
+      description: V(poweredOn), V(poweredOff) or V(suspended).
+      type: str
+      sample: poweredOn
+    tools_running:
+      description: Whether VMware Tools run in the guest (a soft shutdown needs them).
+      type: bool
+      sample: true
+    host:
+      description: Name of the host the VM is registered on.
+      type: str
+      sample: esx-07.example.com
+    cluster:
+      description: Name of the host's cluster; null for a standalone host.
+      type: str
+      sample: compute-01
+    priority:
+      description: The VM's priority from O(priority_attribute); V(0) when unset or not used.
+      type: int
+      sample: 0
+  sample:
+    - moid: vm-58
+      name: batch-worker-03
+      power_state: poweredOn
+      tools_running: true
+      host: esx-07.example.com
+      cluster: compute-01
+      priority: 0
+total:
+  description: Number of matching VMs before O(limit) is applied.
+  returned: success
+  type: int
+  sample: 14
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import attached_vm_moids, find_tag
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import REQUESTS_IMPORT_ERROR, VCenterRest
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
+from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import inventory, scope_type
+from ansible_collections.vsphere.preemption.plugins.module_utils.vm_selection import POWER_STATES, select
+
+
+def argument_spec():
+    spec = base_argument_spec()
+    spec.update(
+        tag=dict(type='str', required=True),
+        category=dict(type='str'),
+        power_state=dict(type='list', elements='str', choices=list(POWER_STATES)),
+        scope=dict(type='str'),
+        limit=dict(type='int', default=0),
+        priority_attribute=dict(type='str'),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if REQUESTS_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
+    if PYVMOMI_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
+    params = module.params
+    # An empty string from an unset role variable means "not set".
+    category, scope, priority_attribute = (params[key] or None for key in ('category', 'scope', 'priority_attribute'))
+    if not params['tag'].strip():
+        module.fail_json(msg='tag must be the name of a vSphere tag, not an empty string.')
+    if params['limit'] < 0:
+        module.fail_json(msg='limit must be 0 (all VMs) or a positive number, not %d.' % params['limit'])
+    connection = connection_params(params)
+    try:
+        if scope is not None:
+            scope_type(scope)
+        with VCenterRest(**connection) as rest:
+            tag = find_tag(rest, params['tag'], category)
+            moids = attached_vm_moids(rest, tag['id'])
+        service_instance = connect(**connection)
+        try:
+            records = inventory(service_instance.RetrieveContent(), moids, scope=scope, priority_attribute=priority_attribute)
+        finally:
+            disconnect(service_instance)
+    except VCenterError as exc:
+        module.fail_json(msg=str(exc))
+    vms, total, warnings = select(records, power_states=params['power_state'], limit=params['limit'], priority_attribute=priority_attribute)
+    for warning in warnings:
+        module.warn(warning)
+    module.exit_json(changed=False, vms=vms, total=total)
+
+
+if __name__ == '__main__':
+    main()

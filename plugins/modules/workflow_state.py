@@ -1,0 +1,297 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: workflow_state
+short_description: Re-run threshold and resumable run records of preemption workflows
+version_added: 0.1.0
+description:
+  - Keeps one record per workflow in a JSON state file on the host that runs the module. It enforces the
+    re-run threshold (a workflow preempts at most once per O(threshold) seconds, even when several triggers
+    fire at once) and remembers what each run did, so an interrupted run can be finished later.
+  - The file is changed only under an exclusive lock (C(flock) on the sidecar file C(<path>.lock)) and written
+    atomically (a temporary file in the same directory, fsync, rename). It is created with mode C(0600),
+    its directory with C(0700); an existing file keeps its mode.
+  - A file that is not valid JSON, or not a state file of this collection, is an error naming it and is left
+    as it is; it is never reset. An empty file counts as a new one.
+  - Supports check mode; then nothing is written.
+author: vsphere.preemption contributors (@vsphere-preemption)
+options:
+  path:
+    description:
+      - The state file. C(~) is expanded. The directory is created when missing.
+      - Every trigger of the same workflows must use the same file, on the same host.
+    type: path
+    default: ~/.ansible/vsphere_preemption_state.json
+  workflow_id:
+    description:
+      - Name of the workflow, for example the vCenter alarm that triggers it.
+    type: str
+    required: true
+  state:
+    description:
+      - V(started) decides whether a new run may proceed. When the latest run that proceeded started less than
+        O(threshold) seconds ago, RV(proceed) is V(false) (skipped, not a failure). Otherwise a new run is recorded
+        (RV(run_id), start time, O(tag), O(criticality), O(trigger), O(event)) and RV(proceed) is V(true).
+        Of several concurrent callers with the same O(workflow_id), exactly one proceeds.
+      - V(started) also returns the most recent run that never reached V(finished) as RV(pending), whether it
+        is inside the threshold (then RV(proceed) is V(false), since that run already did this window's preemption,
+        and the caller finishes what it left undone) or not (then the new run proceeds too, and the unfinished
+        run stays in the record until it is finished).
+      - V(progress) merges O(results) into the run O(run_id) (the current run, or an unfinished older one).
+      - V(finished) merges O(results) and marks the run O(run_id) complete; an older unfinished run, once finished, leaves C(unfinished).
+      - V(absent) forgets the workflow (for example when its alarm drops).
+      - V(query) returns the record and changes nothing.
+    type: str
+    choices: [started, progress, finished, absent, query]
+    default: query
+  threshold:
+    description:
+      - With O(state=started), the seconds that must pass between the starts of two runs that proceed.
+        V(0) lets every run proceed.
+    type: int
+    default: 60
+  run_id:
+    description:
+      - With O(state=progress) or O(state=finished), the run to update, as returned by O(state=started)
+        (RV(run_id), or the C(run_id) of RV(pending) for an unfinished earlier run). Required for those states.
+    type: str
+  results:
+    description:
+      - With O(state=progress) or O(state=finished), what the run did so far, merged into its C(results).
+      - Lists are merged as unions, so a retried step loses nothing reported before. List items that are
+        dicts with a C(moid) are matched by it, the newer item winning. Dicts are merged key by key; any
+        other value is replaced.
+      - 'For example: C(powered_off) (a list of C({moid, name, method})), C(annotated) (a list of moids),
+        C(event_sent) (the CloudEvent id).'
+    type: dict
+  tag:
+    description:
+      - With O(state=started), the vSphere tag of the run, recorded with it.
+    type: str
+  criticality:
+    description:
+      - With O(state=started), the criticality of the run, recorded with it.
+    type: str
+  trigger:
+    description:
+      - With O(state=started), what started the run, for example V(eda), V(awx), V(schedule) or V(manual).
+    type: str
+  event:
+    description:
+      - With O(state=started), the triggering event (for example the CloudEvent of a vCenter alarm), recorded with the run.
+    type: dict
+notes:
+  - 'The file holds C({"version": 1, "workflows": {<workflow_id>: <record>}}); a record holds C(run) (the latest
+    run that proceeded), C(unfinished) (older runs that never finished), C(runs) (how many runs proceeded) and
+    C(updated). Times are UTC ISO 8601 with microseconds, for example C(2021-11-05T13:02:34.437444Z).'
+  - The lock file is left in place after use; removing it while a run holds it would let a second run in.
+'''
+
+EXAMPLES = r'''
+- name: Start a run, unless this alarm already preempted in the last minute
+  vsphere.preemption.workflow_state:
+    workflow_id: cluster-cpu-above-80
+    state: started
+    threshold: 60
+    tag: preemptible
+    criticality: HIGH
+    trigger: eda
+    event: "{{ ansible_eda.event.payload | default(omit) }}"
+  register: run
+
+- name: Record what the run did so far
+  vsphere.preemption.workflow_state:
+    workflow_id: cluster-cpu-above-80
+    state: progress
+    run_id: "{{ run.run_id }}"
+    results:
+      powered_off: "{{ powered_off.preempted }}"
+  when: run.proceed
+
+- name: Mark the run finished
+  vsphere.preemption.workflow_state:
+    workflow_id: cluster-cpu-above-80
+    state: finished
+    run_id: "{{ run.run_id }}"
+    results:
+      annotated: "{{ powered_off.preempted | map(attribute='moid') }}"
+      event_sent: "{{ sent.event.id }}"
+  when: run.proceed
+
+- name: Show a workflow's record
+  vsphere.preemption.workflow_state:
+    workflow_id: cluster-cpu-above-80
+    path: /var/lib/vsphere-preemption/state.json
+
+- name: Forget the workflow when its alarm drops
+  vsphere.preemption.workflow_state:
+    workflow_id: cluster-cpu-above-80
+    state: absent
+'''
+
+RETURN = r'''
+proceed:
+  description: With O(state=started), whether the caller may preempt now.
+  returned: state is started
+  type: bool
+  sample: true
+run_id:
+  description: With O(state=started), the id of the new run when RV(proceed) is true, else null.
+  returned: state is started
+  type: str
+  sample: 0c5e3c2a-6f0e-4a53-b9f9-2b0f3d1e7a44
+last_started:
+  description: With O(state=started), when the latest run that proceeded before this call started; null for the first run.
+  returned: state is started
+  type: str
+  sample: '2021-11-05T13:02:34.437444Z'
+remaining:
+  description: With O(state=started), seconds until the threshold lets a new run proceed; V(0) when it proceeds.
+  returned: state is started
+  type: float
+  sample: 41.562
+pending:
+  description:
+    - With O(state=started), the most recent run that never reached V(finished), as recorded (with its C(results)
+      so far), or null. Finish what it left undone, then call O(state=finished) with its C(run_id).
+  returned: state is started
+  type: dict
+  sample:
+    run_id: 7a9e0d4c-0d6b-4a3c-9f54-8c1c0a2e6b11
+    status: running
+    started: '2021-11-05T13:02:34.437444Z'
+    finished: null
+    tag: preemptible
+    criticality: HIGH
+    trigger: eda
+    event: {}
+    results:
+      powered_off:
+        - moid: vm-58
+          name: batch-worker-03
+          method: hard
+run:
+  description:
+    - The run this call recorded or updated. With O(state=started), the new run (null when skipped);
+      with O(state=progress) and O(state=finished), the run O(run_id) after the update.
+  returned: state is started, progress or finished
+  type: dict
+  sample:
+    run_id: 0c5e3c2a-6f0e-4a53-b9f9-2b0f3d1e7a44
+    status: finished
+    started: '2021-11-05T13:03:40.013511Z'
+    finished: '2021-11-05T13:03:52.640118Z'
+    tag: preemptible
+    criticality: HIGH
+    trigger: manual
+    event: null
+    results:
+      annotated: [vm-58]
+      event_sent: cluster-cpu-above-80-0c5e3c2a-6f0e-4a53-b9f9-2b0f3d1e7a44
+record:
+  description: The workflow's record after this call (null when there is none), also set as fact C(preemption_state).
+  returned: always
+  type: dict
+  sample:
+    workflow_id: cluster-cpu-above-80
+    run:
+      run_id: 0c5e3c2a-6f0e-4a53-b9f9-2b0f3d1e7a44
+      status: running
+      started: '2021-11-05T13:03:40.013511Z'
+      finished: null
+      tag: preemptible
+      criticality: HIGH
+      trigger: manual
+      event: null
+      results: {}
+    unfinished: []
+    runs: 2
+    updated: '2021-11-05T13:03:40.013511Z'
+state_file:
+  description: The state file, with C(~) expanded.
+  returned: always
+  type: str
+  sample: /root/.ansible/vsphere_preemption_state.json
+msg:
+  description: With O(state=started), one line saying whether the run proceeds, and if not, for how long it is blocked.
+  returned: state is started
+  type: str
+  sample: "Workflow 'cluster-cpu-above-80' last started at 2021-11-05T13:02:34.437444Z, 18.438 s ago; threshold 60 s: skipped (41.562 s left)."
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import DEFAULT_STATE_PATH, StateFile, StateFileError
+
+STATES = ('started', 'progress', 'finished', 'absent', 'query')
+
+
+def argument_spec():
+    return dict(
+        path=dict(type='path', default=DEFAULT_STATE_PATH),
+        workflow_id=dict(type='str', required=True),
+        state=dict(type='str', choices=list(STATES), default='query'),
+        threshold=dict(type='int', default=60),
+        run_id=dict(type='str'),
+        results=dict(type='dict'),
+        tag=dict(type='str'),
+        criticality=dict(type='str'),
+        trigger=dict(type='str'),
+        event=dict(type='dict'),
+    )
+
+
+def start_message(workflow_id, threshold, outcome):
+    if outcome['last_started'] is None:
+        return 'Workflow %r has no earlier run: proceeding.' % workflow_id
+    verdict = 'proceeding' if outcome['proceed'] else 'skipped (%s s left)' % outcome['remaining']
+    return 'Workflow %r last started at %s, %s s ago; threshold %d s: %s.' % (
+        workflow_id, outcome['last_started'], outcome['elapsed'], threshold, verdict)
+
+
+def run_state(module, state_file, params):
+    """Do what ``state`` asks; returns (changed, result fields)."""
+    state, workflow_id = params['state'], params['workflow_id']
+    check_mode = module.check_mode
+    if state == 'started':
+        outcome = state_file.started(workflow_id, params['threshold'], tag=params['tag'], criticality=params['criticality'],
+                                     trigger=params['trigger'], event=params['event'], check_mode=check_mode)
+        run = outcome['run']
+        return outcome['proceed'], dict(
+            proceed=outcome['proceed'], run_id=run['run_id'] if run else None, run=run, pending=outcome['pending'],
+            last_started=outcome['last_started'], remaining=outcome['remaining'], record=outcome['record'],
+            msg=start_message(workflow_id, params['threshold'], outcome))
+    if state in ('progress', 'finished'):
+        changed, run, record = state_file.progress(workflow_id, params['run_id'], params['results'] or {},
+                                                   finish=state == 'finished', check_mode=check_mode)
+        return changed, dict(run=run, record=record)
+    if state == 'absent':
+        return state_file.absent(workflow_id, check_mode=check_mode) is not None, dict(record=None)
+    return False, dict(record=state_file.query(workflow_id))
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_if=[('state', 'progress', ['run_id']), ('state', 'finished', ['run_id'])])
+    params = module.params
+    if not params['workflow_id'].strip():
+        module.fail_json(msg='workflow_id must name the workflow, not be an empty string.')
+    if params['threshold'] < 0:
+        module.fail_json(msg='threshold must be 0 or a positive number of seconds, not %d.' % params['threshold'])
+    state_file = StateFile(params['path'])
+    try:
+        changed, result = run_state(module, state_file, params)
+    except StateFileError as exc:
+        module.fail_json(msg=str(exc), state_file=state_file.path)
+    # Not returned as `path`: AnsibleModule would then add the file's stat fields, `state: file` among them.
+    module.exit_json(changed=changed, state_file=state_file.path, ansible_facts=dict(preemption_state=result['record']), **result)
+
+
+if __name__ == '__main__':
+    main()

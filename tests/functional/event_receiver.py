@@ -1,0 +1,241 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A real local HTTP CloudEvent sink for tests.
+
+    with EventReceiver(responses=[503, 503], token='s3cret') as sink:
+        ...  # point the module / role / rulebook at sink.url
+        sink.wait_for(1)
+        assert sink.events[0]['type'] == 'com.vmware.workflows.vsphere.VmPreemptedEvent.v0'
+
+It listens on 127.0.0.1 on a free port (``tls=True``: HTTPS with a throwaway
+CA in ``ca_file``), records every request, parses each with the cloudevents
+SDK (`from_http`, binary and structured mode alike), and answers:
+
+1. 401 when ``token`` is set and the request lacks ``Authorization: Bearer <token>``;
+2. else the next queued response (``responses=[503, (500, 'boom'), 204]``, or `respond`);
+3. else 400 when the request is not a CloudEvent;
+4. else ``status`` (default 204).
+
+``requests`` lists every request (a `Request`); ``events`` holds the events
+of the requests answered 2xx, as dicts of their attributes plus ``data``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import shutil
+import ssl
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from requests.structures import CaseInsensitiveDict
+
+try:
+    from cloudevents.v1.http import from_http
+except ImportError:
+    from cloudevents.http import from_http
+
+
+def event_dict(cloud_event):
+    """A parsed SDK CloudEvent as one dict: its attributes plus ``data``."""
+    result = dict(cloud_event.get_attributes())
+    result['data'] = cloud_event.get_data()
+    return result
+
+
+@dataclass
+class Request:
+    """One request as it arrived, and what the receiver answered."""
+
+    method: str
+    path: str
+    headers: CaseInsensitiveDict
+    body: bytes
+    status: int
+    event: dict = None
+    error: str = None
+    received: float = field(default_factory=time.time)
+
+    @property
+    def accepted(self):
+        return 200 <= self.status < 300
+
+
+class EventReceiver:
+    """A CloudEvent HTTP sink on 127.0.0.1; use as a context manager (or `start`/`stop`)."""
+
+    def __init__(self, responses=(), status=204, token=None, tls=False, delay=0.0):
+        self.status = status
+        self.token = token
+        self.tls = tls
+        self.delay = delay
+        self.ca_file = None
+        self._queue = []
+        self._requests = []
+        self._condition = threading.Condition()
+        self._server = None
+        self._thread = None
+        self._tempdir = None
+        self.respond(*responses)
+
+    # -- configuration
+
+    def respond(self, *responses):
+        """Queue the answers to the next requests: a status, or ``(status, body)`` (body str or bytes)."""
+        with self._condition:
+            self._queue = [item if isinstance(item, tuple) else (item, b'') for item in responses]
+
+    # -- what arrived
+
+    @property
+    def requests(self):
+        with self._condition:
+            return list(self._requests)
+
+    @property
+    def events(self):
+        """The events of the accepted (2xx) requests, in arrival order."""
+        return [request.event for request in self.requests if request.accepted and request.event is not None]
+
+    def wait_for(self, count, timeout=10.0):
+        """Wait until ``count`` requests arrived; AssertionError after ``timeout`` seconds."""
+        with self._condition:
+            if not self._condition.wait_for(lambda: len(self._requests) >= count, timeout):
+                raise AssertionError('expected %d requests at %s within %s s, got %d' % (count, self.url, timeout, len(self._requests)))
+        return self.requests
+
+    def clear(self):
+        with self._condition:
+            self._requests = []
+
+    # -- lifecycle
+
+    @property
+    def url(self):
+        host, port = self._server.server_address[:2]
+        return '%s://%s:%s/' % ('https' if self.tls else 'http', host, port)
+
+    def start(self):
+        self._server = ThreadingHTTPServer(('127.0.0.1', 0), self._handler_class())
+        self._server.daemon_threads = True
+        if self.tls:
+            self._tempdir = tempfile.mkdtemp(prefix='event-receiver-')
+            self.ca_file, cert_file, key_file = _make_certificates(self._tempdir)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert_file, key_file)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name='event-receiver', daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=10)
+        if self._tempdir:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    # -- the HTTP side
+
+    def _answer(self, headers, event):
+        """The (status, body) for a request, consuming a queued response when there is one."""
+        if self.token is not None and headers.get('Authorization') != 'Bearer %s' % self.token:
+            return 401, b'missing or wrong bearer token'
+        with self._condition:
+            if self._queue:
+                status, body = self._queue.pop(0)
+                return status, body.encode('utf-8') if isinstance(body, str) else body
+        if event is None:
+            return 400, b'not a CloudEvent'
+        return self.status, b''
+
+    def _record(self, request):
+        with self._condition:
+            self._requests.append(request)
+            self._condition.notify_all()
+
+    def _handler_class(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                body = self._read_body()
+                headers = CaseInsensitiveDict(self.headers.items())
+                event = error = None
+                try:
+                    event = event_dict(from_http(dict(headers), body))
+                except Exception as exc:  # anything the SDK rejects is "not a CloudEvent"
+                    error = '%s: %s' % (type(exc).__name__, exc)
+                status, answer = receiver._answer(headers, event)
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                receiver._record(Request(self.command, self.path, headers, body, status, event, error))
+                self.send_response(status)
+                self.send_header('Content-Type', 'text/plain')
+                self.send_header('Content-Length', str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def _read_body(self):
+                # CloudEvent senders (requests with a bytes body, webhooks) send Content-Length, never chunks.
+                return self.rfile.read(int(self.headers.get('Content-Length') or 0))
+
+            do_POST = do_PUT = do_GET = _handle
+
+            def log_message(self, *args):
+                """Keep test output quiet; `requests` has everything."""
+
+        return Handler
+
+
+def _make_certificates(directory):
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost; returns (ca, cert, key) paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'event-receiver test CA')])
+    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                            encipher_only=False, decipher_only=False), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+               .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, '127.0.0.1')]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName('localhost'), x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = tuple(os.path.join(directory, name) for name in ('ca.pem', 'server.pem', 'server.key'))
+    with open(paths[0], 'wb') as handle:
+        handle.write(ca_cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths[1], 'wb') as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths[2], 'wb') as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return paths

@@ -1,0 +1,451 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import datetime
+import json
+import multiprocessing
+import os
+import stat
+
+import pytest
+
+from ansible_collections.vsphere.preemption.plugins.module_utils import state_file
+from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import (
+    FINISHED,
+    RUNNING,
+    RunNotFound,
+    StateFile,
+    StateFileError,
+    decide_start,
+    format_timestamp,
+    merge_results,
+    parse_timestamp,
+)
+
+T0 = datetime.datetime(2021, 11, 5, 13, 2, 34, 437444, tzinfo=datetime.timezone.utc)
+
+
+class Clock:
+    """A settable clock for StateFile."""
+
+    def __init__(self, now=T0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += datetime.timedelta(seconds=seconds)
+
+
+class Ids:
+    """Predictable run ids: run-1, run-2, ..."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self):
+        self.count += 1
+        return 'run-%d' % self.count
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def state(tmp_path, clock):
+    return StateFile(str(tmp_path / 'state' / 'preemption.json'), clock=clock, new_id=Ids())
+
+
+def on_disk(state):
+    with open(state.path, encoding='utf-8') as handle:
+        return json.load(handle)
+
+
+# ---------------------------------------------------------------- timestamps
+
+def test_timestamps_are_utc_with_microseconds_and_z():
+    assert format_timestamp(T0) == '2021-11-05T13:02:34.437444Z'
+    assert parse_timestamp('2021-11-05T13:02:34.437444Z') == T0
+    cet = datetime.timezone(datetime.timedelta(hours=1))
+    assert format_timestamp(T0.astimezone(cet)) == '2021-11-05T13:02:34.437444Z'
+    with pytest.raises(ValueError):
+        parse_timestamp('2021-11-05 13:02:34')
+
+
+# ---------------------------------------------------------------- threshold arithmetic (pure)
+
+def record_started_at(moment, status=RUNNING):
+    run = state_file.new_run('r1', moment)
+    run['status'] = status
+    return {'workflow_id': 'wf', 'run': run, 'unfinished': [], 'runs': 1, 'updated': format_timestamp(moment)}
+
+
+def test_first_run_proceeds():
+    assert decide_start(None, T0, 60) == dict(proceed=True, last_started=None, elapsed=None, remaining=0.0, pending=None)
+
+
+@pytest.mark.parametrize('seconds_later, proceed, remaining', [
+    (0, False, 60.0),
+    (10.25, False, 49.75),
+    (59.999, False, 0.001),
+    (60, True, 0.0),
+    (3600, True, 0.0),
+    # The clock stepped back a little: the run still counts as recent.
+    (-5, False, 65.0),
+    # A start further ahead than the threshold is a wrong clock, not a reason to block for that long.
+    (-61, True, 0.0),
+])
+def test_threshold_counts_from_the_last_start(seconds_later, proceed, remaining):
+    record = record_started_at(T0, status=FINISHED)
+    decision = decide_start(record, T0 + datetime.timedelta(seconds=seconds_later), 60)
+    assert decision['proceed'] is proceed
+    assert decision['remaining'] == remaining
+    assert decision['last_started'] == '2021-11-05T13:02:34.437444Z'
+    assert decision['elapsed'] == seconds_later
+    assert decision['pending'] is None
+
+
+def test_threshold_zero_always_proceeds():
+    assert decide_start(record_started_at(T0, status=FINISHED), T0, 0)['proceed'] is True
+
+
+def test_unfinished_run_is_pending_inside_and_outside_the_threshold():
+    record = record_started_at(T0)
+    inside = decide_start(record, T0 + datetime.timedelta(seconds=5), 60)
+    outside = decide_start(record, T0 + datetime.timedelta(seconds=500), 60)
+    assert (inside['proceed'], outside['proceed']) == (False, True)
+    assert inside['pending'] == outside['pending'] == record['run']
+
+
+# ---------------------------------------------------------------- merging progress (pure)
+
+def test_merge_results_unions_lists_keyed_by_moid():
+    current = {
+        'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'soft'}, {'moid': 'vm-2', 'name': 'b', 'method': 'soft'}],
+        'annotated': ['vm-1'],
+        'event_sent': False,
+        'retries': {'power_off': 1, 'annotate': 0},
+    }
+    update = {
+        'powered_off': [{'moid': 'vm-2', 'name': 'b', 'method': 'hard'}, {'moid': 'vm-3', 'name': 'c', 'method': 'hard'}],
+        'annotated': ['vm-2', 'vm-1'],
+        'event_sent': 'wf-run-1',
+        'retries': {'annotate': 2},
+    }
+    assert merge_results(current, update) == {
+        'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'soft'},
+                        {'moid': 'vm-2', 'name': 'b', 'method': 'hard'},
+                        {'moid': 'vm-3', 'name': 'c', 'method': 'hard'}],
+        'annotated': ['vm-1', 'vm-2'],
+        'event_sent': 'wf-run-1',
+        'retries': {'power_off': 1, 'annotate': 2},
+    }
+    assert current['annotated'] == ['vm-1'], 'the input must not be modified'
+
+
+def test_merge_results_replaces_what_is_not_a_list_on_both_sides():
+    assert merge_results({'a': [1], 'b': 'x'}, {'a': 'now a string', 'b': [2]}) == {'a': 'now a string', 'b': [2]}
+    assert merge_results(None, {'a': [1]}) == {'a': [1]}
+
+
+# ---------------------------------------------------------------- started / progress / finished through the file
+
+def test_started_records_a_run_and_skips_inside_the_threshold(state, clock):
+    first = state.started('wf', 60, tag='preemptible', criticality='HIGH', trigger='eda', event={'id': 'e1'})
+    assert first['proceed'] is True
+    assert first['pending'] is None
+    assert first['run'] == {
+        'run_id': 'run-1', 'status': RUNNING, 'started': '2021-11-05T13:02:34.437444Z', 'finished': None,
+        'tag': 'preemptible', 'criticality': 'HIGH', 'trigger': 'eda', 'event': {'id': 'e1'}, 'results': {},
+    }
+    assert on_disk(state) == {'version': 1, 'workflows': {'wf': first['record']}}
+    assert first['record']['runs'] == 1
+
+    state.finished('wf', 'run-1', {'powered_off': []})
+    clock.advance(20)
+    second = state.started('wf', 60)
+    assert second['proceed'] is False
+    assert second['run'] is None
+    assert second['remaining'] == 40.0
+    assert second['last_started'] == first['run']['started']
+    assert on_disk(state)['workflows']['wf']['run']['run_id'] == 'run-1'
+
+    clock.advance(40)
+    third = state.started('wf', 60)
+    assert third['proceed'] is True
+    assert third['run']['run_id'] == 'run-2'
+    assert third['record']['runs'] == 2
+    assert third['record']['unfinished'] == []
+
+
+def test_workflows_are_independent(state):
+    assert state.started('a', 60)['proceed'] is True
+    assert state.started('b', 60)['proceed'] is True
+    assert state.started('a', 60)['proceed'] is False
+    assert sorted(on_disk(state)['workflows']) == ['a', 'b']
+
+
+def test_pending_inside_the_threshold_is_finished_by_the_caller(state, clock):
+    state.started('wf', 60)
+    state.progress('wf', 'run-1', {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}]})
+    clock.advance(10)
+    again = state.started('wf', 60)
+    assert again['proceed'] is False
+    assert again['pending']['run_id'] == 'run-1'
+    assert again['pending']['results'] == {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}]}
+
+    changed, run, record = state.finished('wf', 'run-1', {'annotated': ['vm-1'], 'event_sent': True})
+    assert changed is True
+    assert run['status'] == FINISHED
+    assert run['finished'] == format_timestamp(clock.now)
+    assert record['run'] == run
+    assert state.started('wf', 60)['pending'] is None
+
+
+def test_pending_outside_the_threshold_proceeds_and_keeps_the_old_run(state, clock):
+    state.started('wf', 60)
+    state.progress('wf', 'run-1', {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}]})
+    clock.advance(600)
+    result = state.started('wf', 60)
+    assert result['proceed'] is True
+    assert result['run']['run_id'] == 'run-2'
+    assert result['pending']['run_id'] == 'run-1'
+    assert [run['run_id'] for run in on_disk(state)['workflows']['wf']['unfinished']] == ['run-1']
+
+    # The caller records the old run's leftovers against its own run id ...
+    changed, run, record = state.progress('wf', 'run-1', {'annotated': ['vm-1']})
+    assert changed is True
+    assert run['results'] == {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}], 'annotated': ['vm-1']}
+    assert record['unfinished'] == [run]
+    assert record['run']['run_id'] == 'run-2'
+    # ... and finishing it takes it off the unfinished list, the new run untouched.
+    changed, run, record = state.finished('wf', 'run-1', {'event_sent': True})
+    assert run['status'] == FINISHED
+    assert record['unfinished'] == []
+    assert record['run']['run_id'] == 'run-2' and record['run']['status'] == RUNNING
+
+
+def test_a_finished_current_run_still_reports_an_older_unfinished_one(state, clock):
+    state.started('wf', 60)
+    clock.advance(100)
+    state.started('wf', 60)
+    state.finished('wf', 'run-2', {})
+    clock.advance(100)
+    result = state.started('wf', 60)
+    assert result['proceed'] is True
+    assert result['pending']['run_id'] == 'run-1'
+
+
+def test_progress_is_idempotent_and_merges(state):
+    state.started('wf', 60)
+    first = [{'moid': 'vm-1', 'name': 'a', 'method': 'soft'}]
+    assert state.progress('wf', 'run-1', {'powered_off': first})[0] is True
+    before = on_disk(state)
+    assert state.progress('wf', 'run-1', {'powered_off': first})[0] is False
+    assert on_disk(state) == before, 'a report that adds nothing must not rewrite the record'
+    changed, run, _record = state.progress('wf', 'run-1', {'powered_off': [{'moid': 'vm-2', 'name': 'b', 'method': 'soft'}]})
+    assert changed is True
+    assert [item['moid'] for item in run['results']['powered_off']] == ['vm-1', 'vm-2']
+
+
+def test_finished_twice_keeps_the_first_finish_time(state, clock):
+    state.started('wf', 60)
+    state.finished('wf', 'run-1', {'event_sent': True})
+    finished_at = on_disk(state)['workflows']['wf']['run']['finished']
+    clock.advance(5)
+    changed, run, _record = state.finished('wf', 'run-1', {'event_sent': True})
+    assert changed is False
+    assert run['finished'] == finished_at
+
+
+def test_progress_names_a_wrong_run_id(state):
+    state.started('wf', 60)
+    with pytest.raises(RunNotFound, match=r"Workflow 'wf' has no run 'other' \(its runs: run-1\)"):
+        state.progress('wf', 'other', {})
+    with pytest.raises(RunNotFound, match=r"Workflow 'nope' has no record in the state file .*preemption.json, so it has no run 'run-1'"):
+        state.finished('nope', 'run-1', {})
+
+
+def test_absent_forgets_one_workflow(state):
+    state.started('a', 60)
+    state.started('b', 60)
+    removed = state.absent('a')
+    assert removed['run']['run_id'] == 'run-1'
+    assert list(on_disk(state)['workflows']) == ['b']
+    assert state.absent('a') is None
+    assert state.query('a') is None
+    assert state.query('b')['workflow_id'] == 'b'
+
+
+def test_absent_and_query_on_a_missing_file_touch_nothing(state):
+    assert state.absent('wf') is None
+    assert state.query('wf') is None
+    assert not os.path.exists(os.path.dirname(state.path))
+
+
+def test_check_mode_writes_nothing(state, clock):
+    result = state.started('wf', 60, check_mode=True)
+    assert result['proceed'] is True
+    assert result['record']['run']['run_id'] == 'run-1'
+    assert not os.path.exists(os.path.dirname(state.path)), 'check mode must not even create the directory'
+
+    state.started('wf', 60)
+    before = on_disk(state)
+    clock.advance(100)
+    assert state.started('wf', 60, check_mode=True)['proceed'] is True
+    assert state.progress('wf', 'run-2', {'annotated': ['vm-1']}, check_mode=True)[0] is True
+    assert state.finished('wf', 'run-2', {}, check_mode=True)[0] is True
+    assert state.absent('wf', check_mode=True)['workflow_id'] == 'wf'
+    assert on_disk(state) == before
+
+
+# ---------------------------------------------------------------- the file itself
+
+def test_created_with_mode_0600_and_parent_directory(state):
+    state.started('wf', 60)
+    assert stat.S_IMODE(os.stat(state.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(state.lock_path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(state.path)).st_mode) == 0o700
+
+
+def test_an_existing_mode_is_kept(state):
+    state.started('wf', 60)
+    os.chmod(state.path, 0o640)
+    state.absent('wf')
+    assert stat.S_IMODE(os.stat(state.path).st_mode) == 0o640
+
+
+def test_atomic_replace_leaves_no_temporary_files(state, clock):
+    inode = None
+    for second in range(5):
+        clock.now = T0 + datetime.timedelta(seconds=second)
+        state.started('wf', 0)
+        assert os.stat(state.path).st_ino != inode, 'each write must be a new file renamed into place'
+        inode = os.stat(state.path).st_ino
+    assert sorted(os.listdir(os.path.dirname(state.path))) == ['preemption.json', 'preemption.json.lock']
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(state, clock, monkeypatch):
+    state.started('wf', 0)
+    before = open(state.path, 'rb').read()
+
+    def refuse(_src, _dst):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(state_file.os, 'replace', refuse)
+    clock.advance(1)
+    with pytest.raises(StateFileError, match=r'^Cannot write the state file .*preemption.json: No space left on device\.$'):
+        state.started('wf', 0)
+    assert open(state.path, 'rb').read() == before
+    assert sorted(os.listdir(os.path.dirname(state.path))) == ['preemption.json', 'preemption.json.lock']
+
+
+@pytest.mark.parametrize('content, message', [
+    (b'{"version": 1, "workflows": {', r'is not valid JSON \(Expecting'),
+    (b'[1, 2]', r'is not a vsphere.preemption state file'),
+    (b'{"version": 1}', r'is not a vsphere.preemption state file'),
+    (b'{"version": 2, "workflows": {}}', r'has version 2; this collection reads version 1 or older'),
+    (b'{"workflows": {}}', r'has version None'),
+    (b'\xff\xfe{}', r'is not UTF-8 text'),
+])
+def test_a_corrupt_file_is_an_error_and_left_as_it_is(state, content, message):
+    os.makedirs(os.path.dirname(state.path))
+    with open(state.path, 'wb') as handle:
+        handle.write(content)
+    for call in (lambda: state.started('wf', 60), lambda: state.query('wf'), lambda: state.absent('wf')):
+        with pytest.raises(StateFileError, match=r'^The state file %s ' % state.path + message):
+            call()
+    assert open(state.path, 'rb').read() == content
+
+
+def test_a_malformed_record_blocks_only_its_workflow(state):
+    state.started('good', 60)
+    document = on_disk(state)
+    document['workflows']['bad'] = {'run': {'run_id': 'x', 'started': 'yesterday'}}
+    with open(state.path, 'w', encoding='utf-8') as handle:
+        json.dump(document, handle)
+    with pytest.raises(StateFileError, match=r"^The record of workflow 'bad' in the state file .* is malformed; .*state: absent"):
+        state.started('bad', 60)
+    assert state.query('good')['run']['run_id'] == 'run-1'
+    assert state.absent('bad') is not None
+    assert sorted(on_disk(state)['workflows']) == ['good']
+
+
+def test_an_empty_file_is_a_new_file(state):
+    os.makedirs(os.path.dirname(state.path))
+    open(state.path, 'w').close()
+    assert state.started('wf', 60)['proceed'] is True
+
+
+def test_a_directory_is_an_error(state):
+    os.makedirs(state.path)
+    with pytest.raises(StateFileError, match=r'^The state file .*preemption.json is a directory; point path at a file\.$'):
+        state.started('wf', 60)
+
+
+def test_an_unreadable_file_is_an_error(state, monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise PermissionError(13, 'Permission denied')
+
+    monkeypatch.setattr(state_file, 'open', refuse, raising=False)
+    with pytest.raises(StateFileError, match=r'^Cannot read the state file .*preemption.json: Permission denied\.$'):
+        state.query('wf')
+
+
+def test_a_parent_that_is_a_file_is_an_error(tmp_path):
+    blocker = tmp_path / 'not-a-directory'
+    blocker.write_text('')
+    state = StateFile(str(blocker / 'state.json'))
+    with pytest.raises(StateFileError, match=r'^Cannot create the directory of the state file .*not-a-directory/state.json: '
+                                             r'.*not-a-directory exists and is not a directory\.$'):
+        state.started('wf', 60)
+
+
+def test_an_unwritable_directory_is_an_error(state, monkeypatch):
+    real_open = os.open
+
+    def refuse_lock(path, *args):
+        if path.endswith('.lock'):
+            raise PermissionError(13, 'Permission denied')
+        return real_open(path, *args)
+
+    monkeypatch.setattr(state_file.os, 'open', refuse_lock)
+    with pytest.raises(StateFileError, match=r'^Cannot lock the state file .*preemption.json: cannot create .*preemption.json.lock: Permission denied\.$'):
+        state.started('wf', 60)
+
+
+def test_home_is_expanded(monkeypatch, tmp_path):
+    monkeypatch.setenv('HOME', str(tmp_path))
+    assert StateFile('~/s.json').path == str(tmp_path / 's.json')
+    assert StateFile().path == str(tmp_path / '.ansible' / 'vsphere_preemption_state.json')
+
+
+# ---------------------------------------------------------------- concurrency
+
+def _start(path, barrier, results):
+    barrier.wait()
+    results.put(StateFile(path).started('wf', 60)['proceed'])
+
+
+def test_ten_concurrent_processes_exactly_one_proceeds(tmp_path):
+    path = str(tmp_path / 'state.json')
+    context = multiprocessing.get_context('fork')
+    barrier = context.Barrier(10)
+    results = context.Queue()
+    workers = [context.Process(target=_start, args=(path, barrier, results)) for index in range(10)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for worker in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    assert sorted(outcomes) == [False] * 9 + [True]
+    document = json.load(open(path, encoding='utf-8'))
+    assert document['workflows']['wf']['runs'] == 1

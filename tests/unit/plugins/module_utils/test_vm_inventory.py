@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The pure half of vm_inventory: scope moids, custom attribute keys, records from plain objects."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import field_key, scope_type, vm_records
+
+# A datacenter with a cluster (two hosts, a root pool with a child pool) and a standalone host,
+# VMs in a sub-folder, shaped as retrieve_objects() returns them.
+OBJECTS = {
+    'group-d1': {'type': 'Folder', 'name': 'Datacenters'},
+    'datacenter-2': {'type': 'Datacenter', 'name': 'DC0', 'parent': 'group-d1'},
+    'group-v3': {'type': 'Folder', 'name': 'vm', 'parent': 'datacenter-2'},
+    'group-v9': {'type': 'Folder', 'name': 'batch', 'parent': 'group-v3'},
+    'group-h4': {'type': 'Folder', 'name': 'host', 'parent': 'datacenter-2'},
+    'domain-c7': {'type': 'ClusterComputeResource', 'name': 'C0', 'parent': 'group-h4'},
+    'host-10': {'type': 'HostSystem', 'name': 'esx-10', 'parent': 'domain-c7'},
+    'host-11': {'type': 'HostSystem', 'name': 'esx-11', 'parent': 'domain-c7'},
+    'resgroup-8': {'type': 'ResourcePool', 'name': 'Resources', 'parent': 'domain-c7'},
+    'resgroup-20': {'type': 'ResourcePool', 'name': 'low', 'parent': 'resgroup-8'},
+    'domain-s5': {'type': 'ComputeResource', 'name': 'esx-30', 'parent': 'group-h4'},
+    'host-30': {'type': 'HostSystem', 'name': 'esx-30', 'parent': 'domain-s5'},
+    'resgroup-31': {'type': 'ResourcePool', 'name': 'Resources', 'parent': 'domain-s5'},
+    'vm-1': {'type': 'VirtualMachine', 'name': 'one', 'parent': 'group-v9', 'resourcePool': 'resgroup-20', 'runtime.host': 'host-11',
+             'runtime.powerState': 'poweredOn', 'guest.toolsRunningStatus': 'guestToolsRunning', 'config.template': False,
+             'customValue': {101: '5', 102: 'x'}},
+    'vm-2': {'type': 'VirtualMachine', 'name': 'two', 'parent': 'group-v3', 'resourcePool': 'resgroup-31', 'runtime.host': 'host-30',
+             'runtime.powerState': 'poweredOff', 'guest.toolsRunningStatus': 'guestToolsNotRunning', 'config.template': False,
+             'customValue': {}},
+    'vm-3': {'type': 'VirtualMachine', 'name': 'tmpl', 'parent': 'group-v3', 'runtime.host': 'host-10',
+             'runtime.powerState': 'poweredOff', 'config.template': True},
+    'vm-4': {'type': 'VirtualMachine'},  # deleted: reported missing, no properties
+}
+
+
+def in_scope(scope):
+    return {r['moid']: r['in_scope'] for r in vm_records(OBJECTS, ['vm-1', 'vm-2', 'vm-3'], scope=scope)}
+
+
+def test_records_carry_host_cluster_state_and_priority():
+    records = vm_records(OBJECTS, ['vm-1', 'vm-2', 'vm-3', 'vm-4', 'vm-404'], priority_key=101)
+    assert records == [
+        dict(moid='vm-1', name='one', power_state='poweredOn', tools_running=True, host='esx-11', cluster='C0', template=False,
+             priority_raw='5', in_scope=True),
+        dict(moid='vm-2', name='two', power_state='poweredOff', tools_running=False, host='esx-30', cluster=None, template=False,
+             priority_raw=None, in_scope=True),
+        dict(moid='vm-3', name='tmpl', power_state='poweredOff', tools_running=False, host='esx-10', cluster='C0', template=True,
+             priority_raw=None, in_scope=True),
+    ]
+
+
+def test_records_without_priority_attribute_have_no_raw_priority():
+    assert {r['priority_raw'] for r in vm_records(OBJECTS, ['vm-1', 'vm-2'])} == {None}
+
+
+@pytest.mark.parametrize('scope, expected', [
+    ('domain-c7', {'vm-1': True, 'vm-2': False, 'vm-3': True}),
+    ('host-11', {'vm-1': True, 'vm-2': False, 'vm-3': False}),
+    ('host-30', {'vm-1': False, 'vm-2': True, 'vm-3': False}),
+    ('domain-s5', {'vm-1': False, 'vm-2': True, 'vm-3': False}),
+    ('resgroup-8', {'vm-1': True, 'vm-2': False, 'vm-3': False}),
+    ('resgroup-20', {'vm-1': True, 'vm-2': False, 'vm-3': False}),
+    ('group-v9', {'vm-1': True, 'vm-2': False, 'vm-3': False}),
+    ('group-v3', {'vm-1': True, 'vm-2': True, 'vm-3': True}),
+    ('datacenter-2', {'vm-1': True, 'vm-2': True, 'vm-3': True}),
+    (None, {'vm-1': True, 'vm-2': True, 'vm-3': True}),
+])
+def test_scope_is_the_host_or_any_folder_or_pool_ancestor(scope, expected):
+    assert in_scope(scope) == expected
+
+
+def test_unknown_scope_is_an_error():
+    with pytest.raises(VCenterError, match=r"^scope 'domain-c99' does not exist in vCenter\.$"):
+        vm_records(OBJECTS, ['vm-1'], scope='domain-c99')
+    with pytest.raises(VCenterError, match='does not exist'):
+        vm_records(dict(OBJECTS, **{'domain-c99': {'type': 'ClusterComputeResource'}}), [], scope='domain-c99')
+
+
+def test_a_parent_loop_does_not_hang():
+    objects = dict(OBJECTS, **{'group-v3': {'type': 'Folder', 'name': 'vm', 'parent': 'group-v9'}})
+    assert vm_records(objects, ['vm-2'], scope='group-v9')[0]['in_scope'] is True
+    assert vm_records(objects, ['vm-2'], scope='host-11')[0]['in_scope'] is False
+
+
+@pytest.mark.parametrize('moid, kind', [
+    ('domain-c7', 'ClusterComputeResource'), ('clustercomputeresource-27', 'ClusterComputeResource'),
+    ('domain-s5', 'ComputeResource'), ('computeresource-23', 'ComputeResource'),
+    ('host-12', 'HostSystem'), ('resgroup-9', 'ResourcePool'), ('resgroup-v14', 'VirtualApp'), ('virtualapp-3', 'VirtualApp'),
+    ('group-v4', 'Folder'), ('folder-3', 'Folder'), ('datacenter-3', 'Datacenter'),
+])
+def test_scope_type_from_the_moid_prefix(moid, kind):
+    assert scope_type(moid) == kind
+
+
+@pytest.mark.parametrize('moid', ['vm-12', 'DC0_C0', 'host-', 'datastore-5', ''])
+def test_scope_type_rejects_what_is_no_container(moid):
+    with pytest.raises(VCenterError, match=r'is not the moid of a cluster \(domain-c\.\.\.\), host'):
+        scope_type(moid)
+
+
+def test_field_key_finds_vm_and_global_attributes():
+    fields = [{'key': 1, 'name': 'prio', 'type': 'HostSystem'}, {'key': 2, 'name': 'prio', 'type': 'VirtualMachine'},
+              {'key': 3, 'name': 'owner', 'type': None}]
+    assert field_key(fields, 'prio') == 2
+    assert field_key(fields, 'owner') == 3
+
+
+def test_field_key_missing_lists_the_defined_attributes():
+    fields = [{'key': 1, 'name': 'host-only', 'type': 'HostSystem'}, {'key': 2, 'name': 'b', 'type': 'VirtualMachine'},
+              {'key': 3, 'name': 'a', 'type': None}]
+    with pytest.raises(VCenterError) as caught:
+        field_key(fields, 'prio')
+    assert str(caught.value) == "priority_attribute 'prio' is not a custom attribute of VMs in vCenter (defined: 'a', 'b')."
+    with pytest.raises(VCenterError, match=r'\(defined: none\)'):
+        field_key([], 'prio')
