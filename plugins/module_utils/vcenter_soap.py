@@ -20,6 +20,9 @@ try:
 except ImportError:
     PYVMOMI_IMPORT_ERROR = traceback.format_exc()
 
+# Seconds any SOAP call may wait for vCenter (the REST read timeout): without one, a vCenter that never answers hangs the run.
+SOAP_TIMEOUT = 120
+
 
 def trusted_ca_file():
     """The CA bundle the user pointed at, if any; requests reads the same variable."""
@@ -42,7 +45,7 @@ def connect(hostname, username, password, port=443, validate_certs=True):
     """
     try:
         return SmartConnect(host=hostname, user=username, pwd=password, port=port,
-                            sslContext=ssl_context(validate_certs))
+                            sslContext=ssl_context(validate_certs), httpConnectionTimeout=SOAP_TIMEOUT)
     except vim.fault.InvalidLogin:
         raise VCenterError('vCenter %s:%s refused the login of user %r: wrong user name or password.'
                            % (hostname, port, username)) from None

@@ -1,0 +1,478 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""ansible-rulebook event source ``vsphere.preemption.alarms``: vCenter alarm status changes as VEBA CloudEvents."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime
+import http.client
+import logging
+import os
+import sys
+import threading
+import uuid
+
+DOCUMENTATION = r"""
+---
+short_description: Watch vCenter for alarm status changes and emit them as VEBA-style CloudEvents.
+description:
+  - An ansible-rulebook event source that reads vCenter's own event stream for
+    C(AlarmStatusChangedEvent) through pyvmomi, so the vsphere.preemption
+    rulebook works with no VMware Event Broker Appliance (VEBA) or Knative in between.
+  - It opens an EventHistoryCollector filtered to C(AlarmStatusChangedEvent) that starts at
+    vCenter's current time, so alarms that changed before the source started are never replayed,
+    and waits for changes of the collector's latest page with C(WaitForUpdatesEx).
+  - Each event is put on the queue as C({payload: <CloudEvent>}), the same shape
+    C(eda.builtin.webhook) gives a structured-mode CloudEvent POSTed by VEBA, so rules read
+    C(event.payload.data.Alarm.Name), C(event.payload.data.From) and C(event.payload.data.To) either way.
+  - "The CloudEvent: C(specversion) 1.0, C(id) a UUID derived from vCenter, event key and creation time
+    (the same vCenter event always gets the same id), C(source) C(https://<hostname>[:<port>]/sdk),
+    C(type) C(com.vmware.event.router/event), C(subject) C(AlarmStatusChangedEvent), C(time),
+    C(datacontenttype) C(application/json), C(vsphereapiversion), and C(data) with VEBA's field names:
+    C(Key), C(ChainId), C(CreatedTime), C(UserName), C(Datacenter), C(ComputeResource), C(Host), C(Vm),
+    C(Ds), C(Net), C(Dvs), C(FullFormattedMessage), C(ChangeTag), C(Alarm), C(Source), C(Entity),
+    C(From), C(To), each entity as C({Name, <Kind>: {Type, Value}})."
+  - When vCenter goes away (restart, network, expired session) the source logs one line and
+    reconnects with exponential backoff; the new collector starts at the newest event already
+    seen, so changes that happened meanwhile are delivered and none twice.
+  - Needs the C(pyvmomi) Python library in the Python that runs ansible-rulebook.
+options:
+  hostname:
+    description:
+      - vCenter host name or address.
+      - If not set, the environment variable E(VMWARE_HOST) is used.
+    type: str
+    required: true
+  username:
+    description:
+      - vCenter user name.
+      - If not set, the environment variable E(VMWARE_USER) is used.
+    type: str
+    required: true
+  password:
+    description:
+      - Password of O(username).
+      - If not set, the environment variable E(VMWARE_PASSWORD) is used.
+    type: str
+    required: true
+  port:
+    description:
+      - vCenter HTTPS port.
+      - If not set, the environment variable E(VMWARE_PORT) is used.
+    type: int
+    default: 443
+  validate_certs:
+    description:
+      - Verify vCenter's TLS certificate, trusting the CA bundle in E(REQUESTS_CA_BUNDLE) or
+        E(SSL_CERT_FILE) when set, else the system's.
+      - If not set, the environment variable E(VMWARE_VALIDATE_CERTS) is used.
+    type: bool
+    default: true
+  alarm_names:
+    description:
+      - Emit only status changes of the alarms with these names. Empty means every alarm.
+    type: list
+    elements: str
+    default: []
+  poll_interval:
+    description:
+      - Longest time in seconds one wait for new events lasts (C(WaitForUpdatesEx) C(maxWaitSeconds)).
+        Events arrive as soon as vCenter has them; this bounds how long a shutdown goes unnoticed.
+    type: int
+    default: 5
+  max_reconnect_delay:
+    description:
+      - Upper bound in seconds of the reconnection backoff, which starts at 1 s and doubles.
+    type: float
+    default: 60
+notes:
+  - A wrong user name or password at start-up stops the source (a configuration error);
+    every other failure to reach vCenter is retried.
+  - The collector's page holds the latest 100 alarm changes; if more arrive between two reads
+    the source logs a warning that some may have been missed.
+"""
+
+EXAMPLES = r"""
+- name: Preempt when a vCenter alarm turns red, straight from vCenter
+  hosts: localhost
+  sources:
+    - vsphere.preemption.alarms:
+        # hostname, username, password, port, validate_certs: VMWARE_* environment when omitted
+        alarm_names:
+          - cluster-cpu-above-80
+        poll_interval: 5
+  rules:
+    - name: Alarm raised to red
+      condition: event.payload.data.Alarm.Name == "cluster-cpu-above-80" and event.payload.data.To == "red"
+      action:
+        run_playbook:
+          name: vsphere.preemption.preempt
+          extra_vars:
+            preemption_event: "{{ event.payload }}"
+"""
+
+
+def _put_collection_on_path():
+    """Make ``ansible_collections.vsphere.preemption`` importable.
+
+    ansible-rulebook runs this file with runpy, outside any package and without the collection
+    path on sys.path; the directory that holds ``ansible_collections/`` is eight levels up.
+    """
+    root = os.path.abspath(__file__)
+    for _level in range(8):
+        root = os.path.dirname(root)
+    if os.path.isdir(os.path.join(root, 'ansible_collections', 'vsphere', 'preemption')) and root not in sys.path:
+        sys.path.append(root)
+
+
+_put_collection_on_path()
+
+from ansible_collections.vsphere.preemption.plugins.module_utils import vcenter_soap  # noqa: E402
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError  # noqa: E402
+
+try:
+    from pyVmomi import vim, vmodl
+except ImportError:
+    HAS_PYVMOMI = False
+    CONNECTION_ERRORS = (OSError, http.client.HTTPException)
+else:
+    HAS_PYVMOMI = True
+    # What a call to a vCenter that went away raises: socket/TLS errors, a dropped HTTP connection,
+    # or a fault such as NotAuthenticated (session expired) or ManagedObjectNotFound (collector gone).
+    CONNECTION_ERRORS = (OSError, http.client.HTTPException, vmodl.MethodFault)
+
+logger = logging.getLogger('vsphere.preemption.alarms')
+
+EVENT_TYPE = 'AlarmStatusChangedEvent'
+CLOUDEVENT_TYPE = 'com.vmware.event.router/event'
+PAGE_SIZE = 100
+SEEN_MEMORY = 1000
+FIRST_RECONNECT_DELAY = 1.0
+# A vCenter call that has not answered after the wait plus this many seconds counts as a lost connection.
+CALL_TIMEOUT = 60.0
+OPTIONS = ('hostname', 'username', 'password', 'port', 'validate_certs', 'alarm_names', 'poll_interval', 'max_reconnect_delay')
+ENV_FALLBACK = {'hostname': 'VMWARE_HOST', 'username': 'VMWARE_USER', 'password': 'VMWARE_PASSWORD',
+                'port': 'VMWARE_PORT', 'validate_certs': 'VMWARE_VALIDATE_CERTS'}
+TRUE_STRINGS = frozenset(('1', 'true', 'yes', 'on', 'y', 't'))
+FALSE_STRINGS = frozenset(('0', 'false', 'no', 'off', 'n', 'f'))
+
+
+# --------------------------------------------------------------------------- options
+
+def _to_bool(name, value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE_STRINGS:
+        return True
+    if text in FALSE_STRINGS:
+        return False
+    raise ValueError('vsphere.preemption.alarms: %s must be a boolean (true/false), got %r' % (name, value))
+
+
+def _to_number(name, value, kind, minimum):
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or number < minimum:
+        raise ValueError('vsphere.preemption.alarms: %s must be a number >= %s, got %r' % (name, minimum, value))
+    return number
+
+
+def source_options(args, environ=None):
+    """The source's settings from its rulebook arguments, with the modules' VMWARE_* environment fallbacks.
+
+    Raises ValueError with one line naming the bad option (never showing the password).
+    """
+    environ = os.environ if environ is None else environ
+    # ansible-rulebook adds its own eda_* arguments (e.g. eda_feedback_queue).
+    unknown = sorted(k for k in args if k not in OPTIONS and not k.startswith('eda_'))
+    if unknown:
+        raise ValueError('vsphere.preemption.alarms: unknown option(s) %s; known: %s' % (', '.join(unknown), ', '.join(OPTIONS)))
+    merged = {}
+    for name in OPTIONS:
+        value = args.get(name)
+        if value in (None, '') and name in ENV_FALLBACK:
+            value = environ.get(ENV_FALLBACK[name]) or None
+        merged[name] = value
+    for name in ('hostname', 'username', 'password'):
+        if not merged[name]:
+            raise ValueError('vsphere.preemption.alarms: %s is required (the option, or the environment variable %s)' % (name, ENV_FALLBACK[name]))
+    names = merged['alarm_names']
+    if names is None:
+        names = []
+    elif isinstance(names, str):
+        names = [names]
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError('vsphere.preemption.alarms: alarm_names must be a list of alarm names, got %r' % (names,))
+    return {
+        'hostname': str(merged['hostname']),
+        'username': str(merged['username']),
+        'password': str(merged['password']),
+        'port': _to_number('port', 443 if merged['port'] is None else merged['port'], int, 1),
+        'validate_certs': True if merged['validate_certs'] is None else _to_bool('validate_certs', merged['validate_certs']),
+        'alarm_names': frozenset(names),
+        'poll_interval': _to_number('poll_interval', 5 if merged['poll_interval'] is None else merged['poll_interval'], int, 1),
+        'max_reconnect_delay': _to_number('max_reconnect_delay', 60 if merged['max_reconnect_delay'] is None else merged['max_reconnect_delay'],
+                                          float, FIRST_RECONNECT_DELAY),
+    }
+
+
+# --------------------------------------------------------------------------- the CloudEvent
+
+def _timestamp(value):
+    """RFC 3339 in UTC with microseconds and a Z, as VEBA writes times (pyvmomi's are timezone-aware)."""
+    return value.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def _moref(ref):
+    # pylint: disable=protected-access
+    return None if ref is None else {'Type': ref._wsdlName, 'Value': ref._moId}
+
+
+def _argument(arg, attribute, kind):
+    """An EntityEventArgument as VEBA serializes it: {Name, <Kind>: {Type, Value}}, or None."""
+    if arg is None:
+        return None
+    return {'Name': arg.name, kind: _moref(getattr(arg, attribute, None))}
+
+
+def vcenter_source(hostname, port=443):
+    """The CloudEvent ``source`` VEBA uses for a vCenter: its SDK URL."""
+    return 'https://%s%s/sdk' % (hostname, '' if int(port) == 443 else ':%s' % port)
+
+
+def to_cloudevent(event, source, api_version=None):
+    """A vim.event.AlarmStatusChangedEvent as the CloudEvent (a dict) VEBA would deliver for it.
+
+    ``source`` is the vCenter's SDK URL (vcenter_source()); ``api_version`` its about.apiVersion.
+    """
+    created = _timestamp(event.createdTime)
+    data = {
+        'Key': event.key,
+        'ChainId': event.chainId,
+        'CreatedTime': created,
+        'UserName': event.userName or '',
+        'Datacenter': _argument(event.datacenter, 'datacenter', 'Datacenter'),
+        'ComputeResource': _argument(event.computeResource, 'computeResource', 'ComputeResource'),
+        'Host': _argument(event.host, 'host', 'Host'),
+        'Vm': _argument(event.vm, 'vm', 'Vm'),
+        'Ds': _argument(event.ds, 'datastore', 'Datastore'),
+        'Net': _argument(event.net, 'network', 'Network'),
+        'Dvs': _argument(event.dvs, 'dvs', 'Dvs'),
+        'FullFormattedMessage': event.fullFormattedMessage or '',
+        'ChangeTag': event.changeTag or '',
+        'Alarm': _argument(event.alarm, 'alarm', 'Alarm'),
+        'Source': _argument(event.source, 'entity', 'Entity'),
+        'Entity': _argument(event.entity, 'entity', 'Entity'),
+        'From': str(getattr(event, 'from')),
+        'To': str(event.to),
+    }
+    cloudevent = {
+        'specversion': '1.0',
+        # Stable for one vCenter event, so receivers (and the role's CloudEvent id) can deduplicate.
+        'id': str(uuid.uuid5(uuid.NAMESPACE_URL, '%s#%s@%s' % (source, event.key, created))),
+        'source': source,
+        'type': CLOUDEVENT_TYPE,
+        'subject': event._wsdlName,  # pylint: disable=protected-access
+        'datacontenttype': 'application/json',
+        'time': created,
+        'data': data,
+    }
+    if api_version:
+        cloudevent['vsphereapiversion'] = api_version
+    return cloudevent
+
+
+# --------------------------------------------------------------------------- which events are new
+
+class EventCursor:
+    """Picks the events of a collector page that were not emitted yet.
+
+    vCenter keeps the latest page of a collector current; each read returns the whole page. An event
+    is new when it was created at or after ``since`` (the start: vcsim ignores the collector's time
+    filter) and its (key, creation time) was not seen before; keys alone restart with a new vCenter.
+    """
+
+    def __init__(self, since, page_size=PAGE_SIZE, memory=SEEN_MEMORY):
+        self.since = since
+        self.newest = since
+        self.page_size = page_size
+        self._memory = memory
+        self._seen = collections.OrderedDict()
+        self._reads = 0
+
+    def fresh(self, page):
+        """The new events of ``page`` in vCenter's order (by key); remembers them."""
+        new = []
+        for event in sorted(page or [], key=lambda e: e.key):
+            ident = (event.key, event.createdTime)
+            if event.createdTime < self.since or ident in self._seen:
+                continue
+            self._seen[ident] = None
+            if len(self._seen) > self._memory:
+                self._seen.popitem(last=False)
+            new.append(event)
+            self.newest = max(self.newest, event.createdTime)
+        if self._reads and new and len(new) >= self.page_size:
+            logger.warning('More than %d alarm status changes arrived between two reads of vCenter; some may have been missed.', self.page_size)
+        self._reads += 1
+        return new
+
+
+def reconnect_delays(first, maximum):
+    """1, 2, 4, ... seconds, capped at ``maximum``."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, maximum)
+
+
+def login_refused(exc):
+    """True when connecting failed because vCenter rejected the credentials (not worth retrying)."""
+    return isinstance(exc.__context__, vim.fault.InvalidLogin)
+
+
+# --------------------------------------------------------------------------- vCenter (blocking, in a worker thread)
+
+class VCenterEventStream:
+    """One vCenter session with an EventHistoryCollector for alarm status changes. Blocking calls."""
+
+    def __init__(self, options, begin=None):
+        self.options = options
+        self.si = vcenter_soap.connect(options['hostname'], options['username'], options['password'], options['port'], options['validate_certs'])
+        self.collector = self.property_collector = None
+        self.version = ''
+        try:
+            self._bound_calls(options['poll_interval'] + CALL_TIMEOUT)
+            content = self.si.RetrieveContent()
+            self.api_version = content.about.apiVersion
+            self.source = vcenter_source(options['hostname'], options['port'])
+            # vCenter's clock, not ours: "now" is when vCenter says it is.
+            self.begin = begin or self.si.CurrentTime()
+            spec = vim.event.EventFilterSpec(eventTypeId=[EVENT_TYPE], maxCount=PAGE_SIZE,
+                                             time=vim.event.EventFilterSpec.ByTime(beginTime=self.begin))
+            self.collector = content.eventManager.CreateCollectorForEvents(filter=spec)
+            self.collector.SetCollectorPageSize(PAGE_SIZE)
+            # A collector of our own, so the session's shared one keeps no filters of ours.
+            self.property_collector = content.propertyCollector.CreatePropertyCollector()
+            pc = vmodl.query.PropertyCollector
+            self.property_collector.CreateFilter(pc.FilterSpec(
+                objectSet=[pc.ObjectSpec(obj=self.collector, skip=False)],
+                propSet=[pc.PropertySpec(type=vim.event.EventHistoryCollector, pathSet=['latestPage'])]), partialUpdates=False)
+        except BaseException:
+            self.close()
+            raise
+
+    def _bound_calls(self, seconds):
+        """Give every HTTP call of this session a socket timeout: a silently dropped connection must fail, not hang."""
+        stub = getattr(self.si, '_stub', None)
+        scheme_args = getattr(stub, 'schemeArgs', None)
+        if isinstance(scheme_args, dict):
+            scheme_args['timeout'] = seconds
+            stub.DropConnections()  # pooled connections were opened without the timeout
+
+    def wait(self):
+        """Wait up to poll_interval for the latest page to change; return the pages seen (lists of events)."""
+        update = self.property_collector.WaitForUpdatesEx(
+            self.version, vmodl.query.PropertyCollector.WaitOptions(maxWaitSeconds=self.options['poll_interval']))
+        if update is None:
+            return []
+        self.version = update.version
+        pages = []
+        for filter_set in update.filterSet or []:
+            for object_set in filter_set.objectSet or []:
+                for change in object_set.changeSet or []:
+                    if change.name == 'latestPage':
+                        pages.append(list(change.val or []))
+        return pages
+
+    def close(self):
+        """Best effort: drop the collectors and log out (vCenter may already be gone)."""
+        for obj, method in ((self.property_collector, 'DestroyPropertyCollector'), (self.collector, 'DestroyCollector')):
+            if obj is not None:
+                try:
+                    getattr(obj, method)()
+                except Exception:  # pylint: disable=broad-exception-caught
+                    pass  # the session is being thrown away anyway
+        vcenter_soap.disconnect(self.si)
+
+
+# --------------------------------------------------------------------------- the source
+
+class AlarmSource:
+    """Feeds the rulebook queue from vCenter, reconnecting with backoff. ``open_stream``/``sleep`` are seams for tests."""
+
+    def __init__(self, options, open_stream=None, sleep=asyncio.sleep):
+        self.options = options
+        self.open_stream = open_stream or (lambda begin: VCenterEventStream(options, begin))
+        self.sleep = sleep
+        self.cursor = None
+
+    def _wanted(self, event):
+        names = self.options['alarm_names']
+        return not names or event.alarm.name in names
+
+    async def _connect(self, delays):
+        """A working stream; retries with the backoff ``delays`` until vCenter answers."""
+        where = '%s:%s' % (self.options['hostname'], self.options['port'])
+        while True:
+            try:
+                stream = await asyncio.to_thread(self.open_stream, self.cursor.newest if self.cursor else None)
+            except VCenterError as exc:
+                if self.cursor is None and login_refused(exc):
+                    raise
+                reason = str(exc)
+            except CONNECTION_ERRORS as exc:
+                reason = 'vCenter %s: %s' % (where, exc.__class__.__name__)
+            else:
+                logger.info('Watching vCenter %s for %s since %s', where, EVENT_TYPE, _timestamp(stream.begin))
+                return stream
+            delay = next(delays)
+            logger.error('%s Retrying in %g s.', reason, delay)
+            await self.sleep(delay)
+
+    async def run(self, queue):
+        while True:
+            stream = await self._connect(reconnect_delays(FIRST_RECONNECT_DELAY, self.options['max_reconnect_delay']))
+            if self.cursor is None:
+                self.cursor = EventCursor(stream.begin)
+            try:
+                while True:
+                    try:
+                        pages = await asyncio.wait_for(asyncio.to_thread(stream.wait), self.options['poll_interval'] + CALL_TIMEOUT)
+                    except (asyncio.TimeoutError,) + CONNECTION_ERRORS as exc:
+                        logger.warning('Lost vCenter %s:%s (%s); reconnecting.', self.options['hostname'], self.options['port'], exc.__class__.__name__)
+                        break
+                    for page in pages:
+                        for event in self.cursor.fresh(page):
+                            if self._wanted(event):
+                                await queue.put({'payload': to_cloudevent(event, stream.source, stream.api_version)})
+            finally:
+                # Not awaited: logging out of a vCenter that is gone may take a while, and shutdown must not wait.
+                threading.Thread(target=stream.close, daemon=True).start()
+
+
+async def main(queue, args):
+    """ansible-rulebook entry point."""
+    if not HAS_PYVMOMI or vcenter_soap.PYVMOMI_IMPORT_ERROR:
+        raise ImportError('vsphere.preemption.alarms needs the pyvmomi Python library in the Python that runs ansible-rulebook '
+                          '(%s): pip install pyvmomi' % sys.executable)
+    await AlarmSource(source_options(args)).run(queue)
+
+
+if __name__ == '__main__':
+    # Run by hand to see the events: VMWARE_* in the environment, Ctrl-C to stop.
+
+    class _PrintQueue:
+        async def put(self, event):
+            print(event)  # noqa: T201
+
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(main(_PrintQueue(), {}))

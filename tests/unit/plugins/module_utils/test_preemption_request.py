@@ -1,0 +1,429 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import (
+    EVENT_TYPE,
+    PreemptionRequestError,
+    alarm_action,
+    build_plan,
+    cloudevent_id,
+    permanent_error,
+    plan_error,
+    redact_url,
+    run_report,
+    run_summary,
+    status_lines,
+    workflow_identity,
+)
+
+FIXTURE = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'veba-alarm-red.json')
+DEFAULTS = dict(tag='preemptible', max_vms=10, parallel=5, retries=3, retry_delay=2, threshold=60, grace_period=30, scope='event',
+                vcenter_hostname='vc1.example.com', vcenter_port='')
+
+
+@pytest.fixture
+def red_event():
+    with open(FIXTURE) as handle:
+        return json.load(handle)
+
+
+def request(**overrides):
+    return dict(DEFAULTS, **overrides)
+
+
+def alarm(event, old, new):
+    changed = copy.deepcopy(event)
+    changed['data']['From'], changed['data']['To'] = old, new
+    return changed
+
+
+# ------------------------------------------------------------------ criticality
+
+@pytest.mark.parametrize('given, expected, mode', [
+    ('LOW', 'LOW', 'soft'), ('low', 'LOW', 'soft'), (' Medium ', 'MEDIUM', 'soft_then_hard'), ('hIgH', 'HIGH', 'hard'),
+])
+def test_criticality_any_case_sets_the_mode(given, expected, mode):
+    plan = build_plan(request(criticality=given))
+    assert (plan['criticality'], plan['mode'], plan['forced']) == (expected, mode, mode == 'hard')
+    assert (plan['action'], plan['workflow_id'], plan['scope'], plan['event_id']) == ('preempt', 'manual', None, None)
+
+
+@pytest.mark.parametrize('bad', ['SUPER', 'critical', 3, ['HIGH']])
+def test_bad_criticality_names_value_and_allowed_ones(bad):
+    with pytest.raises(PreemptionRequestError) as error:
+        build_plan(request(criticality=bad))
+    message = str(error.value)
+    assert message.startswith('preemption_criticality ')
+    assert json.dumps(bad) in message or repr(bad) in message
+    assert 'LOW, MEDIUM or HIGH' in message
+
+
+def test_criticality_is_required_without_an_alarm():
+    with pytest.raises(PreemptionRequestError, match='preemption_criticality is required'):
+        build_plan(request())
+    with pytest.raises(PreemptionRequestError, match='preemption_criticality is required'):
+        build_plan(request(criticality='  '))
+
+
+# ------------------------------------------------------------------ tag, numbers, scope, reply_to
+
+def test_tag_is_stripped_and_required():
+    assert build_plan(request(criticality='LOW', tag='  spot ', tag_category=' ops '))['tag'] == 'spot'
+    assert build_plan(request(criticality='LOW', tag_category=' ops '))['tag_category'] == 'ops'
+    assert build_plan(request(criticality='LOW', tag_category=''))['tag_category'] is None
+    for bad in ('', '   ', None, 7):
+        with pytest.raises(PreemptionRequestError, match='^preemption_tag .* is not valid'):
+            build_plan(request(criticality='LOW', tag=bad))
+
+
+@pytest.mark.parametrize('name, good, bad', [
+    ('max_vms', [1, 1000, '25'], [0, 1001, -1, 'ten', True, 2.5, None]),
+    ('parallel', [1, 50], [0, 51]),
+    ('retries', [0, 20, ' 3 '], [-1, 21]),
+    ('retry_delay', [0, 300], [-1, 301]),
+    ('threshold', [0, 86400 * 365], [-1, '1m']),
+    ('grace_period', [0, 3600, 30.0], [-5, 3601]),
+])
+def test_numbers_within_their_range(name, good, bad):
+    for value in good:
+        assert build_plan(request(criticality='LOW', **{name: value}))[name] == int(value)
+    for value in bad:
+        with pytest.raises(PreemptionRequestError) as error:
+            build_plan(request(criticality='LOW', **{name: value}))
+        assert str(error.value).startswith('preemption_%s %s is not valid: an integer ' % (name, repr(value) if isinstance(value, str) else json.dumps(value)))
+
+
+@pytest.mark.parametrize('scope, expected', [
+    ('all', None), ('ALL', None), ('domain-c7', 'domain-c7'), ('host-21', 'host-21'), ('resgroup-8', 'resgroup-8'),
+    ('resgroup-v12', 'resgroup-v12'), ('group-v3', 'group-v3'), ('domain-s30', 'domain-s30'), (' host-9 ', 'host-9'),
+])
+def test_scope_moids_and_keywords(scope, expected):
+    assert build_plan(request(criticality='HIGH', scope=scope))['scope'] == expected
+
+
+@pytest.mark.parametrize('scope, expected', [('clustercomputeresource-27', 'clustercomputeresource-27'), ('folder-3', 'folder-3'),
+                                             ('datacenter-2', 'datacenter-2')])
+def test_scope_moids_of_the_simulator(scope, expected):
+    assert build_plan(request(criticality='HIGH', scope=scope))['scope'] == expected
+
+
+@pytest.mark.parametrize('scope', ['cluster-1', 'vm-58', 'domain-c', 'everything', 'datacenter', 'host-21x'])
+def test_bad_scope_is_named(scope):
+    with pytest.raises(PreemptionRequestError, match=r"^preemption_scope '%s' is not valid: use 'event'" % scope):
+        build_plan(request(criticality='HIGH', scope=scope))
+
+
+def test_reply_to_must_be_an_http_url():
+    assert build_plan(request(criticality='LOW', reply_to=' https://sink.example.com/events '))['reply_to'] == 'https://sink.example.com/events'
+    assert build_plan(request(criticality='LOW', reply_to=''))['reply_to'] is None
+    with pytest.raises(PreemptionRequestError, match="^preemption_reply_to 'sink:8080' is not valid"):
+        build_plan(request(criticality='LOW', reply_to='sink:8080'))
+
+
+def test_the_sink_is_shown_without_credentials_or_query():
+    plan = build_plan(request(criticality='LOW', reply_to='https://bot:s3cret@sink.example.com:8443/hook?token=abc#x'))
+    assert plan['reply_to'] == 'https://bot:s3cret@sink.example.com:8443/hook?token=abc#x'
+    assert plan['sink'] == 'https://sink.example.com:8443/hook'
+    assert redact_url('http://[::1]:8080/?t=1') == 'http://[::1]:8080/'
+    assert redact_url(None) is None
+
+
+@pytest.mark.parametrize('value, expected', [(True, True), ('yes', True), ('True', True), (' 1 ', True), (None, False),
+                                             ('false', False), ('', False), (False, False), ('no', False)])
+def test_create_field_is_a_boolean(value, expected):
+    assert build_plan(request(criticality='LOW', create_field=value))['create_field'] is expected
+
+
+def test_a_create_field_that_is_no_boolean_is_named():
+    with pytest.raises(PreemptionRequestError, match="^preemption_create_field 'maybe' is not valid: use true or false."):
+        build_plan(request(criticality='LOW', create_field='maybe'))
+
+
+def test_unknown_request_keys_are_refused():
+    with pytest.raises(PreemptionRequestError, match='Unknown preemption request keys: critcality'):
+        build_plan(request(critcality='HIGH'))
+    with pytest.raises(PreemptionRequestError, match='must be a dict'):
+        build_plan(['HIGH'])
+
+
+def test_plan_error_is_the_message_or_empty():
+    assert plan_error(request(criticality='HIGH')) == ''
+    assert plan_error(request(criticality='SUPER')).startswith("preemption_criticality 'SUPER' is not valid")
+
+
+# ------------------------------------------------------------------ the trigger event
+
+def test_red_alarm_preempts_hard_in_the_event_cluster(red_event):
+    plan = build_plan(request(event=red_event))
+    assert plan['action'] == 'preempt'
+    assert (plan['criticality'], plan['mode'], plan['forced']) == ('HIGH', 'hard', True)
+    assert plan['workflow_id'] == 'cluster-cpu-above-80'
+    assert plan['scope'] == 'domain-c7'
+    assert plan['event_id'] == 'd65a8ad1-7d3c-4f72-ace4-e3f2883c4475'
+    assert plan['event'] == red_event
+    assert plan['reason'] == "alarm 'cluster-cpu-above-80' green -> red"
+
+
+def test_event_scope_falls_back_to_the_host_then_to_everything(red_event):
+    red_event['data']['ComputeResource'] = None
+    assert build_plan(request(event=red_event))['scope'] == 'host-21'
+    red_event['data']['Host'] = None
+    assert build_plan(request(event=red_event))['scope'] is None
+    assert build_plan(request(event=red_event, scope='domain-c9'))['scope'] == 'domain-c9'
+
+
+def test_scope_all_ignores_the_event(red_event):
+    assert build_plan(request(event=red_event, scope='all'))['scope'] is None
+
+
+def test_event_as_json_text(red_event):
+    assert build_plan(request(event=json.dumps(red_event)))['workflow_id'] == 'cluster-cpu-above-80'
+
+
+def test_explicit_workflow_id_and_criticality_win(red_event):
+    plan = build_plan(request(event=red_event, workflow_id=' nightly ', criticality='low'))
+    assert (plan['workflow_id'], plan['criticality'], plan['mode']) == ('nightly', 'LOW', 'soft')
+
+
+@pytest.mark.parametrize('old, new, action, criticality', [
+    ('green', 'red', 'preempt', 'HIGH'), ('gray', 'red', 'preempt', 'HIGH'), ('yellow', 'red', 'preempt', 'HIGH'),
+    ('green', 'yellow', 'preempt', 'MEDIUM'), ('gray', 'yellow', 'preempt', 'MEDIUM'),
+    ('red', 'yellow', 'cancel', None), ('red', 'green', 'cancel', None), ('yellow', 'green', 'cancel', None),
+    ('red', 'gray', 'cancel', None), ('green', 'gray', 'cancel', None), ('gray', 'green', 'cancel', None),
+    ('red', 'red', 'ignore', None), ('green', 'green', 'ignore', None),
+])
+def test_alarm_transitions(red_event, old, new, action, criticality):
+    assert alarm_action(old, new) == (action, criticality)
+    plan = build_plan(request(event=alarm(red_event, old.upper(), new.capitalize())))
+    assert (plan['action'], plan['criticality']) == (action, criticality)
+    assert plan['workflow_id'] == 'cluster-cpu-above-80'
+
+
+def test_dropped_alarm_still_validates_explicit_criticality(red_event):
+    with pytest.raises(PreemptionRequestError, match='preemption_criticality'):
+        build_plan(request(event=alarm(red_event, 'red', 'green'), criticality='urgent'))
+
+
+def test_a_non_alarm_cloudevent_needs_a_criticality():
+    event = {'id': 'job-42', 'specversion': '1.0', 'data': {}}
+    with pytest.raises(PreemptionRequestError, match='preemption_criticality is required'):
+        build_plan(request(event=event))
+    plan = build_plan(request(event=event, criticality='MEDIUM'))
+    assert (plan['action'], plan['workflow_id'], plan['event_id'], plan['scope'], plan['reason']) == ('preempt', 'manual', 'job-42', None, 'event job-42')
+
+
+@pytest.mark.parametrize('mutate, fragment', [
+    (lambda e: e.pop('id'), "a CloudEvent needs a non-empty 'id'"),
+    (lambda e: e.update(id='  '), "a CloudEvent needs a non-empty 'id'"),
+    (lambda e: e.update(data='text'), "needs its 'data' as a dict"),
+    (lambda e: e['data'].pop('Alarm'), 'an alarm event needs data.Alarm.Name'),
+    (lambda e: e['data']['Alarm'].update(Name=''), 'an alarm event needs data.Alarm.Name'),
+    (lambda e: e['data'].update(To='purple'), 'data.To of an alarm event must be one of green, yellow, red, gray'),
+    (lambda e: e['data'].pop('From'), 'data.From of an alarm event must be one of'),
+    (lambda e: e['data']['ComputeResource'].update(ComputeResource={}), 'data.ComputeResource.ComputeResource.Value must be'),
+    (lambda e: e['data'].update(Host='esx-1'), 'data.Host.Host.Value must be'),
+])
+def test_malformed_events_are_named(red_event, mutate, fragment):
+    mutate(red_event)
+    with pytest.raises(PreemptionRequestError) as error:
+        build_plan(request(event=red_event))
+    assert str(error.value).startswith('preemption_event ')
+    assert fragment in str(error.value)
+
+
+@pytest.mark.parametrize('bad', ['not json', '[1, 2]', ['a'], 42])
+def test_an_event_that_is_no_dict(bad):
+    with pytest.raises(PreemptionRequestError, match='^preemption_event .* is not valid: expected a CloudEvent'):
+        build_plan(request(event=bad))
+
+
+def test_long_values_are_shortened_in_messages(red_event):
+    red_event['id'] = ''
+    message = plan_error(request(event=red_event))
+    assert '...' in message and len(message) < 250
+
+
+# ------------------------------------------------------------------ vCenter, workflow identity
+
+def test_the_vcenter_names_the_state_key_and_the_event_source(red_event):
+    plan = build_plan(request(event=red_event))
+    assert (plan['vcenter'], plan['state_key'], plan['event_source']) == (
+        'vc1.example.com', 'cluster-cpu-above-80@vc1.example.com', '/vsphere.preemption/vc1.example.com')
+    plan = build_plan(request(criticality='LOW', vcenter_hostname='127.0.0.1', vcenter_port='8989', event_source='urn:x'))
+    assert (plan['vcenter'], plan['state_key'], plan['event_source']) == ('127.0.0.1:8989', 'manual@127.0.0.1:8989', 'urn:x')
+    assert build_plan(request(criticality='LOW', vcenter_port=443))['vcenter'] == 'vc1.example.com'
+
+
+def test_a_vcenter_is_required():
+    for hostname in (None, '', '  '):
+        with pytest.raises(PreemptionRequestError, match=r'^No vCenter to connect to: set vcenter_hostname \(or the VMWARE_HOST environment variable\)'):
+            build_plan(request(criticality='LOW', vcenter_hostname=hostname))
+    for port in ('http', 0, 70000, True):
+        with pytest.raises(PreemptionRequestError, match='^vcenter_port .* is not valid: a TCP port from 1 to 65535'):
+            build_plan(request(criticality='LOW', vcenter_port=port))
+
+
+def test_workflow_identity_needs_no_criticality(red_event):
+    assert workflow_identity(request()) == {'workflow_id': 'manual', 'vcenter': 'vc1.example.com', 'state_key': 'manual@vc1.example.com'}
+    assert workflow_identity(request(event=red_event))['state_key'] == 'cluster-cpu-above-80@vc1.example.com'
+    assert workflow_identity(request(workflow_id='nightly', criticality='bogus'))['workflow_id'] == 'nightly'
+    assert plan_error(request(criticality='bogus'), workflow_only=True) == ''
+    assert plan_error(request(vcenter_hostname=None), workflow_only=True).startswith('No vCenter')
+
+
+def test_the_plan_records_what_finishing_the_run_needs(red_event):
+    plan = build_plan(request(event=red_event, reply_to='http://sink/'))
+    assert plan['recorded'] == {
+        'workflow_id': 'cluster-cpu-above-80', 'criticality': 'HIGH', 'mode': 'hard', 'scope': 'domain-c7',
+        'reason': "alarm 'cluster-cpu-above-80' green -> red", 'tag': 'preemptible', 'event_id': red_event['id'],
+        'reply_to': 'http://sink/', 'sink': 'http://sink/', 'event_source': '/vsphere.preemption/vc1.example.com', 'vcenter': 'vc1.example.com'}
+
+
+# ------------------------------------------------------------------ report
+
+def test_cloudevent_id_prefers_the_trigger_event():
+    assert cloudevent_id('wf', 'd65a', 'run-1') == 'wf-d65a'
+    assert cloudevent_id('wf', None, 'run-1') == 'wf-run-1'
+
+
+RUN = {'run_id': 'run-1', 'started': '2021-11-05T13:02:34.437444Z', 'status': 'running', 'results': {}, 'event': None}
+
+
+def test_report_of_a_hard_run(red_event):
+    plan = build_plan(request(event=red_event))['recorded']
+    run = dict(RUN, event=red_event)
+    report = run_report(run, plan, [{'moid': 'vm-58', 'name': 'a', 'method': 'hard'}, {'moid': 'vm-61', 'name': 'b', 'method': 'hard'}])
+    value = {'preempted': True, 'tag': 'preemptible', 'forcedShutdown': True, 'criticality': 'HIGH',
+             'workflowID': 'cluster-cpu-above-80', 'workflowStarted': '2021-11-05T13:02:34.437444Z', 'runID': 'run-1',
+             'event': red_event}
+    assert report['annotations'] == [{'vms': ['vm-58', 'vm-61'], 'value': value}]
+    assert report['event'] == {
+        'id': 'cluster-cpu-above-80-d65a8ad1-7d3c-4f72-ace4-e3f2883c4475', 'type': EVENT_TYPE,
+        'source': '/vsphere.preemption/vc1.example.com', 'subject': 'cluster-cpu-above-80',
+        'data': dict(value, virtualMachines=[{'Type': 'VirtualMachine', 'Value': 'vm-58'}, {'Type': 'VirtualMachine', 'Value': 'vm-61'}])}
+
+
+def test_report_of_a_medium_run_splits_soft_and_forced():
+    plan = build_plan(request(criticality='medium'))['recorded']
+    report = run_report(RUN, plan, [{'moid': 'vm-1', 'method': 'soft'}, {'moid': 'vm-2', 'method': 'hard'}, {'moid': 'vm-3'}])
+    assert [(group['vms'], group['value']['forcedShutdown']) for group in report['annotations']] == [(['vm-2'], True), (['vm-1', 'vm-3'], False)]
+    assert report['event']['id'] == 'manual-run-1'
+    assert report['event']['data']['forcedShutdown'] is True
+    assert report['event']['data']['event'] is None
+
+
+def test_a_vm_without_method_counts_as_forced_in_a_hard_run():
+    plan = build_plan(request(criticality='HIGH'))['recorded']
+    assert run_report(RUN, plan, [{'moid': 'vm-3'}])['annotations'][0]['value']['forcedShutdown'] is True
+
+
+def test_report_of_a_run_that_powered_off_nothing():
+    assert run_report(RUN, build_plan(request(criticality='LOW'))['recorded'], []) == {'annotations': [], 'event': None}
+
+
+# ------------------------------------------------------------------ summary, status
+
+VMS = [{'moid': 'vm-58', 'name': 'batch-1', 'method': 'hard'}, {'moid': 'vm-61', 'name': 'batch-2', 'method': 'hard'}]
+
+
+def test_summary_of_a_finished_run(red_event):
+    plan = build_plan(request(event=red_event, reply_to='http://sink/', max_vms=2))
+    summary = run_summary(plan, {'status': 'finished', 'run_id': 'run-1', 'total': 3, 'selected': VMS, 'powered_off': VMS,
+                                 'failed': [], 'annotated': ['vm-58', 'vm-61'], 'event_id': 'cluster-cpu-above-80-d65a', 'event_sent': True,
+                                 'resumed': ['run-0']})
+    assert summary['line'] == (
+        "HIGH preemption cluster-cpu-above-80 on vc1.example.com (hard; alarm 'cluster-cpu-above-80' green -> red; scope domain-c7): "
+        'finished earlier run run-0 first; powered off 2 VMs: batch-1 (vm-58, hard), batch-2 (vm-61, hard); '
+        '1 more left running (max_vms 2); annotated 2; sent CloudEvent cluster-cpu-above-80-d65a to http://sink/; run run-1 finished.')
+    assert summary['stats'] == {
+        'workflow_id': 'cluster-cpu-above-80', 'vcenter': 'vc1.example.com', 'status': 'finished', 'check_mode': False,
+        'criticality': 'HIGH', 'mode': 'hard', 'scope': 'domain-c7', 'run_id': 'run-1', 'powered_off': VMS, 'failed': [],
+        'event_id': 'cluster-cpu-above-80-d65a'}
+
+
+def test_summary_in_check_mode_says_what_would_happen():
+    plan = build_plan(request(criticality='LOW', scope='all', reply_to='http://sink/'))
+    line = run_summary(plan, {'status': 'finished', 'run_id': 'run-1', 'total': 2, 'selected': VMS, 'powered_off': VMS,
+                              'event_id': 'manual-run-1', 'event_sent': False}, check_mode=True)['line']
+    assert line.startswith('[check mode, nothing changed] LOW preemption manual on vc1.example.com (soft; manual run; scope all of vCenter): '
+                           'would power off 2 VMs')
+    assert 'would send CloudEvent manual-run-1' in line and 'annotated' not in line and 'run run-1' not in line
+
+
+def test_summary_of_failures_and_of_nothing_to_do():
+    plan = build_plan(request(criticality='HIGH'))
+    line = run_summary(plan, {'status': 'finished', 'run_id': 'r', 'selected': VMS, 'powered_off': VMS[:1],
+                              'failed': [dict(VMS[1], msg='boom')]})['line']
+    assert 'FAILED to power off 1: batch-2 (vm-61): boom' in line and line.endswith('run r finished with failures.')
+    line = run_summary(plan, {'status': 'finished', 'run_id': 'r', 'total': 0, 'selected': [], 'powered_off': []})['line']
+    assert "no powered-on VM tagged 'preemptible' in scope, nothing to power off" in line
+
+
+def test_summary_of_skipped_cancelled_and_ignored_runs(red_event):
+    plan = build_plan(request(criticality='HIGH'))
+    skipped = run_summary(plan, {'status': 'skipped', 'message': 'Workflow last started 5 s ago: skipped (55 s left).',
+                                 'pending': {'run_id': 'r0', 'started': 'T0'}})
+    assert skipped['line'] == ('Preemption manual on vc1.example.com: Workflow last started 5 s ago: skipped (55 s left). '
+                               'Run r0 (started T0) has not finished; the first run after the threshold finishes it.')
+    assert skipped['stats']['status'] == 'skipped' and skipped['stats']['event_id'] is None
+    dropped = build_plan(request(event=alarm(red_event, 'red', 'green')))
+    assert run_summary(dropped, {'status': 'cancelled', 'removed': True})['line'] == (
+        "Preemption cluster-cpu-above-80 on vc1.example.com cancelled (alarm 'cluster-cpu-above-80' red -> green): "
+        'its record was removed; nothing powered off.')
+    assert 'its record would be removed' in run_summary(dropped, {'status': 'cancelled', 'removed': True}, check_mode=True)['line']
+    assert 'it had no record' in run_summary(dropped, {'status': 'cancelled', 'removed': False})['line']
+    same = build_plan(request(event=alarm(red_event, 'red', 'red')))
+    assert run_summary(same, {'status': 'ignored'})['line'] == (
+        "Preemption cluster-cpu-above-80 on vc1.example.com: alarm 'cluster-cpu-above-80' red -> red, nothing to do.")
+
+
+def test_status_lines():
+    workflow = {'workflow_id': 'wf', 'vcenter': 'vc1', 'state_key': 'wf@vc1'}
+    assert status_lines(workflow, None, '/tmp/s.json') == ['Workflow wf on vc1 has no record in /tmp/s.json.']
+    record = {'runs': 2, 'updated': 'T3',
+              'run': {'run_id': 'r2', 'status': 'finished', 'started': 'T2', 'finished': 'T3',
+                      'results': {'powered_off': VMS, 'annotated': ['vm-58', 'vm-61'], 'event_sent': 'wf-r2'}},
+              'unfinished': [{'run_id': 'r1', 'status': 'running', 'started': 'T1', 'finished': None,
+                              'results': {'powered_off': VMS[:1], 'failed': [dict(VMS[1], msg='x')]}}]}
+    assert status_lines(workflow, record, '/tmp/s.json') == [
+        'Workflow wf on vc1: 2 runs, updated T3.',
+        'Latest run r2 started T2, finished T3, powered off 2 VMs: batch-1 (vm-58, hard), batch-2 (vm-61, hard), annotated 2, CloudEvent wf-r2 sent.',
+        'Unfinished earlier run r1 started T1, NOT finished, powered off 1 VM: batch-1 (vm-58, hard), failed 1: batch-2 (vm-61), annotated 0; '
+        'the next run that proceeds finishes it.']
+
+
+# ------------------------------------------------------------------ retries
+
+@pytest.mark.parametrize('message', [
+    "vCenter 127.0.0.1:8989 refused the login of user 'user': wrong user name or password.",
+    'Cannot verify the TLS certificate of vCenter 127.0.0.1:8989 (unable to get local issuer certificate). Trust its CA ...',
+    "Tag 'preemtible' does not exist in vCenter.",
+    "Tag 'batch' exists in several categories ('team-a', 'team-b'); set category to pick one.",
+    "Tag 'preemptible' does not exist in category 'team-a'; it exists in category 'preemption'.",
+    "scope 'domain-c999' does not exist in vCenter.",
+    "priority_attribute 'preemption.prio' is not a custom attribute of VMs in vCenter (defined: none).",
+    "The VM custom attribute 'com.vmware.workflows.vsphere.preemption' is not defined in vCenter. Create it once with ...",
+])
+def test_errors_another_attempt_cannot_cure(message):
+    assert permanent_error(message) is True
+
+
+@pytest.mark.parametrize('message', [
+    'Cannot connect to vCenter 127.0.0.1:8989: connection refused.',
+    'Cannot connect to vCenter 127.0.0.1:8989: timed out.',
+    "Cannot resolve the vCenter host name 'vc1.example.com'.",
+    'Could not power off 1 of 2 VMs: vm-61 (batch-2): still on 30 s after the guest shutdown request (grace_period)',
+    'HTTP 503 from http://sink/', '', None,
+])
+def test_errors_worth_another_attempt(message):
+    assert permanent_error(message) is False
