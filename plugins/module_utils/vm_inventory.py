@@ -156,6 +156,18 @@ def _specs(content, moids, scope, with_fields):
     return [pc.FilterSpec(objectSet=object_set, propSet=prop_set, reportMissingObjectsInResults=True)]
 
 
+def _raise_unreadable(found):
+    """A property vCenter could not read (no permission, expired session) must not pass for an absent VM.
+
+    Only ManagedObjectNotFound means the object is gone; any other fault in
+    missingSet would otherwise turn into an empty (and wrong) selection.
+    """
+    for missing in found.missingSet or ():
+        if not isinstance(missing.fault, vmodl.fault.ManagedObjectNotFound):
+            raise VCenterError('vCenter did not return %s of %s: %s' % (
+                missing.path or 'the object', found.obj._moId, getattr(missing.fault, 'msg', None) or missing.fault._wsdlName))
+
+
 def _collect(collector, specs):
     """RetrievePropertiesEx (and the continuations of its own answer) as ``{moid: {'type': ..., path: value}}``."""
     objects = {}
@@ -166,6 +178,7 @@ def _collect(collector, specs):
                 entry = objects.setdefault(found.obj._moId, {'type': found.obj._wsdlName})
                 for prop in found.propSet or ():
                     entry[prop.name] = _plain(prop.val)
+                _raise_unreadable(found)
             result = collector.ContinueRetrievePropertiesEx(token=result.token) if result.token else None
     except vmodl.MethodFault as fault:
         raise VCenterError('vCenter refused the PropertyCollector query: %s' % (fault.msg or fault._wsdlName)) from None

@@ -120,3 +120,34 @@ def test_field_key_missing_lists_the_defined_attributes():
     assert str(caught.value) == "priority_attribute 'prio' is not a custom attribute of VMs in vCenter (defined: 'a', 'b')."
     with pytest.raises(VCenterError, match=r'\(defined: none\)'):
         field_key([], 'prio')
+
+
+def _answer(*missing_faults):
+    """A RetrievePropertiesEx answer for vm-1 whose properties vCenter could not read."""
+    from pyVmomi import vim, vmodl
+    pc = vmodl.query.PropertyCollector
+    found = pc.ObjectContent(obj=vim.VirtualMachine('vm-1'), propSet=[vmodl.DynamicProperty(name='name', val='one')],
+                             missingSet=[pc.MissingProperty(path='runtime.powerState', fault=fault) for fault in missing_faults])
+    return pc.RetrieveResult(objects=[found])
+
+
+class OneAnswerCollector:
+    def __init__(self, answer):
+        self.answer = answer
+
+    def RetrievePropertiesEx(self, specSet, options):  # noqa: N802 pylint: disable=invalid-name  # pyvmomi's name
+        return self.answer
+
+
+def test_a_property_vcenter_could_not_read_is_an_error_not_an_absent_vm():
+    from pyVmomi import vim
+    from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import _collect
+    with pytest.raises(VCenterError, match='did not return runtime.powerState of vm-1: .*NotAuthenticated'):
+        _collect(OneAnswerCollector(_answer(vim.fault.NotAuthenticated())), specs=[])
+
+
+def test_an_object_that_does_not_exist_is_reported_as_absent():
+    from pyVmomi import vmodl
+    from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import _collect
+    objects = _collect(OneAnswerCollector(_answer(vmodl.fault.ManagedObjectNotFound())), specs=[])
+    assert objects == {'vm-1': {'type': 'VirtualMachine', 'name': 'one'}}
