@@ -42,6 +42,7 @@ options:
   create_field:
     description:
       - Define the custom attribute for virtual machines when vCenter does not have it yet.
+      - With an empty O(vms), only the definition is made (what the C(vsphere.preemption.setup) playbook does).
       - When V(false) and the attribute is not defined, the module fails and says how to define it
         (the C(vsphere.preemption.setup) playbook does it once per vCenter).
     type: bool
@@ -54,6 +55,12 @@ seealso:
 '''
 
 EXAMPLES = r'''
+- name: Define the custom attribute once, without writing any value
+  vsphere.preemption.annotate:
+    vms: []
+    value: ''
+    create_field: true
+
 - name: Record the preemption on the VMs that were powered off
   vsphere.preemption.annotate:
     vms: "{{ powered_off.preempted | map(attribute='moid') }}"
@@ -141,7 +148,7 @@ def annotate(service_instance, moids, key, value, create_field, check_mode):
         if not check_mode:
             field = attributes.create_field(key)
     # A field about to be created holds no values yet; the VMs are still checked to exist.
-    current = attributes.values(moids, field.key if field is not None else None)
+    current = attributes.values(moids, field.key if field is not None else None) if moids else {}
     changed, unchanged = plan_changes(current, value)
     if not check_mode:
         for moid in changed:
@@ -159,7 +166,7 @@ def main():
         value = encode_value(params['value'])
         if not params['key'].strip():
             raise VCenterError('key must be the name of a custom attribute, not an empty string.')
-        if not moids:
+        if not moids and not params['create_field']:
             module.exit_json(changed=False, value=value, changed_vms=[], unchanged_vms=[], field_created=False)
         service_instance = connect(**connection_params(params))
         try:

@@ -115,3 +115,19 @@ def test_bad_input_fails_before_vcenter_is_touched(vcsim):
     result = annotate(vcsim, env={'VMWARE_PORT': '1'}, vms=['vm-1'], value=5)
     assert result['failed'] is True
     assert result['msg'] == 'value must be a dict (stored as JSON) or a string, got int.'
+
+
+def test_create_field_with_no_vms_only_defines_it(vcsim, vcenter):
+    key = 'com.example.only.defined'
+    checked = annotate(vcsim, check=True, vms=[], value='', key=key, create_field=True)
+    assert checked['changed'] is True and checked['field_created'] is True
+    assert vcenter._field_key(key) is None
+    result = annotate(vcsim, vms=[], value='', key=key, create_field=True)
+    assert result['_rc'] == 0, result
+    assert result['changed'] is True and result['field_created'] is True and result['changed_vms'] == []
+    assert vcenter._field_key(key) is not None
+    again = annotate(vcsim, vms=[], value='', key=key, create_field=True)
+    assert again['changed'] is False and again['field_created'] is False
+    # Without create_field, no VMs means nothing to do: vCenter is not even contacted.
+    untouched = annotate(vcsim, vms=[], value='', key='com.example.never', env={'VMWARE_HOST': '127.0.0.1', 'VMWARE_PORT': '1'})
+    assert untouched['_rc'] == 0 and untouched['changed'] is False
