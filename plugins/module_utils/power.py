@@ -43,7 +43,8 @@ MODES = ('soft', 'soft_then_hard', 'hard')
 # (a host not responding) is reported as failed rather than waited for forever.
 TASK_TIMEOUT = 600
 POLL_INTERVAL = 1.0
-TASK_POLL_INTERVAL = 0.5
+# A power-off task's state is read this often: a wave of VMs ends at most this long after its last task.
+TASK_POLL_INTERVAL = 0.1
 
 
 class PowerOpError(VCenterError):

@@ -62,6 +62,14 @@ options:
       - The custom attribute must be defined in vCenter; a name that is not is an error listing the defined ones.
       - When not set, every VM has priority V(0) and the order is by name.
     type: str
+  require_field:
+    description:
+      - Name of a VM custom attribute that must be defined in vCenter when at least one VM is returned, for
+        example V(com.vmware.workflows.vsphere.preemption) before the VMs are powered off and then annotated.
+      - When it is not defined, the module fails with the message M(vsphere.preemption.annotate) gives; so it does
+        when it is defined for another type of object.
+      - Checked in the session the search opens anyway, instead of a check-mode M(vsphere.preemption.annotate) call.
+    type: str
 notes:
   - Uses the C(requests) and C(pyvmomi) Python libraries on the host that runs the module.
 seealso:
@@ -86,6 +94,13 @@ EXAMPLES = r'''
   vsphere.preemption.tagged_vm_info:
     tag: preemptible
   register: tagged
+
+- name: Powered-on tagged VMs, failing unless they can carry the preemption record
+  vsphere.preemption.tagged_vm_info:
+    tag: preemptible
+    power_state: [poweredOn]
+    require_field: com.vmware.workflows.vsphere.preemption
+  register: candidates
 '''
 
 RETURN = r'''
@@ -140,6 +155,7 @@ total:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import CustomAttributes, missing_field_message
 from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import attached_vm_moids, find_tag
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
@@ -158,6 +174,7 @@ def argument_spec():
         scope=dict(type='str'),
         limit=dict(type='int', default=0),
         priority_attribute=dict(type='str'),
+        require_field=dict(type='str'),
     )
     return spec
 
@@ -170,7 +187,7 @@ def main():
         module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
     params = module.params
     # An empty string from an unset role variable means "not set".
-    category, scope, priority_attribute = (params[key] or None for key in ('category', 'scope', 'priority_attribute'))
+    category, scope, priority_attribute, require_field = (params[key] or None for key in ('category', 'scope', 'priority_attribute', 'require_field'))
     if not params['tag'].strip():
         module.fail_json(msg='tag must be the name of a vSphere tag, not an empty string.')
     if params['limit'] < 0:
@@ -185,11 +202,14 @@ def main():
         service_instance = connect(**connection)
         try:
             records = inventory(service_instance.RetrieveContent(), moids, scope=scope, priority_attribute=priority_attribute)
+            vms, total, warnings = select(records, power_states=params['power_state'], limit=params['limit'], priority_attribute=priority_attribute)
+            # Only VMs about to be acted on need the attribute: finding none is not an error.
+            if require_field is not None and vms and CustomAttributes(service_instance).field(require_field) is None:
+                raise VCenterError(missing_field_message(require_field))
         finally:
             disconnect(service_instance)
     except VCenterError as exc:
         module.fail_json(msg=str(exc))
-    vms, total, warnings = select(records, power_states=params['power_state'], limit=params['limit'], priority_attribute=priority_attribute)
     for warning in warnings:
         module.warn(warning)
     module.exit_json(changed=False, vms=vms, total=total)

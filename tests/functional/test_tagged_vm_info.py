@@ -143,6 +143,17 @@ def test_category_picks_between_tags_of_the_same_name(vcsim, inventory):
     assert names(info(vcsim, category='preemption')) == sorted(TAGGED)
 
 
+def test_require_field_fails_only_when_vms_are_found_and_the_attribute_is_not_defined(vcsim, inventory):
+    assert names(info(vcsim, require_field=PRIORITY)) == sorted(TAGGED)
+    missing = info(vcsim, require_field='no.such.attribute')
+    assert missing['_rc'] != 0 and missing['failed'] is True
+    assert missing['msg'] == ("The VM custom attribute 'no.such.attribute' is not defined in vCenter. Create it once with "
+                              "`ansible-playbook vsphere.preemption.setup`, or set create_field: true.")
+    # Nothing found, nothing to annotate: no error.
+    none = info(vcsim, tag='dup', category='legacy', require_field='no.such.attribute')
+    assert (none['vms'], none['total']) == ([], 0)
+
+
 def test_check_mode_gives_the_same_answer(vcsim, inventory):
     result = info(vcsim, check=True, priority_attribute=PRIORITY)
     assert result['changed'] is False
