@@ -17,7 +17,6 @@ import collections
 
 import pytest
 
-from tests.functional.event_receiver import EventReceiver
 from tests.functional.preempt_helpers import FIELD, finish, power_states, start_playbook, state, tag_vms
 from tests.functional import preemption_invariants
 
@@ -37,12 +36,6 @@ def moids(vcenter):
 @pytest.fixture
 def since(vcenter, moids):
     return preemption_invariants.reset(vcenter, moids.values())
-
-
-@pytest.fixture
-def sink():
-    with EventReceiver() as receiver:
-        yield receiver
 
 
 def run_all(vcsim, variables):

@@ -47,12 +47,6 @@ def since(vcenter, moids, proxy):
     return preemption_invariants.reset(vcenter, moids.values())
 
 
-@pytest.fixture
-def sink():
-    with EventReceiver() as receiver:
-        yield receiver
-
-
 def preempt(proxy, tmp_path, sink_url, **variables):
     variables = dict(dict(preemption_criticality='HIGH', preemption_scope='all', preemption_retry_delay=0,
                           preemption_state_file=str(tmp_path / 'state.json'), preemption_reply_to=sink_url), **variables)

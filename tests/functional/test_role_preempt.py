@@ -18,7 +18,6 @@ import socket
 
 import pytest
 
-from tests.functional.event_receiver import EventReceiver
 from tests.functional.preempt_helpers import (
     FIELD,
     PRIORITY_FIELD,
@@ -51,12 +50,6 @@ def vms(vcenter, moids):
     """Every VM powered on before the test."""
     power_on_all(vcenter)
     return moids
-
-
-@pytest.fixture
-def sink():
-    with EventReceiver() as receiver:
-        yield receiver
 
 
 def preempt(vcsim, tmp_path, check=False, env=None, **variables):

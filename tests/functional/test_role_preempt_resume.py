@@ -49,12 +49,6 @@ def vms(vcenter, moids):
     return moids
 
 
-@pytest.fixture
-def sink():
-    with EventReceiver() as receiver:
-        yield receiver
-
-
 def variables(tmp_path, event, sink, **extra):
     return dict(preemption_state_file=str(tmp_path / 'state.json'), preemption_event=event, preemption_reply_to=sink.url, **extra)
 
