@@ -3,71 +3,63 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Filters of the vsphere.preemption.preempt role; each is documented in the YAML file named after it."""
+"""Filters of the vsphere.preemption.preempt role; each is documented in the YAML file named after it.
+
+They hand the role's registered results to the plain functions of
+module_utils/preemption_run.py, so that the role keeps no books in Jinja.
+"""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import (
-    PreemptionRequestError,
-    build_plan,
-    permanent_error,
-    plan_error,
-    run_report,
-    run_summary,
-    status_lines,
-    workflow_identity,
-)
+from ansible_collections.vsphere.preemption.plugins.module_utils import preemption_run
 
 
 def _checked(function, *args):
     try:
         return function(*args)
-    except PreemptionRequestError as exc:
-        raise AnsibleFilterError(str(exc)) from None
-
-
-def preemption_plan(request):
-    return _checked(build_plan, request)
-
-
-def preemption_workflow(request):
-    return _checked(workflow_identity, request)
-
-
-def preemption_plan_error(request, workflow_only=False):
-    return plan_error(request, workflow_only)
-
-
-def preemption_report(run, plan, powered_off):
-    try:
-        return run_report(run, plan, powered_off)
     except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError('preemption_report needs a run from vsphere.preemption.workflow_state, the plan the run recorded '
-                                 'and a list of {moid, name, method} dicts: %s: %s' % (type(exc).__name__, exc)) from None
+        raise AnsibleFilterError('%s needs the registered results of the role vsphere.preemption.preempt: %s: %s'
+                                 % (function.__name__, type(exc).__name__, exc)) from None
 
 
-def preemption_permanent_error(message):
-    return permanent_error(message)
+def preemption_probe(start, power=None):
+    return _checked(preemption_run.probe_moids, start, power or {})
+
+
+def preemption_work(start, power=None, probe=None):
+    return _checked(preemption_run.work, start, power or {}, probe or {})
+
+
+def preemption_step_error(result, what, plan, subject=None):
+    return _checked(preemption_run.step_failure, what, result, plan, subject)
+
+
+def preemption_power_error(work, power, plan):
+    return _checked(preemption_run.power_failure, work, power or {}, plan)
+
+
+def preemption_outcome(start, found=None, work=None, sent=False):
+    return _checked(preemption_run.outcome, start, found or {}, work, sent)
 
 
 def preemption_summary(plan, outcome, check_mode=False):
-    return run_summary(plan, outcome, check_mode)
+    return _checked(preemption_run.run_summary, plan, outcome, check_mode)
 
 
 def preemption_status(record, workflow, state_file):
-    return status_lines(workflow, record, state_file)
+    return _checked(preemption_run.status_lines, workflow, record, state_file)
 
 
 class FilterModule:
     def filters(self):
         return {
-            'preemption_plan': preemption_plan,
-            'preemption_workflow': preemption_workflow,
-            'preemption_plan_error': preemption_plan_error,
-            'preemption_permanent_error': preemption_permanent_error,
-            'preemption_report': preemption_report,
+            'preemption_probe': preemption_probe,
+            'preemption_work': preemption_work,
+            'preemption_step_error': preemption_step_error,
+            'preemption_power_error': preemption_power_error,
+            'preemption_outcome': preemption_outcome,
             'preemption_summary': preemption_summary,
             'preemption_status': preemption_status,
         }

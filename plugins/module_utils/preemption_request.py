@@ -11,15 +11,11 @@ how hard, where, and under which workflow id. Every bad input is one
 `PreemptionRequestError` naming the role variable, the value and what is
 allowed, raised before anything talks to vCenter.
 
-`run_report` turns what a run did into the values it writes: the annotation
-of each VM it powered off and the CloudEvent announcing them. The same run
-always gives the same CloudEvent id, so a resumed run re-sends the event its
-killed predecessor may have sent, and a receiver can deduplicate it.
+What a run did and what it writes is computed in `preemption_run`.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from urllib.parse import urlsplit, urlunsplit
@@ -28,7 +24,6 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory im
 
 CRITICALITY_MODES = {'LOW': 'soft', 'MEDIUM': 'soft_then_hard', 'HIGH': 'hard'}
 ALARM_COLORS = ('green', 'yellow', 'red', 'gray')
-EVENT_TYPE = 'com.vmware.workflows.vsphere.VmPreemptedEvent.v0'
 MANUAL_WORKFLOW = 'manual'
 
 # (lowest, highest or None) per numeric role variable.
@@ -45,17 +40,6 @@ SCOPE_KEYWORDS = ('event', 'all')
 
 RECORDED_PLAN_KEYS = ('workflow_id', 'criticality', 'mode', 'scope', 'reason', 'tag', 'event_id', 'reply_to', 'sink', 'event_source', 'vcenter')
 
-# Module errors that another attempt cannot cure, by the start of their one-line message. A refused
-# login above all: vCenter SSO locks an account after a few failed logins.
-PERMANENT_ERRORS = (
-    re.compile(r'vCenter \S+ refused the login of user '),
-    re.compile(r'Cannot verify the TLS certificate of vCenter '),
-    re.compile(r'Tag .* (does not exist|exists in several categories)'),
-    re.compile(r'scope .* (does not exist in vCenter|is not the moid of)'),
-    re.compile(r'priority_attribute .* is not a custom attribute of VMs'),
-    re.compile(r'The VM custom attribute .* is not defined in vCenter'),
-    re.compile(r'The custom attribute .* exists for .* objects, not for virtual machines'),
-)
 REQUEST_KEYS = ('tag', 'tag_category', 'criticality', 'event', 'workflow_id', 'reply_to', 'scope',
                 'priority_attribute', 'event_source', 'create_field', 'vcenter_hostname', 'vcenter_port') + tuple(NUMBER_RANGES)
 
@@ -81,6 +65,19 @@ def _optional_text(variable, value, allowed='expected a string'):
     if not isinstance(value, str):
         _fail(variable, value, allowed)
     return value.strip() or None
+
+
+def plain_data(value, variable):
+    """``value`` rebuilt from JSON types only: plain text, never a template, whatever tags it carried.
+
+    ansible-core 2.19 marks strings from extra vars and files as trusted
+    templates; a JSON round trip yields new, untagged strings, which it never renders.
+    """
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        raise PreemptionRequestError('%s must be JSON data (a dict, a list, text, numbers), not %s.'
+                                     % (variable, type(value).__name__)) from None
 
 
 def normalize_criticality(value):
@@ -153,10 +150,6 @@ def redact_url(url):
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc.rpartition('@')[2], parts.path, '', ''))
 
-
-def permanent_error(message):
-    """Whether a step's error is one that retrying cannot cure (see PERMANENT_ERRORS)."""
-    return any(pattern.search(message or '') for pattern in PERMANENT_ERRORS)
 
 
 def normalize_reply_to(value):
@@ -277,9 +270,19 @@ def _identify(request):
     return workflow, event, parsed
 
 
+def _reason(parsed):
+    """Why the run happens, for the summary."""
+    if parsed and parsed['alarm'] is not None:
+        return 'alarm %r %s -> %s' % (parsed['alarm'], parsed['from'], parsed['to'])
+    if parsed:
+        return 'event %s' % parsed['id']
+    return 'manual run'
+
+
 def workflow_identity(request):
-    """``{workflow_id, vcenter, state_key}`` of a request: what status and cancel need, and all they validate."""
-    return _identify(request)[0]
+    """The workflow of a request (``workflow_id``, ``vcenter``, ``state_key``, ``reason``): what status and cancel need, and all they validate."""
+    workflow, _event, parsed = _identify(request)
+    return dict(workflow, reason=_reason(parsed), criticality=None, mode=None, scope=None)
 
 
 def build_plan(request):
@@ -303,13 +306,10 @@ def build_plan(request):
     event_source = _optional_text('event_source', request.get('event_source'))
     workflow, event, parsed = _identify(request)
 
-    action, criticality, reason = 'preempt', explicit, 'manual run'
+    action, criticality, reason = 'preempt', explicit, _reason(parsed)
     if parsed and parsed['alarm'] is not None:
         action, from_alarm = alarm_action(parsed['from'], parsed['to'])
         criticality = explicit or from_alarm
-        reason = 'alarm %r %s -> %s' % (parsed['alarm'], parsed['from'], parsed['to'])
-    elif parsed:
-        reason = 'event %s' % parsed['id']
     if action == 'preempt' and criticality is None:
         raise PreemptionRequestError(
             'preemption_criticality is required (LOW, MEDIUM or HIGH) unless preemption_event is a vCenter alarm '
@@ -335,161 +335,3 @@ def build_plan(request):
     # What the run records of its plan in the state file, so that a later run can finish it as it would have.
     plan['recorded'] = {key: plan[key] for key in RECORDED_PLAN_KEYS}
     return plan
-
-
-def plan_error(request, workflow_only=False):
-    """The message `build_plan` (`workflow_identity` with ``workflow_only``) would raise for ``request``, or ''."""
-    try:
-        (workflow_identity if workflow_only else build_plan)(request)
-    except PreemptionRequestError as exc:
-        return str(exc)
-    return ''
-
-
-def cloudevent_id(workflow_id, trigger_event_id, run_id):
-    """``<workflowID>-<trigger event id>``, or ``<workflowID>-<runID>`` for a run without a trigger event."""
-    return '%s-%s' % (workflow_id, trigger_event_id or run_id)
-
-
-def _forced(vm, mode):
-    """Whether this VM was powered off hard: from its power-off method when known, else from the mode."""
-    method = vm.get('method')
-    if method:
-        return method == 'hard'
-    return mode == 'hard'
-
-
-def annotation_value(run, plan, forced):
-    """The JSON record written into the VM custom attribute (the Go prototype's field names).
-
-    ``run`` is the run as vsphere.preemption.workflow_state returned it
-    (``run_id``, ``started``, ``event``); ``plan`` is the plan the run recorded.
-    """
-    return {
-        'preempted': True,
-        'tag': plan['tag'],
-        'forcedShutdown': bool(forced),
-        'criticality': plan['criticality'],
-        'workflowID': plan['workflow_id'],
-        'workflowStarted': run['started'],
-        'runID': run['run_id'],
-        'event': copy.deepcopy(run.get('event')),
-    }
-
-
-def run_report(run, plan, powered_off):
-    """What a run writes for the VMs it powered off.
-
-    ``powered_off`` is a list of ``{moid, name, method}`` (``method`` may be
-    missing for a VM a killed run powered off without recording how).
-    Returns ``{annotations: [{vms, value}], event: {id, type, source, subject, data} or None}``:
-    one annotation group per forcedShutdown value (a MEDIUM run may power off
-    some VMs soft and others hard), and the CloudEvent, None when nothing was
-    powered off.
-    """
-    groups = {}
-    for vm in powered_off:
-        groups.setdefault(_forced(vm, plan['mode']), []).append(vm['moid'])
-    annotations = [{'vms': groups[forced], 'value': annotation_value(run, plan, forced)} for forced in (True, False) if forced in groups]
-    if not powered_off:
-        return {'annotations': annotations, 'event': None}
-    data = annotation_value(run, plan, any(_forced(vm, plan['mode']) for vm in powered_off))
-    data['virtualMachines'] = [{'Type': 'VirtualMachine', 'Value': vm['moid']} for vm in powered_off]
-    event = {'id': cloudevent_id(plan['workflow_id'], plan.get('event_id'), run['run_id']), 'type': EVENT_TYPE,
-             'source': plan['event_source'], 'subject': plan['workflow_id'], 'data': data}
-    return {'annotations': annotations, 'event': event}
-
-
-def _vms(count):
-    return '%d VM%s' % (count, '' if count == 1 else 's')
-
-
-def _vm_list(vms, detail=None):
-    return ', '.join('%s (%s%s)' % (vm.get('name') or vm['moid'], vm['moid'], ', %s' % vm[detail] if detail and vm.get(detail) else '')
-                     for vm in vms)
-
-
-def run_summary(plan, outcome, check_mode=False):
-    """The one summary line of a role invocation, and the stats it publishes with set_stats.
-
-    ``outcome``: ``status`` (``finished``, ``skipped``, ``cancelled`` or
-    ``ignored``) and, as they apply, ``message`` and ``pending`` (why it was
-    skipped, and the unfinished run it left alone), ``removed`` (cancelled: a record was there),
-    ``run_id``, ``total`` (tagged VMs in scope before max_vms), ``selected``,
-    ``powered_off``, ``failed``, ``annotated``, ``event_id``, ``event_sent``,
-    ``resumed`` (run ids of earlier unfinished runs this one finished).
-    """
-    status = outcome['status']
-    where = '%s on %s' % (plan['workflow_id'], plan['vcenter'])
-    scope = plan['scope'] or 'all of vCenter'
-    powered_off = list(outcome.get('powered_off') or [])
-    failed = list(outcome.get('failed') or [])
-    prefix = '[check mode, nothing changed] ' if check_mode else ''
-    if status == 'skipped':
-        line = 'Preemption %s: %s' % (where, outcome.get('message') or 'skipped inside the re-run threshold.')
-        pending = outcome.get('pending')
-        if pending:
-            line += (' Run %s (started %s) has not finished; the first run after the threshold finishes it.'
-                     % (pending.get('run_id'), pending.get('started')))
-    elif status == 'ignored':
-        line = 'Preemption %s: %s, nothing to do.' % (where, plan['reason'])
-    elif status == 'cancelled':
-        line = 'Preemption %s cancelled (%s): %s; nothing powered off.' % (
-            where, plan['reason'], 'its record %s removed' % ('would be' if check_mode else 'was') if outcome.get('removed')
-            else 'it had no record')
-    else:
-        parts = ['%s preemption %s (%s; %s; scope %s)' % (plan['criticality'], where, plan['mode'], plan['reason'], scope)]
-        if outcome.get('resumed'):
-            parts.append('%s earlier run %s first' % ('would finish' if check_mode else 'finished', ', '.join(outcome['resumed'])))
-        if powered_off:
-            verb = 'would power off' if check_mode else 'powered off'
-            parts.append('%s %s: %s' % (verb, _vms(len(powered_off)), _vm_list(powered_off, 'method')))
-        else:
-            parts.append('no powered-on VM tagged %r in scope, nothing to power off' % plan['tag'])
-        left = (outcome.get('total') or 0) - len(outcome.get('selected') or [])
-        if left > 0:
-            parts.append('%d more left running (max_vms %d)' % (left, plan['max_vms']))
-        if failed:
-            reasons = ['%s (%s): %s' % (vm.get('name') or vm['moid'], vm['moid'], vm.get('msg')) for vm in failed]
-            parts.append('FAILED to power off %d: %s' % (len(failed), '; '.join(reasons)))
-        if powered_off and not check_mode:
-            parts.append('annotated %d' % len(outcome.get('annotated') or []))
-        if outcome.get('event_id'):
-            verb = 'would send' if check_mode else 'sent' if outcome.get('event_sent') else 'did not send'
-            parts.append('%s CloudEvent %s to %s' % (verb, outcome['event_id'], plan['sink']))
-        if outcome.get('run_id') and not check_mode:
-            parts.append('run %s %s' % (outcome['run_id'], 'finished with failures' if failed else 'finished'))
-        line = '%s: %s.' % (parts[0], '; '.join(parts[1:]))
-    stats = {
-        'workflow_id': plan['workflow_id'], 'vcenter': plan['vcenter'], 'status': status, 'check_mode': bool(check_mode),
-        'criticality': plan['criticality'], 'mode': plan['mode'], 'scope': plan['scope'], 'run_id': outcome.get('run_id'),
-        'powered_off': powered_off, 'failed': failed,
-        'event_id': outcome.get('event_id') if outcome.get('event_sent') else None,
-    }
-    return {'line': prefix + line, 'stats': stats}
-
-
-def _run_line(run):
-    results = run.get('results') or {}
-    powered_off = results.get('powered_off') or []
-    state = 'finished %s' % run['finished'] if run.get('status') == 'finished' else 'NOT finished'
-    parts = ['run %s started %s, %s' % (run.get('run_id'), run.get('started'), state)]
-    parts.append('powered off %s%s' % (_vms(len(powered_off)), ': ' + _vm_list(powered_off, 'method') if powered_off else ''))
-    if results.get('failed'):
-        parts.append('failed %d: %s' % (len(results['failed']), _vm_list(results['failed'])))
-    if powered_off:
-        parts.append('annotated %d' % len(results.get('annotated') or []))
-    if results.get('event_sent'):
-        parts.append('CloudEvent %s sent' % results['event_sent'])
-    return ', '.join(parts)
-
-
-def status_lines(workflow, record, state_file):
-    """Readable lines describing a workflow's record in the state file (None: no record)."""
-    where = 'Workflow %s on %s' % (workflow['workflow_id'], workflow['vcenter'])
-    if not record:
-        return ['%s has no record in %s.' % (where, state_file)]
-    lines = ['%s: %d run%s, updated %s.' % (where, record.get('runs', 0), '' if record.get('runs') == 1 else 's', record.get('updated')),
-             'Latest ' + _run_line(record['run']) + '.']
-    lines.extend('Unfinished earlier %s; the next run that proceeds finishes it.' % _run_line(run) for run in record.get('unfinished') or [])
-    return lines

@@ -81,8 +81,8 @@ def parse_timestamp(text):
 
 # ---------------------------------------------------------------- pure decisions
 
-def new_run(run_id, now, tag=None, criticality=None, trigger=None, event=None):
-    """The run record `started` writes when a run proceeds."""
+def new_run(run_id, now, tag=None, criticality=None, trigger=None, event=None, results=None):
+    """The run record `started` writes when a run proceeds; ``results`` are what it knows at its start (its plan)."""
     return {
         'run_id': run_id,
         'status': RUNNING,
@@ -92,7 +92,7 @@ def new_run(run_id, now, tag=None, criticality=None, trigger=None, event=None):
         'criticality': criticality,
         'trigger': trigger,
         'event': copy.deepcopy(event),
-        'results': {},
+        'results': copy.deepcopy(results or {}),
     }
 
 
@@ -363,7 +363,7 @@ class StateFile:
 
     # -- the states of the workflow_state module
 
-    def started(self, workflow_id, threshold, tag=None, criticality=None, trigger=None, event=None, check_mode=False):
+    def started(self, workflow_id, threshold, tag=None, criticality=None, trigger=None, event=None, results=None, check_mode=False):
         """Decide and, when the run proceeds, record it.
 
         Returns the `decide_start` dict plus ``run`` (the new run, or None when
@@ -377,7 +377,7 @@ class StateFile:
             result = decide_start(record, now, threshold)
             result['run'] = None
             if result['proceed']:
-                run = new_run(self.new_id(), now, tag=tag, criticality=criticality, trigger=trigger, event=event)
+                run = new_run(self.new_id(), now, tag=tag, criticality=criticality, trigger=trigger, event=event, results=results)
                 record = start_record(record, workflow_id, run, now)
                 document['workflows'][workflow_id] = record
                 result['run'] = copy.deepcopy(run)

@@ -11,7 +11,7 @@ module: workflow_state
 short_description: Re-run threshold and resumable run records of preemption workflows
 version_added: 0.1.0
 description:
-  - Keeps one record per workflow in a JSON state file on the host that runs the module. It enforces the
+  - Keeps one record per workflow in a JSON state file on the controller. It enforces the
     re-run threshold (a workflow preempts at most once per O(threshold) seconds, even when several triggers
     fire at once) and remembers what each run did, so an interrupted run can be finished later.
   - The file is changed only under an exclusive lock (C(flock) on the sidecar file C(<path>.lock)) and written
@@ -20,12 +20,15 @@ description:
   - A file that is not valid JSON, or not a state file of this collection, is an error naming it and is left
     as it is; it is never reset. An empty file counts as a new one.
   - Supports check mode; then nothing is written.
+  - An action plugin: it runs inside C(ansible-playbook) on the controller, whatever the task's host, with no
+    module process of its own. The state belongs to the controller, as a fact cache does; every trigger of the
+    same workflows must run on the same controller, or share the file.
 author: vsphere.preemption contributors (@vsphere-preemption)
 options:
   path:
     description:
       - The state file. C(~) is expanded. The directory is created when missing.
-      - Every trigger of the same workflows must use the same file, on the same host.
+      - Every trigger of the same workflows must use the same file, on the same controller.
     type: path
     default: ~/.ansible/vsphere_preemption_state.json
   workflow_id:
@@ -64,6 +67,8 @@ options:
   results:
     description:
       - With O(state=progress) or O(state=finished), what the run did so far, merged into its C(results).
+      - With O(state=started), what the new run knows at its start (for example its plan and the VMs it selected),
+        recorded as its C(results) when it proceeds.
       - Lists are merged as unions, so a retried step loses nothing reported before. List items that are
         dicts with a C(moid) are matched by it, the newer item winning. Dicts are merged key by key; any
         other value is replaced.
@@ -101,8 +106,7 @@ EXAMPLES = r'''
     threshold: 60
     tag: preemptible
     criticality: HIGH
-    trigger: eda
-    event: "{{ ansible_eda.event.payload | default(omit) }}"
+    trigger: manual
   register: run
 
 - name: Record what the run did so far
@@ -223,75 +227,9 @@ msg:
   returned: state is started
   type: str
   sample: "Workflow 'cluster-cpu-above-80' last started at 2021-11-05T13:02:34.437444Z, 18.438 s ago; threshold 60 s: skipped (41.562 s left)."
+retryable:
+  description: On failure, whether another attempt may succeed; V(false), since a state file that cannot be read or written stays so.
+  returned: failure
+  type: bool
+  sample: false
 '''
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import DEFAULT_STATE_PATH, StateFile, StateFileError
-
-STATES = ('started', 'progress', 'finished', 'absent', 'query')
-
-
-def argument_spec():
-    return dict(
-        path=dict(type='path', default=DEFAULT_STATE_PATH),
-        workflow_id=dict(type='str', required=True),
-        state=dict(type='str', choices=list(STATES), default='query'),
-        threshold=dict(type='int', default=60),
-        run_id=dict(type='str'),
-        results=dict(type='dict'),
-        tag=dict(type='str'),
-        criticality=dict(type='str'),
-        trigger=dict(type='str'),
-        event=dict(type='dict'),
-    )
-
-
-def start_message(workflow_id, threshold, outcome):
-    if outcome['last_started'] is None:
-        return 'Workflow %r has no earlier run: proceeding.' % workflow_id
-    verdict = 'proceeding' if outcome['proceed'] else 'skipped (%s s left)' % outcome['remaining']
-    return 'Workflow %r last started at %s, %s s ago; threshold %d s: %s.' % (
-        workflow_id, outcome['last_started'], outcome['elapsed'], threshold, verdict)
-
-
-def run_state(module, state_file, params):
-    """Do what ``state`` asks; returns (changed, result fields)."""
-    state, workflow_id = params['state'], params['workflow_id']
-    check_mode = module.check_mode
-    if state == 'started':
-        outcome = state_file.started(workflow_id, params['threshold'], tag=params['tag'], criticality=params['criticality'],
-                                     trigger=params['trigger'], event=params['event'], check_mode=check_mode)
-        run = outcome['run']
-        return outcome['proceed'], dict(
-            proceed=outcome['proceed'], run_id=run['run_id'] if run else None, run=run, pending=outcome['pending'],
-            last_started=outcome['last_started'], remaining=outcome['remaining'], record=outcome['record'],
-            msg=start_message(workflow_id, params['threshold'], outcome))
-    if state in ('progress', 'finished'):
-        changed, run, record = state_file.progress(workflow_id, params['run_id'], params['results'] or {},
-                                                   finish=state == 'finished', check_mode=check_mode)
-        return changed, dict(run=run, record=record)
-    if state == 'absent':
-        return state_file.absent(workflow_id, check_mode=check_mode) is not None, dict(record=None)
-    return False, dict(record=state_file.query(workflow_id))
-
-
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           required_if=[('state', 'progress', ['run_id']), ('state', 'finished', ['run_id'])])
-    params = module.params
-    if not params['workflow_id'].strip():
-        module.fail_json(msg='workflow_id must name the workflow, not be an empty string.')
-    if params['threshold'] < 0:
-        module.fail_json(msg='threshold must be 0 or a positive number of seconds, not %d.' % params['threshold'])
-    state_file = StateFile(params['path'])
-    try:
-        changed, result = run_state(module, state_file, params)
-    except StateFileError as exc:
-        module.fail_json(msg=str(exc), state_file=state_file.path)
-    # Not returned as `path`: AnsibleModule would then add the file's stat fields, `state: file` among them.
-    module.exit_json(changed=changed, state_file=state_file.path, ansible_facts=dict(preemption_state=result['record']), **result)
-
-
-if __name__ == '__main__':
-    main()

@@ -12,17 +12,11 @@ import os
 import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import (
-    EVENT_TYPE,
     PreemptionRequestError,
     alarm_action,
     build_plan,
-    cloudevent_id,
-    permanent_error,
-    plan_error,
+    plain_data,
     redact_url,
-    run_report,
-    run_summary,
-    status_lines,
     workflow_identity,
 )
 
@@ -156,9 +150,12 @@ def test_unknown_request_keys_are_refused():
         build_plan(['HIGH'])
 
 
-def test_plan_error_is_the_message_or_empty():
-    assert plan_error(request(criticality='HIGH')) == ''
-    assert plan_error(request(criticality='SUPER')).startswith("preemption_criticality 'SUPER' is not valid")
+def test_event_text_is_kept_as_plain_data():
+    hostile = {'id': '{{ lookup("pipe", "id") }}', 'data': {'Host': {'Name': '{{ 7 * 7 }}'}}}
+    assert plain_data(hostile, 'preemption_event') == hostile
+    assert type(plain_data(hostile, 'preemption_event')['id']) is str
+    with pytest.raises(PreemptionRequestError, match='^preemption_event must be JSON data .* not set'):
+        plain_data({1, 2}, 'preemption_event')
 
 
 # ------------------------------------------------------------------ the trigger event
@@ -249,8 +246,9 @@ def test_an_event_that_is_no_dict(bad):
 
 def test_long_values_are_shortened_in_messages(red_event):
     red_event['id'] = ''
-    message = plan_error(request(event=red_event))
-    assert '...' in message and len(message) < 250
+    with pytest.raises(PreemptionRequestError) as error:
+        build_plan(request(event=red_event))
+    assert '...' in str(error.value) and len(str(error.value)) < 250
 
 
 # ------------------------------------------------------------------ vCenter, workflow identity
@@ -274,11 +272,13 @@ def test_a_vcenter_is_required():
 
 
 def test_workflow_identity_needs_no_criticality(red_event):
-    assert workflow_identity(request()) == {'workflow_id': 'manual', 'vcenter': 'vc1.example.com', 'state_key': 'manual@vc1.example.com'}
+    assert workflow_identity(request()) == {'workflow_id': 'manual', 'vcenter': 'vc1.example.com', 'state_key': 'manual@vc1.example.com',
+                                            'reason': 'manual run', 'criticality': None, 'mode': None, 'scope': None}
     assert workflow_identity(request(event=red_event))['state_key'] == 'cluster-cpu-above-80@vc1.example.com'
     assert workflow_identity(request(workflow_id='nightly', criticality='bogus'))['workflow_id'] == 'nightly'
-    assert plan_error(request(criticality='bogus'), workflow_only=True) == ''
-    assert plan_error(request(vcenter_hostname=None), workflow_only=True).startswith('No vCenter')
+    assert workflow_identity(request(event=alarm(red_event, 'red', 'green')))['reason'] == "alarm 'cluster-cpu-above-80' red -> green"
+    with pytest.raises(PreemptionRequestError, match='^No vCenter'):
+        workflow_identity(request(vcenter_hostname=None))
 
 
 def test_the_plan_records_what_finishing_the_run_needs(red_event):
@@ -287,143 +287,3 @@ def test_the_plan_records_what_finishing_the_run_needs(red_event):
         'workflow_id': 'cluster-cpu-above-80', 'criticality': 'HIGH', 'mode': 'hard', 'scope': 'domain-c7',
         'reason': "alarm 'cluster-cpu-above-80' green -> red", 'tag': 'preemptible', 'event_id': red_event['id'],
         'reply_to': 'http://sink/', 'sink': 'http://sink/', 'event_source': '/vsphere.preemption/vc1.example.com', 'vcenter': 'vc1.example.com'}
-
-
-# ------------------------------------------------------------------ report
-
-def test_cloudevent_id_prefers_the_trigger_event():
-    assert cloudevent_id('wf', 'd65a', 'run-1') == 'wf-d65a'
-    assert cloudevent_id('wf', None, 'run-1') == 'wf-run-1'
-
-
-RUN = {'run_id': 'run-1', 'started': '2021-11-05T13:02:34.437444Z', 'status': 'running', 'results': {}, 'event': None}
-
-
-def test_report_of_a_hard_run(red_event):
-    plan = build_plan(request(event=red_event))['recorded']
-    run = dict(RUN, event=red_event)
-    report = run_report(run, plan, [{'moid': 'vm-58', 'name': 'a', 'method': 'hard'}, {'moid': 'vm-61', 'name': 'b', 'method': 'hard'}])
-    value = {'preempted': True, 'tag': 'preemptible', 'forcedShutdown': True, 'criticality': 'HIGH',
-             'workflowID': 'cluster-cpu-above-80', 'workflowStarted': '2021-11-05T13:02:34.437444Z', 'runID': 'run-1',
-             'event': red_event}
-    assert report['annotations'] == [{'vms': ['vm-58', 'vm-61'], 'value': value}]
-    assert report['event'] == {
-        'id': 'cluster-cpu-above-80-d65a8ad1-7d3c-4f72-ace4-e3f2883c4475', 'type': EVENT_TYPE,
-        'source': '/vsphere.preemption/vc1.example.com', 'subject': 'cluster-cpu-above-80',
-        'data': dict(value, virtualMachines=[{'Type': 'VirtualMachine', 'Value': 'vm-58'}, {'Type': 'VirtualMachine', 'Value': 'vm-61'}])}
-
-
-def test_report_of_a_medium_run_splits_soft_and_forced():
-    plan = build_plan(request(criticality='medium'))['recorded']
-    report = run_report(RUN, plan, [{'moid': 'vm-1', 'method': 'soft'}, {'moid': 'vm-2', 'method': 'hard'}, {'moid': 'vm-3'}])
-    assert [(group['vms'], group['value']['forcedShutdown']) for group in report['annotations']] == [(['vm-2'], True), (['vm-1', 'vm-3'], False)]
-    assert report['event']['id'] == 'manual-run-1'
-    assert report['event']['data']['forcedShutdown'] is True
-    assert report['event']['data']['event'] is None
-
-
-def test_a_vm_without_method_counts_as_forced_in_a_hard_run():
-    plan = build_plan(request(criticality='HIGH'))['recorded']
-    assert run_report(RUN, plan, [{'moid': 'vm-3'}])['annotations'][0]['value']['forcedShutdown'] is True
-
-
-def test_report_of_a_run_that_powered_off_nothing():
-    assert run_report(RUN, build_plan(request(criticality='LOW'))['recorded'], []) == {'annotations': [], 'event': None}
-
-
-# ------------------------------------------------------------------ summary, status
-
-VMS = [{'moid': 'vm-58', 'name': 'batch-1', 'method': 'hard'}, {'moid': 'vm-61', 'name': 'batch-2', 'method': 'hard'}]
-
-
-def test_summary_of_a_finished_run(red_event):
-    plan = build_plan(request(event=red_event, reply_to='http://sink/', max_vms=2))
-    summary = run_summary(plan, {'status': 'finished', 'run_id': 'run-1', 'total': 3, 'selected': VMS, 'powered_off': VMS,
-                                 'failed': [], 'annotated': ['vm-58', 'vm-61'], 'event_id': 'cluster-cpu-above-80-d65a', 'event_sent': True,
-                                 'resumed': ['run-0']})
-    assert summary['line'] == (
-        "HIGH preemption cluster-cpu-above-80 on vc1.example.com (hard; alarm 'cluster-cpu-above-80' green -> red; scope domain-c7): "
-        'finished earlier run run-0 first; powered off 2 VMs: batch-1 (vm-58, hard), batch-2 (vm-61, hard); '
-        '1 more left running (max_vms 2); annotated 2; sent CloudEvent cluster-cpu-above-80-d65a to http://sink/; run run-1 finished.')
-    assert summary['stats'] == {
-        'workflow_id': 'cluster-cpu-above-80', 'vcenter': 'vc1.example.com', 'status': 'finished', 'check_mode': False,
-        'criticality': 'HIGH', 'mode': 'hard', 'scope': 'domain-c7', 'run_id': 'run-1', 'powered_off': VMS, 'failed': [],
-        'event_id': 'cluster-cpu-above-80-d65a'}
-
-
-def test_summary_in_check_mode_says_what_would_happen():
-    plan = build_plan(request(criticality='LOW', scope='all', reply_to='http://sink/'))
-    line = run_summary(plan, {'status': 'finished', 'run_id': 'run-1', 'total': 2, 'selected': VMS, 'powered_off': VMS,
-                              'event_id': 'manual-run-1', 'event_sent': False}, check_mode=True)['line']
-    assert line.startswith('[check mode, nothing changed] LOW preemption manual on vc1.example.com (soft; manual run; scope all of vCenter): '
-                           'would power off 2 VMs')
-    assert 'would send CloudEvent manual-run-1' in line and 'annotated' not in line and 'run run-1' not in line
-
-
-def test_summary_of_failures_and_of_nothing_to_do():
-    plan = build_plan(request(criticality='HIGH'))
-    line = run_summary(plan, {'status': 'finished', 'run_id': 'r', 'selected': VMS, 'powered_off': VMS[:1],
-                              'failed': [dict(VMS[1], msg='boom')]})['line']
-    assert 'FAILED to power off 1: batch-2 (vm-61): boom' in line and line.endswith('run r finished with failures.')
-    line = run_summary(plan, {'status': 'finished', 'run_id': 'r', 'total': 0, 'selected': [], 'powered_off': []})['line']
-    assert "no powered-on VM tagged 'preemptible' in scope, nothing to power off" in line
-
-
-def test_summary_of_skipped_cancelled_and_ignored_runs(red_event):
-    plan = build_plan(request(criticality='HIGH'))
-    skipped = run_summary(plan, {'status': 'skipped', 'message': 'Workflow last started 5 s ago: skipped (55 s left).',
-                                 'pending': {'run_id': 'r0', 'started': 'T0'}})
-    assert skipped['line'] == ('Preemption manual on vc1.example.com: Workflow last started 5 s ago: skipped (55 s left). '
-                               'Run r0 (started T0) has not finished; the first run after the threshold finishes it.')
-    assert skipped['stats']['status'] == 'skipped' and skipped['stats']['event_id'] is None
-    dropped = build_plan(request(event=alarm(red_event, 'red', 'green')))
-    assert run_summary(dropped, {'status': 'cancelled', 'removed': True})['line'] == (
-        "Preemption cluster-cpu-above-80 on vc1.example.com cancelled (alarm 'cluster-cpu-above-80' red -> green): "
-        'its record was removed; nothing powered off.')
-    assert 'its record would be removed' in run_summary(dropped, {'status': 'cancelled', 'removed': True}, check_mode=True)['line']
-    assert 'it had no record' in run_summary(dropped, {'status': 'cancelled', 'removed': False})['line']
-    same = build_plan(request(event=alarm(red_event, 'red', 'red')))
-    assert run_summary(same, {'status': 'ignored'})['line'] == (
-        "Preemption cluster-cpu-above-80 on vc1.example.com: alarm 'cluster-cpu-above-80' red -> red, nothing to do.")
-
-
-def test_status_lines():
-    workflow = {'workflow_id': 'wf', 'vcenter': 'vc1', 'state_key': 'wf@vc1'}
-    assert status_lines(workflow, None, '/tmp/s.json') == ['Workflow wf on vc1 has no record in /tmp/s.json.']
-    record = {'runs': 2, 'updated': 'T3',
-              'run': {'run_id': 'r2', 'status': 'finished', 'started': 'T2', 'finished': 'T3',
-                      'results': {'powered_off': VMS, 'annotated': ['vm-58', 'vm-61'], 'event_sent': 'wf-r2'}},
-              'unfinished': [{'run_id': 'r1', 'status': 'running', 'started': 'T1', 'finished': None,
-                              'results': {'powered_off': VMS[:1], 'failed': [dict(VMS[1], msg='x')]}}]}
-    assert status_lines(workflow, record, '/tmp/s.json') == [
-        'Workflow wf on vc1: 2 runs, updated T3.',
-        'Latest run r2 started T2, finished T3, powered off 2 VMs: batch-1 (vm-58, hard), batch-2 (vm-61, hard), annotated 2, CloudEvent wf-r2 sent.',
-        'Unfinished earlier run r1 started T1, NOT finished, powered off 1 VM: batch-1 (vm-58, hard), failed 1: batch-2 (vm-61), annotated 0; '
-        'the next run that proceeds finishes it.']
-
-
-# ------------------------------------------------------------------ retries
-
-@pytest.mark.parametrize('message', [
-    "vCenter 127.0.0.1:8989 refused the login of user 'user': wrong user name or password.",
-    'Cannot verify the TLS certificate of vCenter 127.0.0.1:8989 (unable to get local issuer certificate). Trust its CA ...',
-    "Tag 'preemtible' does not exist in vCenter.",
-    "Tag 'batch' exists in several categories ('team-a', 'team-b'); set category to pick one.",
-    "Tag 'preemptible' does not exist in category 'team-a'; it exists in category 'preemption'.",
-    "scope 'domain-c999' does not exist in vCenter.",
-    "priority_attribute 'preemption.prio' is not a custom attribute of VMs in vCenter (defined: none).",
-    "The VM custom attribute 'com.vmware.workflows.vsphere.preemption' is not defined in vCenter. Create it once with ...",
-])
-def test_errors_another_attempt_cannot_cure(message):
-    assert permanent_error(message) is True
-
-
-@pytest.mark.parametrize('message', [
-    'Cannot connect to vCenter 127.0.0.1:8989: connection refused.',
-    'Cannot connect to vCenter 127.0.0.1:8989: timed out.',
-    "Cannot resolve the vCenter host name 'vc1.example.com'.",
-    'Could not power off 1 of 2 VMs: vm-61 (batch-2): still on 30 s after the guest shutdown request (grace_period)',
-    'HTTP 503 from http://sink/', '', None,
-])
-def test_errors_worth_another_attempt(message):
-    assert permanent_error(message) is False

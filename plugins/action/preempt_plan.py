@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""vsphere.preemption.preempt_plan: the one door through which the trigger event enters the role (documented in plugins/modules)."""
+
+from __future__ import annotations
+
+import os
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import (
+    REQUEST_KEYS,
+    PreemptionRequestError,
+    build_plan,
+    plain_data,
+    workflow_identity,
+)
+from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import StateFile, StateFileError
+
+EVENT_VARIABLE = 'preemption_event'
+PURPOSES = ('preempt', 'setup', 'cancel', 'status')
+ARGUMENT_SPEC = dict(
+    {key: dict(type='raw') for key in REQUEST_KEYS if key != 'event'},
+    purpose=dict(type='str', choices=list(PURPOSES), default='preempt'),
+    state_file=dict(type='path'),
+)
+
+
+def _trigger(task_vars):
+    """What started the run, from variables whose presence (never their content) says so."""
+    if 'ansible_eda' in task_vars:
+        return 'eda'
+    if 'awx_job_id' in task_vars:
+        return 'awx'
+    return 'manual'
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        del validation
+        request = {key: params.get(key) for key in REQUEST_KEYS if key != 'event'}
+        # The event is read as it was given, never rendered: ansible-core trusts extra vars as templates, and
+        # an event's text is anybody's (VEBA, a webhook, any vCenter user who names a VM). plain_data drops the
+        # template trust, so nothing later renders it either.
+        try:
+            request['event'] = plain_data(task_vars.get(EVENT_VARIABLE), EVENT_VARIABLE)
+            for key in ('vcenter_hostname', 'vcenter_port'):
+                if request[key] in (None, ''):
+                    request[key] = os.environ.get('VMWARE_HOST' if key == 'vcenter_hostname' else 'VMWARE_PORT')
+            if params['purpose'] == 'setup':
+                # Setup checks the tag and the vCenter; it preempts nothing, so it needs no criticality.
+                plan = build_plan(dict(request, criticality=request['criticality'] or 'LOW'))
+            elif params['purpose'] == 'preempt':
+                plan = build_plan(request)
+            else:
+                plan = dict(workflow_identity(request), action=params['purpose'])
+        except PreemptionRequestError as exc:
+            return dict(result, failed=True, msg=str(exc), retryable=False)
+        plan['trigger'] = _trigger(task_vars)
+        if params['state_file']:
+            # A state file that cannot be read stops the run here, before anything talks to vCenter.
+            store = StateFile(params['state_file'])
+            try:
+                store.record(plan['state_key'])
+            except StateFileError as exc:
+                return dict(result, failed=True, msg=str(exc), state_file=store.path, retryable=False)
+        result.update(plan, changed=False)
+        return result

@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""vsphere.preemption.workflow_state: the workflow's state, kept on the controller (documented in plugins/modules)."""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import DEFAULT_STATE_PATH, StateFile, StateFileError
+from ansible_collections.vsphere.preemption.plugins.module_utils.workflow_states import STATES, check_params, run_state
+
+ARGUMENT_SPEC = dict(
+    path=dict(type='path', default=DEFAULT_STATE_PATH),
+    workflow_id=dict(type='str', required=True),
+    state=dict(type='str', choices=list(STATES), default='query'),
+    threshold=dict(type='int', default=60),
+    run_id=dict(type='str'),
+    results=dict(type='dict'),
+    tag=dict(type='str'),
+    criticality=dict(type='str'),
+    trigger=dict(type='str'),
+    event=dict(type='dict'),
+)
+
+
+class ActionModule(ActionBase):
+    # The state is the controller's, like a fact cache: no module is sent anywhere.
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        validation, params = self.validate_argument_spec(
+            argument_spec=ARGUMENT_SPEC, required_if=[('state', 'progress', ['run_id']), ('state', 'finished', ['run_id'])])
+        del validation
+        problem = check_params(params)
+        if problem:
+            return dict(result, failed=True, msg=problem, retryable=False)
+        store = StateFile(params['path'])
+        try:
+            changed, fields = run_state(store, params, self._task.check_mode)
+        except StateFileError as exc:
+            return dict(result, failed=True, msg=str(exc), state_file=store.path, retryable=False)
+        # Not returned as `path`: a module's result with `path` gets the file's stat fields, `state: file` among them.
+        result.update(fields, changed=changed, state_file=store.path, ansible_facts=dict(preemption_state=fields['record']))
+        return result

@@ -1,0 +1,374 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What a run of the ``vsphere.preemption.preempt`` role did, and what it still owes, as pure functions.
+
+The role registers the results of its steps (``workflow_state: started``,
+``power_off``, the probe of VMs whose fate is unknown) and hands them to
+these functions, through the role's filters, instead of keeping books in
+Jinja. A run owes, for every VM it powered off, the annotation, and for the
+whole run one CloudEvent. The same run always gives the same values and the
+same CloudEvent id, so a resumed run re-sends the event its killed
+predecessor may have sent, and a receiver can deduplicate it.
+
+Inputs are untrusted data (VM names, the event, the state file): they are
+copied and compared, never interpreted.
+"""
+
+from __future__ import annotations
+
+import copy
+
+EVENT_TYPE = 'com.vmware.workflows.vsphere.VmPreemptedEvent.v0'
+
+
+def cloudevent_id(workflow_id, trigger_event_id, run_id):
+    """``<workflowID>-<trigger event id>``, or ``<workflowID>-<runID>`` for a run without a trigger event."""
+    return '%s-%s' % (workflow_id, trigger_event_id or run_id)
+
+
+def _forced(vm, mode):
+    """Whether this VM was powered off hard: from its power-off method when known, else from the mode."""
+    method = vm.get('method')
+    if method:
+        return method == 'hard'
+    return mode == 'hard'
+
+
+def annotation_value(run, plan, forced):
+    """The JSON record written into the VM custom attribute (the Go prototype's field names).
+
+    ``run`` is the run as vsphere.preemption.workflow_state returned it
+    (``run_id``, ``started``, ``event``); ``plan`` is the plan the run recorded.
+    """
+    return {
+        'preempted': True,
+        'tag': plan['tag'],
+        'forcedShutdown': bool(forced),
+        'criticality': plan['criticality'],
+        'workflowID': plan['workflow_id'],
+        'workflowStarted': run['started'],
+        'runID': run['run_id'],
+        'event': copy.deepcopy(run.get('event')),
+    }
+
+
+def run_report(run, plan, powered_off):
+    """What a run writes for the VMs it powered off.
+
+    ``powered_off`` is a list of ``{moid, name, method}`` (``method`` may be
+    missing for a VM whose power-off answer was lost). Returns
+    ``{annotations: [{vms, value}], event: {id, type, source, subject, data} or None}``:
+    one annotation group per forcedShutdown value (a MEDIUM run may power off
+    some VMs soft and others hard), and the CloudEvent, None when nothing was
+    powered off.
+    """
+    groups = {}
+    for vm in powered_off:
+        groups.setdefault(_forced(vm, plan['mode']), []).append(vm['moid'])
+    annotations = [{'vms': groups[forced], 'value': annotation_value(run, plan, forced)} for forced in (True, False) if forced in groups]
+    if not powered_off:
+        return {'annotations': annotations, 'event': None}
+    data = annotation_value(run, plan, any(_forced(vm, plan['mode']) for vm in powered_off))
+    data['virtualMachines'] = [{'Type': 'VirtualMachine', 'Value': vm['moid']} for vm in powered_off]
+    event = {'id': cloudevent_id(plan['workflow_id'], plan.get('event_id'), run['run_id']), 'type': EVENT_TYPE,
+             'source': plan['event_source'], 'subject': plan['workflow_id'], 'data': data}
+    return {'annotations': annotations, 'event': event}
+
+
+# ---------------------------------------------------------------- what the steps did
+
+def _moids(vms):
+    return {vm['moid'] for vm in vms or []}
+
+
+def _answered(result):
+    """Whether a registered power_off result says what became of each VM (not skipped, not a lost connection)."""
+    return bool(result) and not result.get('skipped') and isinstance(result.get('preempted'), list)
+
+
+def _unsure(run, on_since):
+    """The VMs an unfinished run selected but recorded no outcome for (killed, or its power-off answer lost).
+
+    ``on_since``: the moids the new run found powered on after that run ended, which it therefore did not power off.
+    """
+    results = run.get('results') or {}
+    known = (_moids(results.get('powered_off')) | _moids(results.get('already_off')) | _moids(results.get('failed'))
+             | set(on_since))
+    return [vm for vm in results.get('selected') or [] if vm['moid'] not in known]
+
+
+def _owing(start):
+    """The runs the role finishes after ``workflow_state: started``: unfinished earlier runs first, then the new run."""
+    record = start.get('record') or {}
+    current = start.get('run')
+    runs = [run for run in record.get('unfinished') or [] if not current or run['run_id'] != current['run_id']]
+    return runs + ([current] if current else [])
+
+
+def power_outcome(selected, power):
+    """``(powered_off, already_off, failed, unknown)`` of this run's power-off step.
+
+    ``power`` is the registered result of ``power_off`` after its retries.
+    A VM a retry finds off was powered off by an earlier attempt whose answer
+    the retry replaced: it counts as powered off by this run (how is not
+    known). On the first attempt a VM already off was not this run's doing.
+    ``unknown``: the VMs the result says nothing of (the step could not reach
+    vCenter at all); the role probes them before it decides.
+    """
+    if not _answered(power):
+        if power and power.get('skipped'):
+            return [], [], [], []
+        return [], [], [], list(selected)
+    retried = (power.get('attempts') or 1) > 1
+    powered_off = [dict(vm) for vm in power['preempted']]
+    already_off = []
+    for vm in power.get('already_off') or []:
+        (powered_off if retried else already_off).append(dict(vm))
+    failed = [dict(vm) for vm in power.get('failed_vms') or []]
+    known = _moids(powered_off) | _moids(already_off) | _moids(failed)
+    unknown = [vm for vm in selected if vm['moid'] not in known]
+    return powered_off, already_off, failed, unknown
+
+
+def probe_moids(start, power):
+    """The VMs whose power state decides what a run did: unknown outcomes of this run and of unfinished earlier ones."""
+    current_id = (start.get('run') or {}).get('run_id')
+    on_since = _moids(((start.get('run') or {}).get('results') or {}).get('selected'))
+    moids = []
+    for run in _owing(start):
+        selected = (run.get('results') or {}).get('selected') or []
+        vms = power_outcome(selected, power)[3] if run['run_id'] == current_id else _unsure(run, on_since)
+        moids.extend(vm['moid'] for vm in vms if vm['moid'] not in moids)
+    return moids
+
+
+def _off_now(probe):
+    """The moids a check-mode power_off found off already."""
+    return _moids(probe.get('already_off')) if _answered(probe) else set()
+
+
+def work(start, power=None, probe=None):
+    """What the role still has to do for the runs it finishes, and what to record.
+
+    ``start`` is the registered ``workflow_state: started`` result (its run
+    recorded ``plan`` and ``selected``), ``power`` the registered power_off
+    result of the new run, ``probe`` the check-mode power_off of
+    `probe_moids`. Returns::
+
+        {'progress': {powered_off, already_off, failed},  # the new run's, to record before annotating
+         'annotations': [{vms, value}], 'events': [{url, sink, event}],  # what is owed, every run together
+         'finish': [{run_id, results}],  # the final results of each run, for workflow_state: finished
+         'resumed': [run_id], 'current': {powered_off, failed}}
+
+    Each run's recorded plan says whether it sends a CloudEvent.
+    """
+    off_now = _off_now(probe or {})
+    current = start.get('run')
+    current_id = (current or {}).get('run_id')
+    on_since = _moids(((current or {}).get('results') or {}).get('selected'))
+    result = {'progress': None, 'annotations': [], 'events': [], 'finish': [], 'resumed': [],
+              'current': {'powered_off': [], 'failed': []}}
+    for run in _owing(start):
+        results = run.get('results') or {}
+        plan = results.get('plan')
+        if not plan:
+            # Killed before it recorded its plan: it had done nothing.
+            result['finish'].append({'run_id': run['run_id'], 'results': {'powered_off': [], 'annotated': []}})
+            result['resumed'].append(run['run_id'])
+            continue
+        if run['run_id'] == current_id:
+            powered_off, already_off, failed, unknown = power_outcome(results.get('selected') or [], power)
+            error = (power or {}).get('msg') or 'no answer from vCenter'
+            for vm in unknown:
+                if vm['moid'] in off_now:
+                    powered_off.append({'moid': vm['moid'], 'name': vm.get('name')})
+                else:
+                    failed.append({'moid': vm['moid'], 'name': vm.get('name'), 'msg': error})
+            result['progress'] = {'powered_off': powered_off, 'already_off': already_off, 'failed': failed}
+            result['current'] = {'powered_off': powered_off, 'failed': failed}
+        else:
+            powered_off = [dict(vm) for vm in results.get('powered_off') or []]
+            powered_off += [{'moid': vm['moid'], 'name': vm.get('name')} for vm in _unsure(run, on_since) if vm['moid'] in off_now]
+            failed = results.get('failed') or []
+            result['resumed'].append(run['run_id'])
+        report = run_report(run, plan, powered_off)
+        result['annotations'].extend(report['annotations'])
+        sent = results.get('event_sent')
+        event_due = bool(plan.get('reply_to')) and report['event'] is not None
+        if event_due and sent != report['event']['id']:
+            result['events'].append({'url': plan['reply_to'], 'sink': plan['sink'], 'event': report['event']})
+        final = {'powered_off': powered_off, 'failed': failed, 'annotated': [vm['moid'] for vm in powered_off]}
+        if event_due:
+            final['event_sent'] = report['event']['id']
+        if run['run_id'] != current_id:
+            final['finished_by'] = current_id
+        result['finish'].append({'run_id': run['run_id'], 'results': final})
+    return result
+
+
+# ---------------------------------------------------------------- messages
+
+def attempts(result, retries):
+    """How many attempts a step with ``retries``/``until`` made, from its registered result.
+
+    ansible-core reports ``attempts`` as the retry count when every attempt
+    failed; an attempt still failing with ``retryable`` true means they all ran.
+    """
+    if result.get('failed') and result.get('retryable'):
+        return retries + 1
+    return result.get('attempts') or 1
+
+
+def _failed_items(result):
+    items = [item for item in result.get('results') or [] if item.get('failed')]
+    return items or [result]
+
+
+def step_failure(what, result, plan, subject=None):
+    """The one-line error of a step whose every attempt failed (``what``: select, probe, annotate, cloudevent).
+
+    ``result`` is the registered result (of a loop or a single task);
+    ``subject`` names what the step was for (the run ids, the CloudEvent).
+    """
+    items = _failed_items(result)
+    tries = max(attempts(item, plan['retries']) for item in items)
+    error = ' '.join(sorted({item.get('msg') or 'failed without a message' for item in items}))
+    if what == 'select':
+        return "Could not list the VMs tagged %r after %d attempts: %s" % (plan['tag'], tries, error)
+    if what == 'probe':
+        return 'Could not read the power state of the VMs of unfinished runs after %d attempts: %s' % (tries, error)
+    if what == 'annotate':
+        return ('Could not annotate the VMs of run %s after %d attempts: %s The next run of this workflow finishes it.'
+                % (subject, tries, error))
+    if what == 'cloudevent':
+        owed = [item['item'] for item in items if isinstance(item.get('item'), dict)]
+        return ('Could not send CloudEvent %s to %s after %d attempts: %s The next run of this workflow sends it.'
+                % (', '.join(entry['event']['id'] for entry in owed) or subject,
+                   ', '.join(sorted({entry['sink'] for entry in owed})) or plan['sink'], tries, error))
+    raise ValueError('unknown step %r' % what)
+
+
+def power_failure(work_done, power, plan):
+    """The error of a run that could not power off every VM it selected, or '' when it could."""
+    failed = work_done['current']['failed']
+    if not failed:
+        return ''
+    selected = len(work_done['current']['powered_off']) + len(failed)
+    reasons = ' '.join(sorted({vm.get('msg') or '' for vm in failed})) if not (power or {}).get('msg') else power['msg']
+    return 'Could not power off %d of %d VMs after %d attempts: %s' % (len(failed), selected, attempts(power or {}, plan['retries']), reasons)
+
+
+def _vms(count):
+    return '%d VM%s' % (count, '' if count == 1 else 's')
+
+
+def _vm_list(vms, detail=None):
+    return ', '.join('%s (%s%s)' % (vm.get('name') or vm['moid'], vm['moid'], ', %s' % vm[detail] if detail and vm.get(detail) else '')
+                     for vm in vms)
+
+
+def outcome(start, found=None, work_done=None, sent=False):
+    """The outcome `run_summary` describes, from the registered results of a run that got to ``workflow_state: started``."""
+    if not start.get('proceed'):
+        return {'status': 'skipped', 'message': start.get('msg'), 'pending': start.get('pending')}
+    work_done = work_done or {'current': {'powered_off': [], 'failed': []}, 'resumed': [], 'events': []}
+    current = start['run']
+    plan = (current.get('results') or {}).get('plan') or {}
+    selected = (current.get('results') or {}).get('selected') or []
+    event = run_report(current, plan, work_done['current']['powered_off'])['event'] if plan else None
+    return {
+        'status': 'finished', 'run_id': current['run_id'], 'resumed': work_done['resumed'],
+        'total': (found or {}).get('total', len(selected)), 'selected': selected,
+        'powered_off': work_done['current']['powered_off'], 'failed': work_done['current']['failed'],
+        'annotated': [vm['moid'] for vm in work_done['current']['powered_off']],
+        'event_id': event['id'] if event and plan.get('reply_to') else None, 'event_sent': bool(sent),
+    }
+
+
+def run_summary(plan, outcome_, check_mode=False):
+    """The one summary line of a role invocation, and the stats it publishes with set_stats.
+
+    ``outcome_``: ``status`` (``finished``, ``skipped``, ``cancelled`` or
+    ``ignored``) and, as they apply, ``message`` and ``pending`` (why it was
+    skipped, and the unfinished run it left alone), ``removed`` (cancelled: a record was there),
+    ``run_id``, ``total`` (tagged VMs in scope before max_vms), ``selected``,
+    ``powered_off``, ``failed``, ``annotated``, ``event_id``, ``event_sent``,
+    ``resumed`` (run ids of earlier unfinished runs this one finished).
+    """
+    status = outcome_['status']
+    where = '%s on %s' % (plan['workflow_id'], plan['vcenter'])
+    scope = plan['scope'] or 'all of vCenter'
+    powered_off = list(outcome_.get('powered_off') or [])
+    failed = list(outcome_.get('failed') or [])
+    prefix = '[check mode, nothing changed] ' if check_mode else ''
+    if status == 'skipped':
+        line = 'Preemption %s: %s' % (where, outcome_.get('message') or 'skipped inside the re-run threshold.')
+        pending = outcome_.get('pending')
+        if pending:
+            line += (' Run %s (started %s) has not finished; the first run after the threshold finishes it.'
+                     % (pending.get('run_id'), pending.get('started')))
+    elif status == 'ignored':
+        line = 'Preemption %s: %s, nothing to do.' % (where, plan['reason'])
+    elif status == 'cancelled':
+        line = 'Preemption %s cancelled (%s): %s; nothing powered off.' % (
+            where, plan['reason'], 'its record %s removed' % ('would be' if check_mode else 'was') if outcome_.get('removed')
+            else 'it had no record')
+    else:
+        parts = ['%s preemption %s (%s; %s; scope %s)' % (plan['criticality'], where, plan['mode'], plan['reason'], scope)]
+        if outcome_.get('resumed'):
+            parts.append('%s earlier run %s first' % ('would finish' if check_mode else 'finished', ', '.join(outcome_['resumed'])))
+        if powered_off:
+            verb = 'would power off' if check_mode else 'powered off'
+            parts.append('%s %s: %s' % (verb, _vms(len(powered_off)), _vm_list(powered_off, 'method')))
+        else:
+            parts.append('no powered-on VM tagged %r in scope, nothing to power off' % plan['tag'])
+        left = (outcome_.get('total') or 0) - len(outcome_.get('selected') or [])
+        if left > 0:
+            parts.append('%d more left running (max_vms %d)' % (left, plan['max_vms']))
+        if failed:
+            reasons = ['%s (%s): %s' % (vm.get('name') or vm['moid'], vm['moid'], vm.get('msg')) for vm in failed]
+            parts.append('FAILED to power off %d: %s' % (len(failed), '; '.join(reasons)))
+        if powered_off and not check_mode:
+            parts.append('annotated %d' % len(outcome_.get('annotated') or []))
+        if outcome_.get('event_id'):
+            verb = 'would send' if check_mode else 'sent' if outcome_.get('event_sent') else 'did not send'
+            parts.append('%s CloudEvent %s to %s' % (verb, outcome_['event_id'], plan['sink']))
+        if outcome_.get('run_id') and not check_mode:
+            parts.append('run %s %s' % (outcome_['run_id'], 'finished with failures' if failed else 'finished'))
+        line = '%s: %s.' % (parts[0], '; '.join(parts[1:]))
+    stats = {
+        'workflow_id': plan['workflow_id'], 'vcenter': plan['vcenter'], 'status': status, 'check_mode': bool(check_mode),
+        'criticality': plan['criticality'], 'mode': plan['mode'], 'scope': plan['scope'], 'run_id': outcome_.get('run_id'),
+        'powered_off': powered_off, 'failed': failed,
+        'event_id': outcome_.get('event_id') if outcome_.get('event_sent') else None,
+    }
+    return {'line': prefix + line, 'stats': stats}
+
+
+def _run_line(run):
+    results = run.get('results') or {}
+    powered_off = results.get('powered_off') or []
+    state = 'finished %s' % run['finished'] if run.get('status') == 'finished' else 'NOT finished'
+    parts = ['run %s started %s, %s' % (run.get('run_id'), run.get('started'), state)]
+    parts.append('powered off %s%s' % (_vms(len(powered_off)), ': ' + _vm_list(powered_off, 'method') if powered_off else ''))
+    if results.get('failed'):
+        parts.append('failed %d: %s' % (len(results['failed']), _vm_list(results['failed'])))
+    if powered_off:
+        parts.append('annotated %d' % len(results.get('annotated') or []))
+    if results.get('event_sent'):
+        parts.append('CloudEvent %s sent' % results['event_sent'])
+    return ', '.join(parts)
+
+
+def status_lines(workflow, record, state_file):
+    """Readable lines describing a workflow's record in the state file (None: no record)."""
+    where = 'Workflow %s on %s' % (workflow['workflow_id'], workflow['vcenter'])
+    if not record:
+        return ['%s has no record in %s.' % (where, state_file)]
+    lines = ['%s: %d run%s, updated %s.' % (where, record.get('runs', 0), '' if record.get('runs') == 1 else 's', record.get('updated')),
+             'Latest ' + _run_line(record['run']) + '.']
+    lines.extend('Unfinished earlier %s; the next run that proceeds finishes it.' % _run_line(run) for run in record.get('unfinished') or [])
+    return lines

@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The states of ``vsphere.preemption.workflow_state`` over a state store, as the action plugin returns them."""
+
+from __future__ import annotations
+
+STATES = ('started', 'progress', 'finished', 'absent', 'query')
+
+
+def start_message(workflow_id, threshold, outcome):
+    if outcome['last_started'] is None:
+        return 'Workflow %r has no earlier run: proceeding.' % workflow_id
+    verdict = 'proceeding' if outcome['proceed'] else 'skipped (%s s left)' % outcome['remaining']
+    return 'Workflow %r last started at %s, %s s ago; threshold %d s: %s.' % (
+        workflow_id, outcome['last_started'], outcome['elapsed'], threshold, verdict)
+
+
+def check_params(params):
+    """The message for parameters the argument spec cannot check, or ''."""
+    if not params['workflow_id'].strip():
+        return 'workflow_id must name the workflow, not be an empty string.'
+    if params['threshold'] < 0:
+        return 'threshold must be 0 or a positive number of seconds, not %d.' % params['threshold']
+    return ''
+
+
+def run_state(store, params, check_mode):
+    """Do what ``params['state']`` asks of ``store``; returns ``(changed, result fields)``."""
+    state, workflow_id = params['state'], params['workflow_id']
+    if state == 'started':
+        outcome = store.started(workflow_id, params['threshold'], tag=params['tag'], criticality=params['criticality'],
+                                trigger=params['trigger'], event=params['event'], results=params['results'], check_mode=check_mode)
+        run = outcome['run']
+        return outcome['proceed'], dict(
+            proceed=outcome['proceed'], run_id=run['run_id'] if run else None, run=run, pending=outcome['pending'],
+            last_started=outcome['last_started'], remaining=outcome['remaining'], record=outcome['record'],
+            msg=start_message(workflow_id, params['threshold'], outcome))
+    if state in ('progress', 'finished'):
+        changed, run, record = store.progress(workflow_id, params['run_id'], params['results'] or {},
+                                              finish=state == 'finished', check_mode=check_mode)
+        return changed, dict(run=run, record=record)
+    if state == 'absent':
+        return store.absent(workflow_id, check_mode=check_mode) is not None, dict(record=None)
+    return False, dict(record=store.query(workflow_id))

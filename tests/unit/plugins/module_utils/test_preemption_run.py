@@ -1,0 +1,288 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import build_plan
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_run import (
+    EVENT_TYPE,
+    attempts,
+    cloudevent_id,
+    outcome,
+    power_failure,
+    power_outcome,
+    probe_moids,
+    run_report,
+    run_summary,
+    status_lines,
+    step_failure,
+    work,
+)
+
+FIXTURE = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'veba-alarm-red.json')
+DEFAULTS = dict(tag='preemptible', max_vms=10, parallel=5, retries=3, retry_delay=2, threshold=60, grace_period=30, scope='event',
+                vcenter_hostname='vc1.example.com', vcenter_port='')
+
+
+@pytest.fixture
+def red_event():
+    with open(FIXTURE) as handle:
+        return json.load(handle)
+
+
+def request(**overrides):
+    return dict(DEFAULTS, **overrides)
+
+
+def alarm(event, old, new):
+    changed = copy.deepcopy(event)
+    changed['data']['From'], changed['data']['To'] = old, new
+    return changed
+
+
+# ------------------------------------------------------------------ report
+
+def test_cloudevent_id_prefers_the_trigger_event():
+    assert cloudevent_id('wf', 'd65a', 'run-1') == 'wf-d65a'
+    assert cloudevent_id('wf', None, 'run-1') == 'wf-run-1'
+
+
+RUN = {'run_id': 'run-1', 'started': '2021-11-05T13:02:34.437444Z', 'status': 'running', 'results': {}, 'event': None}
+
+
+def test_report_of_a_hard_run(red_event):
+    plan = build_plan(request(event=red_event))['recorded']
+    run = dict(RUN, event=red_event)
+    report = run_report(run, plan, [{'moid': 'vm-58', 'name': 'a', 'method': 'hard'}, {'moid': 'vm-61', 'name': 'b', 'method': 'hard'}])
+    value = {'preempted': True, 'tag': 'preemptible', 'forcedShutdown': True, 'criticality': 'HIGH',
+             'workflowID': 'cluster-cpu-above-80', 'workflowStarted': '2021-11-05T13:02:34.437444Z', 'runID': 'run-1',
+             'event': red_event}
+    assert report['annotations'] == [{'vms': ['vm-58', 'vm-61'], 'value': value}]
+    assert report['event'] == {
+        'id': 'cluster-cpu-above-80-d65a8ad1-7d3c-4f72-ace4-e3f2883c4475', 'type': EVENT_TYPE,
+        'source': '/vsphere.preemption/vc1.example.com', 'subject': 'cluster-cpu-above-80',
+        'data': dict(value, virtualMachines=[{'Type': 'VirtualMachine', 'Value': 'vm-58'}, {'Type': 'VirtualMachine', 'Value': 'vm-61'}])}
+
+
+def test_report_of_a_medium_run_splits_soft_and_forced():
+    plan = build_plan(request(criticality='medium'))['recorded']
+    report = run_report(RUN, plan, [{'moid': 'vm-1', 'method': 'soft'}, {'moid': 'vm-2', 'method': 'hard'}, {'moid': 'vm-3'}])
+    assert [(group['vms'], group['value']['forcedShutdown']) for group in report['annotations']] == [(['vm-2'], True), (['vm-1', 'vm-3'], False)]
+    assert report['event']['id'] == 'manual-run-1'
+    assert report['event']['data']['forcedShutdown'] is True
+    assert report['event']['data']['event'] is None
+
+
+def test_a_vm_without_method_counts_as_forced_in_a_hard_run():
+    plan = build_plan(request(criticality='HIGH'))['recorded']
+    assert run_report(RUN, plan, [{'moid': 'vm-3'}])['annotations'][0]['value']['forcedShutdown'] is True
+
+
+def test_report_of_a_run_that_powered_off_nothing():
+    assert run_report(RUN, build_plan(request(criticality='LOW'))['recorded'], []) == {'annotations': [], 'event': None}
+
+
+# ------------------------------------------------------------------ summary, status
+
+VMS = [{'moid': 'vm-58', 'name': 'batch-1', 'method': 'hard'}, {'moid': 'vm-61', 'name': 'batch-2', 'method': 'hard'}]
+
+
+def test_summary_of_a_finished_run(red_event):
+    plan = build_plan(request(event=red_event, reply_to='http://sink/', max_vms=2))
+    summary = run_summary(plan, {'status': 'finished', 'run_id': 'run-1', 'total': 3, 'selected': VMS, 'powered_off': VMS,
+                                 'failed': [], 'annotated': ['vm-58', 'vm-61'], 'event_id': 'cluster-cpu-above-80-d65a', 'event_sent': True,
+                                 'resumed': ['run-0']})
+    assert summary['line'] == (
+        "HIGH preemption cluster-cpu-above-80 on vc1.example.com (hard; alarm 'cluster-cpu-above-80' green -> red; scope domain-c7): "
+        'finished earlier run run-0 first; powered off 2 VMs: batch-1 (vm-58, hard), batch-2 (vm-61, hard); '
+        '1 more left running (max_vms 2); annotated 2; sent CloudEvent cluster-cpu-above-80-d65a to http://sink/; run run-1 finished.')
+    assert summary['stats'] == {
+        'workflow_id': 'cluster-cpu-above-80', 'vcenter': 'vc1.example.com', 'status': 'finished', 'check_mode': False,
+        'criticality': 'HIGH', 'mode': 'hard', 'scope': 'domain-c7', 'run_id': 'run-1', 'powered_off': VMS, 'failed': [],
+        'event_id': 'cluster-cpu-above-80-d65a'}
+
+
+def test_summary_in_check_mode_says_what_would_happen():
+    plan = build_plan(request(criticality='LOW', scope='all', reply_to='http://sink/'))
+    line = run_summary(plan, {'status': 'finished', 'run_id': 'run-1', 'total': 2, 'selected': VMS, 'powered_off': VMS,
+                              'event_id': 'manual-run-1', 'event_sent': False}, check_mode=True)['line']
+    assert line.startswith('[check mode, nothing changed] LOW preemption manual on vc1.example.com (soft; manual run; scope all of vCenter): '
+                           'would power off 2 VMs')
+    assert 'would send CloudEvent manual-run-1' in line and 'annotated' not in line and 'run run-1' not in line
+
+
+def test_summary_of_failures_and_of_nothing_to_do():
+    plan = build_plan(request(criticality='HIGH'))
+    line = run_summary(plan, {'status': 'finished', 'run_id': 'r', 'selected': VMS, 'powered_off': VMS[:1],
+                              'failed': [dict(VMS[1], msg='boom')]})['line']
+    assert 'FAILED to power off 1: batch-2 (vm-61): boom' in line and line.endswith('run r finished with failures.')
+    line = run_summary(plan, {'status': 'finished', 'run_id': 'r', 'total': 0, 'selected': [], 'powered_off': []})['line']
+    assert "no powered-on VM tagged 'preemptible' in scope, nothing to power off" in line
+
+
+def test_summary_of_skipped_cancelled_and_ignored_runs(red_event):
+    plan = build_plan(request(criticality='HIGH'))
+    skipped = run_summary(plan, {'status': 'skipped', 'message': 'Workflow last started 5 s ago: skipped (55 s left).',
+                                 'pending': {'run_id': 'r0', 'started': 'T0'}})
+    assert skipped['line'] == ('Preemption manual on vc1.example.com: Workflow last started 5 s ago: skipped (55 s left). '
+                               'Run r0 (started T0) has not finished; the first run after the threshold finishes it.')
+    assert skipped['stats']['status'] == 'skipped' and skipped['stats']['event_id'] is None
+    dropped = build_plan(request(event=alarm(red_event, 'red', 'green')))
+    assert run_summary(dropped, {'status': 'cancelled', 'removed': True})['line'] == (
+        "Preemption cluster-cpu-above-80 on vc1.example.com cancelled (alarm 'cluster-cpu-above-80' red -> green): "
+        'its record was removed; nothing powered off.')
+    assert 'its record would be removed' in run_summary(dropped, {'status': 'cancelled', 'removed': True}, check_mode=True)['line']
+    assert 'it had no record' in run_summary(dropped, {'status': 'cancelled', 'removed': False})['line']
+    same = build_plan(request(event=alarm(red_event, 'red', 'red')))
+    assert run_summary(same, {'status': 'ignored'})['line'] == (
+        "Preemption cluster-cpu-above-80 on vc1.example.com: alarm 'cluster-cpu-above-80' red -> red, nothing to do.")
+
+
+def test_status_lines():
+    workflow = {'workflow_id': 'wf', 'vcenter': 'vc1', 'state_key': 'wf@vc1'}
+    assert status_lines(workflow, None, '/tmp/s.json') == ['Workflow wf on vc1 has no record in /tmp/s.json.']
+    record = {'runs': 2, 'updated': 'T3',
+              'run': {'run_id': 'r2', 'status': 'finished', 'started': 'T2', 'finished': 'T3',
+                      'results': {'powered_off': VMS, 'annotated': ['vm-58', 'vm-61'], 'event_sent': 'wf-r2'}},
+              'unfinished': [{'run_id': 'r1', 'status': 'running', 'started': 'T1', 'finished': None,
+                              'results': {'powered_off': VMS[:1], 'failed': [dict(VMS[1], msg='x')]}}]}
+    assert status_lines(workflow, record, '/tmp/s.json') == [
+        'Workflow wf on vc1: 2 runs, updated T3.',
+        'Latest run r2 started T2, finished T3, powered off 2 VMs: batch-1 (vm-58, hard), batch-2 (vm-61, hard), annotated 2, CloudEvent wf-r2 sent.',
+        'Unfinished earlier run r1 started T1, NOT finished, powered off 1 VM: batch-1 (vm-58, hard), failed 1: batch-2 (vm-61), annotated 0; '
+        'the next run that proceeds finishes it.']
+
+
+# ------------------------------------------------------------------ what the steps did
+
+A = {'moid': 'vm-1', 'name': 'a'}
+B = {'moid': 'vm-2', 'name': 'b'}
+C = {'moid': 'vm-3', 'name': 'c'}
+PLAN = build_plan(request(criticality='HIGH', reply_to='http://sink/'))
+
+
+def started(selected, unfinished=(), run_id='run-2'):
+    run = {'run_id': run_id, 'started': 'T2', 'status': 'running', 'event': None,
+           'results': {'plan': PLAN['recorded'], 'selected': list(selected)}}
+    return {'proceed': True, 'run_id': run_id, 'run': run, 'record': {'run': run, 'unfinished': list(unfinished)}}
+
+
+def test_a_first_attempt_that_finds_a_vm_off_did_not_power_it_off():
+    power = {'preempted': [dict(A, method='hard')], 'already_off': [B], 'failed_vms': []}
+    assert power_outcome([A, B], power) == ([dict(A, method='hard')], [B], [], [])
+
+
+def test_a_retry_that_finds_a_vm_off_counts_it_as_powered_off_by_the_run():
+    power = {'preempted': [dict(B, method='hard')], 'already_off': [A], 'failed_vms': [], 'attempts': 2}
+    assert power_outcome([A, B], power) == ([dict(B, method='hard'), A], [], [], [])
+
+
+def test_a_power_off_that_never_answered_leaves_every_vm_unknown():
+    assert power_outcome([A, B], {'failed': True, 'msg': 'Cannot connect', 'retryable': True}) == ([], [], [], [A, B])
+    assert power_outcome([], {'skipped': True}) == ([], [], [], [])
+
+
+def test_the_probe_names_unknown_vms_of_this_run_and_unrecorded_ones_of_killed_runs():
+    killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
+              'results': {'plan': PLAN['recorded'], 'selected': [A, C], 'powered_off': [dict(A, method='hard')]}}
+    start = started([B], unfinished=[killed])
+    assert probe_moids(start, {'failed': True, 'msg': 'down'}) == ['vm-3', 'vm-2']
+    assert probe_moids(start, {'preempted': [dict(B, method='hard')], 'already_off': [], 'failed_vms': []}) == ['vm-3']
+
+
+def test_work_of_a_plain_run():
+    done = work(started([A, B]), {'preempted': [dict(A, method='hard')], 'already_off': [], 'failed_vms': [dict(B, msg='boom')],
+                                  'failed': True, 'msg': 'Could not power off 1 of 2 VMs', 'retryable': True})
+    assert done['progress'] == {'powered_off': [dict(A, method='hard')], 'already_off': [], 'failed': [dict(B, msg='boom')]}
+    assert [group['vms'] for group in done['annotations']] == [['vm-1']]
+    assert [entry['event']['id'] for entry in done['events']] == ['manual-run-2']
+    assert done['events'][0]['url'] == 'http://sink/'
+    assert done['finish'] == [{'run_id': 'run-2', 'results': {'powered_off': [dict(A, method='hard')], 'failed': [dict(B, msg='boom')],
+                                                              'annotated': ['vm-1'], 'event_sent': 'manual-run-2'}}]
+    assert done['resumed'] == []
+
+
+def test_work_finishes_killed_runs_first_with_their_own_plan_and_event():
+    killed_plan = dict(PLAN['recorded'], reply_to='http://old-sink/', sink='http://old-sink/')
+    killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
+              'results': {'plan': killed_plan, 'selected': [A, C], 'powered_off': [dict(A, method='hard')]}}
+    nothing = {'run_id': 'run-0', 'started': 'T0', 'status': 'running', 'event': None, 'results': {}}
+    done = work(started([B], unfinished=[nothing, killed]), {'preempted': [dict(B, method='hard')], 'already_off': [], 'failed_vms': []},
+                {'preempted': [], 'already_off': [C]})
+    assert done['resumed'] == ['run-0', 'run-1']
+    assert [entry['run_id'] for entry in done['finish']] == ['run-0', 'run-1', 'run-2']
+    assert done['finish'][0]['results'] == {'powered_off': [], 'annotated': []}
+    assert done['finish'][1]['results']['powered_off'] == [dict(A, method='hard'), C]
+    assert done['finish'][1]['results']['finished_by'] == 'run-2'
+    assert [(entry['url'], entry['event']['id']) for entry in done['events']] == [('http://old-sink/', 'manual-run-1'), ('http://sink/', 'manual-run-2')]
+
+
+def test_an_event_already_sent_is_not_owed_again():
+    killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
+              'results': {'plan': PLAN['recorded'], 'selected': [A], 'powered_off': [A], 'event_sent': 'manual-run-1'}}
+    done = work(started([], unfinished=[killed]), {'skipped': True})
+    assert done['events'] == [] and done['finish'][0]['results']['event_sent'] == 'manual-run-1'
+
+
+def test_unknown_vms_found_on_are_failures_of_the_run():
+    done = work(started([A, B]), {'failed': True, 'msg': 'Cannot connect', 'retryable': True}, {'preempted': [A], 'already_off': [B]})
+    assert done['current'] == {'powered_off': [B], 'failed': [dict(A, msg='Cannot connect')]}
+
+
+@pytest.mark.parametrize('result, expected', [
+    ({'failed': False}, 1), ({'failed': False, 'attempts': 2}, 2),
+    # ansible-core reports the retry count when every attempt failed.
+    ({'failed': True, 'retryable': True, 'attempts': 3}, 4),
+    ({'failed': True, 'retryable': False, 'attempts': 2}, 2), ({'failed': True, 'retryable': False}, 1),
+])
+def test_attempts(result, expected):
+    assert attempts(result, 3) == expected
+
+
+def test_step_failures_name_the_step_and_the_attempts():
+    plan = dict(PLAN, retries=1)
+    assert step_failure('select', {'failed': True, 'retryable': True, 'msg': 'down.', 'attempts': 1}, plan) == (
+        "Could not list the VMs tagged 'preemptible' after 2 attempts: down.")
+    loop = {'failed': True, 'results': [{'failed': False}, {'failed': True, 'retryable': True, 'msg': 'HTTP 503.', 'attempts': 1,
+                                                              'item': {'url': 'http://s/', 'sink': 'http://s/', 'event': {'id': 'e-1'}}}]}
+    assert step_failure('cloudevent', loop, plan) == (
+        'Could not send CloudEvent e-1 to http://s/ after 2 attempts: HTTP 503. The next run of this workflow sends it.')
+    assert step_failure('annotate', {'failed': True, 'msg': 'x.'}, plan, 'run-1').startswith('Could not annotate the VMs of run run-1 after 1 attempts')
+    with pytest.raises(ValueError, match="unknown step 'bogus'"):
+        step_failure('bogus', {}, plan)
+
+
+def test_power_failure():
+    done = {'current': {'powered_off': [A], 'failed': [dict(B, msg='still on')]}}
+    assert power_failure(done, {'failed': True, 'retryable': True, 'msg': 'Could not power off 1 of 2 VMs: b', 'attempts': 1}, dict(PLAN, retries=1)) == (
+        'Could not power off 1 of 2 VMs after 2 attempts: Could not power off 1 of 2 VMs: b')
+    assert power_failure({'current': {'powered_off': [A], 'failed': []}}, {}, PLAN) == ''
+
+
+def test_outcome_of_a_skipped_and_of_a_finished_run():
+    assert outcome({'proceed': False, 'msg': 'skipped', 'pending': None}) == {'status': 'skipped', 'message': 'skipped', 'pending': None}
+    start = started([A, B])
+    done = work(start, {'preempted': [dict(A, method='hard'), dict(B, method='hard')], 'already_off': [], 'failed_vms': []})
+    result = outcome(start, {'total': 3}, done, True)
+    assert (result['status'], result['total'], result['event_id'], result['event_sent'], result['annotated']) == (
+        'finished', 3, 'manual-run-2', True, ['vm-1', 'vm-2'])
+
+
+def test_a_vm_the_new_run_found_on_was_not_powered_off_by_a_killed_run():
+    # Killed before it recorded its power-off; the new run found A on and powered it off itself.
+    killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
+              'results': {'plan': PLAN['recorded'], 'selected': [A, C]}}
+    start = started([A], unfinished=[killed])
+    power = {'preempted': [dict(A, method='hard')], 'already_off': [], 'failed_vms': []}
+    assert probe_moids(start, power) == ['vm-3']
+    done = work(start, power, {'preempted': [], 'already_off': [A, C]})
+    assert done['finish'][0]['results']['powered_off'] == [C]
+    assert done['finish'][1]['results']['powered_off'] == [dict(A, method='hard')]
