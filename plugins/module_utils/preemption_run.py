@@ -150,6 +150,10 @@ def _off_now(probe):
     return _moids(probe.get('already_off')) if _answered(probe) else set()
 
 
+def _probe_failed(probe):
+    return bool(probe) and not probe.get('skipped') and not _answered(probe)
+
+
 def work(start, power=None, probe=None):
     """What the role still has to do for the runs it finishes, and what to record.
 
@@ -165,7 +169,8 @@ def work(start, power=None, probe=None):
 
     Each run's recorded plan says whether it sends a CloudEvent.
     """
-    off_now = _off_now(probe or {})
+    probe = probe or {}
+    off_now = _off_now(probe)
     current = start.get('run')
     current_id = (current or {}).get('run_id')
     on_since = _moids(((current or {}).get('results') or {}).get('selected'))
@@ -189,6 +194,9 @@ def work(start, power=None, probe=None):
                     failed.append({'moid': vm['moid'], 'name': vm.get('name'), 'msg': error})
             result['progress'] = {'powered_off': powered_off, 'already_off': already_off, 'failed': failed}
             result['current'] = {'powered_off': powered_off, 'failed': failed}
+        elif _unsure(run, on_since) and _probe_failed(probe):
+            # What became of its VMs is unknown still: it stays unfinished, for a later run to finish.
+            continue
         else:
             powered_off = [dict(vm) for vm in results.get('powered_off') or []]
             powered_off += [{'moid': vm['moid'], 'name': vm.get('name')} for vm in _unsure(run, on_since) if vm['moid'] in off_now]
@@ -228,7 +236,7 @@ def _failed_items(result):
 
 
 def step_failure(what, result, plan, subject=None):
-    """The one-line error of a step whose every attempt failed (``what``: select, probe, annotate, cloudevent).
+    """The one-line error of a step whose every attempt failed (``what``: select, annotate, cloudevent).
 
     ``result`` is the registered result (of a loop or a single task);
     ``subject`` names what the step was for (the run ids, the CloudEvent).
@@ -238,8 +246,6 @@ def step_failure(what, result, plan, subject=None):
     error = ' '.join(sorted({item.get('msg') or 'failed without a message' for item in items}))
     if what == 'select':
         return "Could not list the VMs tagged %r after %d attempts: %s" % (plan['tag'], tries, error)
-    if what == 'probe':
-        return 'Could not read the power state of the VMs of unfinished runs after %d attempts: %s' % (tries, error)
     if what == 'annotate':
         return ('Could not annotate the VMs of run %s after %d attempts: %s The next run of this workflow finishes it.'
                 % (subject, tries, error))

@@ -286,3 +286,13 @@ def test_a_vm_the_new_run_found_on_was_not_powered_off_by_a_killed_run():
     done = work(start, power, {'preempted': [], 'already_off': [A, C]})
     assert done['finish'][0]['results']['powered_off'] == [C]
     assert done['finish'][1]['results']['powered_off'] == [dict(A, method='hard')]
+
+
+def test_a_probe_that_could_not_read_leaves_earlier_runs_unfinished_and_fails_this_runs_vms():
+    killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
+              'results': {'plan': PLAN['recorded'], 'selected': [C]}}
+    done = work(started([A], unfinished=[killed]), {'failed': True, 'msg': 'Cannot connect.', 'retryable': True},
+                {'failed': True, 'msg': 'Cannot connect.', 'retryable': True})
+    assert [entry['run_id'] for entry in done['finish']] == ['run-2']
+    assert done['current'] == {'powered_off': [], 'failed': [dict(A, msg='Cannot connect.')]}
+    assert done['resumed'] == [] and done['events'] == []
