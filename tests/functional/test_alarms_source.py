@@ -31,12 +31,16 @@ ANNOTATION = 'com.vmware.workflows.vsphere.preemption'
 TIMEOUT = 30
 
 
-def post_alarm(client, to, frm='green', name=ALARM, vm=TAGGED_IN_CLUSTER):
-    """Inject the AlarmStatusChangedEvent vCenter logs when alarm ``name`` on the cluster of ``vm`` changes colour."""
+def post_alarm(client, to, frm='green', name=ALARM, vm=TAGGED_IN_CLUSTER, names=None):
+    """Inject the AlarmStatusChangedEvent vCenter logs when alarm ``name`` on the cluster of ``vm`` changes colour.
+
+    ``names`` may give the ``cluster`` and ``host`` names the event carries, whatever the objects are called.
+    """
     host = client.get(client.vm(vm), 'runtime.host')
     cluster = client.get(host, 'parent')
     datacenter = client.content.rootFolder.childEntity[0]
-    cluster_name, host_name = client.get(cluster, 'name'), client.get(host, 'name')
+    cluster_name = (names or {}).get('cluster') or client.get(cluster, 'name')
+    host_name = (names or {}).get('host') or client.get(host, 'name')
     event = vim.event.AlarmStatusChangedEvent(
         key=0, chainId=0, createdTime=client.si.CurrentTime(), userName='',
         datacenter=vim.event.DatacenterEventArgument(name=client.get(datacenter, 'name'), datacenter=datacenter),
