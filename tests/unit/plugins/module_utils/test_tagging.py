@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import attached_vm_moids, find_tag, pick_tag
+from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import TagNotFound, attached_vm_moids, find_tag, pick_tag, split_tag_reference
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
 
 TAG_A = 'urn:vmomi:InventoryServiceTag:aaaa:GLOBAL'
@@ -111,3 +111,24 @@ def test_attached_vm_moids_keeps_only_vms_in_one_call(flavor, path, params):
 def test_attached_vm_moids_of_an_unused_tag():
     rest = FakeRest('rest', {('POST', '/rest/com/vmware/cis/tagging/tag-association/id:t'): None})
     assert attached_vm_moids(rest, 't') == []
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('keep', (None, 'keep')),
+    ('preemption:keep', ('preemption', 'keep')),
+    (' preemption : keep ', ('preemption', 'keep')),
+    (':keep', (None, 'keep')),
+    ('a:b:c', ('a', 'b:c')),
+])
+def test_split_tag_reference(text, expected):
+    assert split_tag_reference(text) == expected
+
+
+def test_a_missing_tag_is_its_own_error_type_but_ambiguity_is_not():
+    with pytest.raises(TagNotFound):
+        pick_tag('keep', None, [])
+    with pytest.raises(TagNotFound):
+        pick_tag('keep', 'other', [{'id': TAG_A, 'name': 'keep', 'category': 'preemption'}])
+    with pytest.raises(VCenterError) as info:
+        pick_tag('keep', None, [{'id': TAG_A, 'name': 'keep', 'category': 'a'}, {'id': TAG_B, 'name': 'keep', 'category': 'b'}])
+    assert not isinstance(info.value, TagNotFound)
