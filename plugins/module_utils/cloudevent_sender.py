@@ -21,6 +21,8 @@ import warnings
 
 from urllib.parse import urlsplit, urlunsplit
 
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import retryable_status, transport_retryable
+
 CLOUDEVENTS_IMPORT_ERROR = None
 try:
     # cloudevents 2.x keeps the 1.x API under cloudevents.v1.
@@ -52,15 +54,22 @@ SNIPPET_LENGTH = 200
 
 
 class CloudEventError(Exception):
-    """Invalid input or a failed delivery; one line, never carrying header values."""
+    """Invalid input or a failed delivery; one line, never carrying header values. Invalid input is not retryable."""
+
+    retryable = False
 
 
 class DeliveryError(CloudEventError):
-    """The sink was not reached or did not accept the event; ``status`` is the HTTP status when it answered."""
+    """The sink was not reached or did not accept the event; ``status`` is the HTTP status when it answered.
 
-    def __init__(self, message, status=None):
+    ``retryable``: the sink may accept it later (5xx, 408, 429, a refused, reset
+    or timed-out connection); not for any other status or an untrusted certificate.
+    """
+
+    def __init__(self, message, status=None, retryable=False):
         super().__init__(message)
         self.status = status
+        self.retryable = retryable
 
 
 def utc_timestamp(moment=None):
@@ -204,6 +213,13 @@ def describe_send_error(exc, url, timeout):
     return 'Cannot send the CloudEvent to %s: %s.' % (sink, reason)
 
 
+def send_error_retryable(exc):
+    """Whether a failed POST may pass later: a connection refused, reset or timed out may; TLS trouble or a bad URL not."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    return isinstance(exc, requests.exceptions.Timeout) or transport_retryable(exc)
+
+
 def response_snippet(text):
     """The start of a response body on one line, for an error message."""
     flat = ' '.join((text or '').split())
@@ -230,10 +246,10 @@ def send_event(url, event, mode='binary', headers=None, timeout=10, validate_cer
         try:
             response = poster.post(url, data=body, headers=request_headers, timeout=timeout, verify=validate_certs)
         except requests.exceptions.RequestException as exc:
-            raise DeliveryError(describe_send_error(exc, url, timeout)) from None
+            raise DeliveryError(describe_send_error(exc, url, timeout), retryable=send_error_retryable(exc)) from None
     if not 200 <= response.status_code < 300:
         snippet = response_snippet(response.text)
         raise DeliveryError('The CloudEvent sink %s answered HTTP %s %s%s' % (
             sink_name(url), response.status_code, response.reason or '', (': ' + snippet) if snippet else '.'),
-            status=response.status_code)
+            status=response.status_code, retryable=retryable_status(response.status_code))
     return response.status_code

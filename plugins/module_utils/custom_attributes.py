@@ -17,7 +17,7 @@ import json
 from contextlib import contextmanager
 from http.client import HTTPException
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable, transport_retryable
 
 try:
     from pyVmomi import vim, vmodl
@@ -29,7 +29,10 @@ DEFAULT_KEY = 'com.vmware.workflows.vsphere.preemption'
 
 
 class CustomAttributeError(VCenterError):
-    """Invalid input or a vCenter refusal, as one line."""
+    """Invalid input or a vCenter refusal, as one line; invalid input is never retryable."""
+
+    def __init__(self, message, retryable=False):
+        super().__init__(message, retryable=retryable)
 
 
 def encode_value(value):
@@ -102,9 +105,11 @@ def vcenter_call(what, passthrough=()):
     except passthrough:
         raise
     except vmodl.MethodFault as fault:
-        raise CustomAttributeError('vCenter refused to %s: %s' % (what, fault.msg or fault._wsdlName)) from None
+        raise CustomAttributeError('vCenter refused to %s: %s' % (what, fault.msg or fault._wsdlName),
+                                   retryable=fault_retryable(fault)) from None
     except (OSError, HTTPException) as exc:
-        raise CustomAttributeError('The connection to vCenter failed while trying to %s: %s: %s' % (what, exc.__class__.__name__, exc)) from None
+        raise CustomAttributeError('The connection to vCenter failed while trying to %s: %s: %s' % (what, exc.__class__.__name__, exc),
+                                   retryable=transport_retryable(exc)) from None
 
 
 class CustomAttributes:

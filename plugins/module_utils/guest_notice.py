@@ -25,9 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.vsphere.preemption.plugins.module_utils import vm_inventory
 from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import vcenter_call
-from ansible_collections.vsphere.preemption.plugins.module_utils.power import fault_text
+from ansible_collections.vsphere.preemption.plugins.module_utils.power import Failure, fault_text
 from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import wait_for_tasks
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable
 
 try:
     from pyVmomi import vim
@@ -120,7 +120,7 @@ class GuestInfo:
                 for moid, props in found.items()}
 
     def write(self, moids, text):
-        """Set the key to ``text`` ('' removes it) on each VM of ``moids``; ``{moid: message}`` for those that failed."""
+        """Set the key to ``text`` ('' removes it) on each VM of ``moids``; ``{moid: power.Failure}`` for those that failed."""
         failed = {}
 
         def start(moid):
@@ -129,7 +129,7 @@ class GuestInfo:
                 with vcenter_call('set %s of %s' % (NOTICE_KEY, moid)):
                     return vim.VirtualMachine(moid, self._stub).ReconfigVM_Task(spec)
             except VCenterError as exc:
-                failed[moid] = str(exc)
+                failed[moid] = Failure(str(exc), exc.retryable)
                 return None
 
         with ThreadPoolExecutor(max_workers=self.parallel) as pool:
@@ -139,9 +139,10 @@ class GuestInfo:
         for moid, task in started.items():
             state, fault = outcomes[task._moId]
             if state == 'timeout':
-                failed[moid] = 'setting %s still running after %d s' % (NOTICE_KEY, RECONFIGURE_TIMEOUT)
+                failed[moid] = Failure('setting %s still running after %d s' % (NOTICE_KEY, RECONFIGURE_TIMEOUT), True)
             elif state == 'error':
-                failed[moid] = 'setting %s failed: %s' % (NOTICE_KEY, fault_text(fault) if fault is not None else 'task error')
+                failed[moid] = Failure('setting %s failed: %s' % (NOTICE_KEY, fault_text(fault) if fault is not None else 'task error'),
+                                       fault is not None and fault_retryable(fault))
         return {moid: failed[moid] for moid in moids if moid in failed}
 
 
@@ -155,8 +156,9 @@ def give_notice(guest, moids, notice, period, check_mode=False, now=_utc_now, sl
     Returns ``(summary, failed)``: ``summary`` is ``{value, deadline, notified,
     written}`` (``notified``: the VMs that carry the notice; ``written``: those
     this call wrote it on) or None when no VM is on; ``failed`` is ``{moid:
-    {'name', 'msg'}}`` for the VMs it could not be written on, which must not be
-    powered off without it. Check mode writes nothing and does not wait.
+    {'name', 'msg', 'retryable'}}`` for the VMs it could not be written on,
+    which must not be powered off without it. Check mode writes nothing and
+    does not wait.
     """
     vms = guest.read(moids)
     current = {moid: vms[moid]['notice'] for moid in moids if moid in vms and vms[moid]['power_state'] != 'poweredOff'}
@@ -168,4 +170,5 @@ def give_notice(guest, moids, notice, period, check_mode=False, now=_utc_now, sl
         sleep(max(0.0, (deadline - now()).total_seconds()))
     summary = {'value': text, 'deadline': rfc3339(deadline), 'notified': [moid for moid in current if moid not in errors],
                'written': [moid for moid in to_write if moid not in errors]}
-    return summary, {moid: {'name': vms[moid]['name'], 'msg': message} for moid, message in errors.items()}
+    return summary, {moid: {'name': vms[moid]['name'], 'msg': failure.msg, 'retryable': failure.retryable}
+                     for moid, failure in errors.items()}

@@ -15,7 +15,11 @@
 - ``task_done(task)`` -> bool.
 
 The last three raise ``AlreadyOff`` when vCenter says the VM is already off,
-and ``PowerOpError`` (one line) for any other failure.
+and ``PowerOpError`` (one line, with ``retryable``) for any other failure.
+
+Each failed VM is reported with ``retryable``: whether another attempt may
+power it off (a grace period or task timeout that ran out, vCenter busy), or
+cannot (no such VM, no VMware Tools for a soft-only shutdown).
 
 Every vCenter call of a run is made either by the main thread while no worker
 runs, or by one of at most ``parallel`` workers of a ThreadPoolExecutor, each
@@ -27,10 +31,11 @@ its lock-protected pool for each call, so concurrent calls are safe.
 from __future__ import annotations
 
 import time
+from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.vsphere.preemption.plugins.module_utils import vm_inventory
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable, transport_retryable
 
 try:
     from pyVmomi import vim, vmodl
@@ -50,6 +55,13 @@ TASK_POLL_INTERVAL = 0.1
 class PowerOpError(VCenterError):
     """A vCenter call about one VM failed; the message is one line for the ``failed`` list."""
 
+    def __init__(self, message, retryable=False):
+        super().__init__(message, retryable=retryable)
+
+
+# Why a VM could not be powered off (one line), and whether another attempt may cure it.
+Failure = namedtuple('Failure', 'msg retryable')
+
 
 class AlreadyOff(Exception):
     """vCenter refused the operation because the VM is already powered off."""
@@ -60,10 +72,10 @@ def plan(vm, mode):
 
     ``vm`` is a describe() entry, or None when the moid names no VM.
     ``action`` is ``already_off``, ``soft``, ``hard`` or ``failed`` (then
-    ``message`` says why).
+    ``message`` is a ``Failure`` saying why; none of these is retryable).
     """
     if vm is None:
-        return 'failed', 'no VM with this moid in vCenter (vms takes managed object ids such as vm-42, not names)'
+        return 'failed', Failure('no VM with this moid in vCenter (vms takes managed object ids such as vm-42, not names)', False)
     if vm['power_state'] == 'poweredOff':
         return 'already_off', None
     soft_possible = vm['power_state'] == 'poweredOn' and vm['tools_running']
@@ -72,8 +84,8 @@ def plan(vm, mode):
     if soft_possible:
         return 'soft', None
     if vm['power_state'] != 'poweredOn':
-        return 'failed', 'VM is %s: a guest shutdown needs a running guest; use mode soft_then_hard or hard' % vm['power_state']
-    return 'failed', 'VMware Tools not running, so no guest shutdown is possible; use mode soft_then_hard or hard'
+        return 'failed', Failure('VM is %s: a guest shutdown needs a running guest; use mode soft_then_hard or hard' % vm['power_state'], False)
+    return 'failed', Failure('VMware Tools not running, so no guest shutdown is possible; use mode soft_then_hard or hard', False)
 
 
 class PowerOffEngine:
@@ -135,14 +147,14 @@ class PowerOffEngine:
         outcome.update((moid, ('preempted', 'soft')) for moid in off)
         soft_failed.update(late)
         if mode != 'soft_then_hard':
-            outcome.update((moid, ('failed', message)) for moid, message in soft_failed.items())
+            outcome.update((moid, ('failed', failure)) for moid, failure in soft_failed.items())
             return outcome
         for moid, result in self._in_pool(self._hard, list(soft_failed)).items():
             if result[0] == 'already_off':
                 # It went off after our shutdown request, just later than the grace period.
                 result = ('preempted', 'soft')
             elif result[0] == 'failed':
-                result = ('failed', 'guest shutdown: %s; hard power-off: %s' % (soft_failed[moid], result[1]))
+                result = ('failed', Failure('guest shutdown: %s; hard power-off: %s' % (soft_failed[moid].msg, result[1].msg), result[1].retryable))
             outcome[moid] = result
         return outcome
 
@@ -160,7 +172,7 @@ class PowerOffEngine:
         except AlreadyOff:
             return ('already_off', None)
         except PowerOpError as exc:
-            return ('soft_error', str(exc))
+            return ('soft_error', Failure(str(exc), exc.retryable))
         return self.clock() + self.grace_period
 
     def _hard(self, moid):
@@ -170,12 +182,12 @@ class PowerOffEngine:
             deadline = self.clock() + self.task_timeout
             while not self.ops.task_done(task):
                 if self.clock() >= deadline:
-                    return ('failed', 'power-off task still running after %d s' % self.task_timeout)
+                    return ('failed', Failure('power-off task still running after %d s' % self.task_timeout, True))
                 self.sleep(self.task_poll_interval)
         except AlreadyOff:
             return ('already_off', None)
         except PowerOpError as exc:
-            return ('failed', str(exc))
+            return ('failed', Failure(str(exc), exc.retryable))
         return ('preempted', 'hard')
 
     def _wait(self, deadlines):
@@ -190,16 +202,17 @@ class PowerOffEngine:
             try:
                 states, error = self.ops.describe(list(pending)), None
             except PowerOpError as exc:
-                states, error = {}, str(exc)
+                states, error = {}, exc
             now = self.clock()
             for moid in list(pending):
                 if error is None and moid not in states:
-                    late[moid] = 'VM no longer in vCenter'
+                    late[moid] = Failure('VM no longer in vCenter', False)
                 elif error is None and states[moid]['power_state'] == 'poweredOff':
                     off.append(moid)
                 elif now >= pending[moid]:
-                    late[moid] = ('still on %d s after the guest shutdown request (grace_period)' % self.grace_period if error is None
-                                  else 'power state unknown %d s after the guest shutdown request: %s' % (self.grace_period, error))
+                    late[moid] = (Failure('still on %d s after the guest shutdown request (grace_period)' % self.grace_period, True) if error is None
+                                  else Failure('power state unknown %d s after the guest shutdown request: %s' % (self.grace_period, error),
+                                               error.retryable))
                 else:
                     continue
                 del pending[moid]
@@ -210,7 +223,7 @@ class PowerOffEngine:
 
 def _shape(moids, vms, outcome):
     """The module's return lists, in the order of ``moids``."""
-    result = {'preempted': [], 'already_off': [], 'failed': []}
+    result = {'preempted': [], 'already_off': [], 'failed': [], 'retryable': False}
     for moid in moids:
         action, detail = outcome[moid]
         name = vms[moid]['name'] if moid in vms else None
@@ -219,7 +232,8 @@ def _shape(moids, vms, outcome):
         elif action == 'already_off':
             result['already_off'].append({'moid': moid, 'name': name})
         else:
-            result['failed'].append({'moid': moid, 'name': name, 'msg': detail})
+            result['failed'].append({'moid': moid, 'name': name, 'msg': detail.msg})
+            result['retryable'] = result['retryable'] or detail.retryable
     return result
 
 
@@ -250,11 +264,11 @@ class VSpherePowerOps:
         except vmodl.MethodFault as fault:
             if _already_off(fault):
                 raise AlreadyOff() from None
-            raise PowerOpError(fault_text(fault)) from None
+            raise PowerOpError(fault_text(fault), fault_retryable(fault)) from None
         except VCenterError as exc:
-            raise PowerOpError(str(exc)) from None
+            raise PowerOpError(str(exc), exc.retryable) from None
         except Exception as exc:  # a dropped connection must fail this VM, not the whole run
-            raise PowerOpError('%s: %s' % (exc.__class__.__name__, exc)) from None
+            raise PowerOpError('%s: %s' % (exc.__class__.__name__, exc), transport_retryable(exc)) from None
 
     def describe(self, moids):
         found = self._call(vm_inventory.vm_properties, self.content, moids, ('runtime.powerState', 'guest.toolsRunningStatus'))
@@ -273,5 +287,5 @@ class VSpherePowerOps:
         if info.state == vim.TaskInfo.State.error:
             if _already_off(info.error):
                 raise AlreadyOff()
-            raise PowerOpError(fault_text(info.error))
+            raise PowerOpError(fault_text(info.error), fault_retryable(info.error))
         return info.state == vim.TaskInfo.State.success

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from http.client import HTTPException
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable, transport_retryable
 
 try:
     from pyVmomi import vim, vmodl
@@ -66,9 +66,11 @@ def wait_for_tasks(content, tasks, timeout, clock=time.monotonic):
         finally:
             collector.DestroyPropertyCollector()
     except vmodl.MethodFault as fault:
-        raise VCenterError('vCenter refused to report the state of its tasks: %s' % (fault.msg or fault._wsdlName)) from None
+        raise VCenterError('vCenter refused to report the state of its tasks: %s' % (fault.msg or fault._wsdlName),
+                           retryable=fault_retryable(fault)) from None
     except (OSError, HTTPException) as exc:
-        raise VCenterError('The connection to vCenter failed while waiting for its tasks: %s: %s' % (exc.__class__.__name__, exc)) from None
+        raise VCenterError('The connection to vCenter failed while waiting for its tasks: %s: %s' % (exc.__class__.__name__, exc),
+                           retryable=transport_retryable(exc)) from None
     result = {}
     for task in tasks:
         state = states.get(task._moId, {})

@@ -14,9 +14,10 @@ one answered, and ``request()`` unwraps the ``{"value": ...}`` envelope that
 
 from __future__ import annotations
 
+import threading
 import traceback
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, describe_connection_error
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, connection_error, retryable_status
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import trusted_ca_file
 
 REQUESTS_IMPORT_ERROR = None
@@ -35,10 +36,10 @@ LOGIN_PATHS = (('api', '/api/session'), ('rest', '/rest/com/vmware/cis/session')
 
 
 class VCenterRestError(VCenterError):
-    """vCenter answered a REST call with an HTTP error status."""
+    """vCenter answered a REST call with an HTTP error status; retryable for 5xx, 408 and 429."""
 
     def __init__(self, message, status):
-        super().__init__(message)
+        super().__init__(message, retryable=retryable_status(status))
         self.status = status
 
 
@@ -59,6 +60,8 @@ class VCenterRest:
 
     ``verify`` is passed on every request because requests ignores a
     session-level ``verify=False`` whenever REQUESTS_CA_BUNDLE is set.
+    ``request()`` may be called from several threads at once: they share the
+    session, and a session that expires is renewed by one login.
     """
 
     def __init__(self, hostname, username, password, port=443, validate_certs=True, timeout=DEFAULT_TIMEOUT, http=None):
@@ -77,6 +80,7 @@ class VCenterRest:
         self._token = None
         self._login_path = None
         self._http = http if http is not None else requests.Session()
+        self._login_lock = threading.Lock()
 
     def __enter__(self):
         self.login()
@@ -94,7 +98,7 @@ class VCenterRest:
         try:
             return self._http.request(method, self.base_url + path, verify=self.verify, timeout=self.timeout, **kwargs)
         except requests.exceptions.RequestException as exc:
-            raise VCenterError(describe_connection_error(exc, self.hostname, self.port)) from None
+            raise connection_error(exc, self.hostname, self.port) from None
 
     def login(self):
         """Open a session: POST /api/session, or /rest/com/vmware/cis/session where /api is 404."""
@@ -133,18 +137,25 @@ class VCenterRest:
         Raises VCenterRestError for any other HTTP error status.
         """
         if self._token is None:
-            self.login()
+            self._renew(None)
         for attempt in (1, 2):
-            response = self._send(method, path, json=body, params=params, headers={SESSION_HEADER: self._token})
+            token = self._token
+            response = self._send(method, path, json=body, params=params, headers={SESSION_HEADER: token})
             if response.status_code != 401 or attempt == 2:
                 break
-            self.login()
+            self._renew(token)
         if response.status_code >= 300:
             raise self._error(response, method, path)
         data = self._json(response, method, path)
         if self.flavor == 'rest' and isinstance(data, dict) and set(data) <= {'value'}:
             return data.get('value')
         return data
+
+    def _renew(self, expired):
+        """Log in unless another thread already replaced the session ``expired``."""
+        with self._login_lock:
+            if self._token == expired:
+                self.login()
 
     def _json(self, response, method, path):
         if not response.content:

@@ -11,12 +11,12 @@ import os
 import ssl
 import traceback
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, describe_connection_error
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, connection_error, fault_retryable
 
 PYVMOMI_IMPORT_ERROR = None
 try:
     from pyVim.connect import Disconnect, SmartConnect
-    from pyVmomi import vim
+    from pyVmomi import vim, vmodl
 except ImportError:
     PYVMOMI_IMPORT_ERROR = traceback.format_exc()
 
@@ -41,18 +41,20 @@ def ssl_context(validate_certs):
 def connect(hostname, username, password, port=443, validate_certs=True):
     """Log in to vCenter over SOAP and return the ServiceInstance.
 
-    Raises VCenterError with one line naming the host (never the password).
+    Raises VCenterError with one line naming the host (never the password);
+    a refused login is never retryable: vCenter SSO locks an account after a few.
     """
     try:
         return SmartConnect(host=hostname, user=username, pwd=password, port=port,
                             sslContext=ssl_context(validate_certs), httpConnectionTimeout=SOAP_TIMEOUT)
     except vim.fault.InvalidLogin:
         raise VCenterError('vCenter %s:%s refused the login of user %r: wrong user name or password.'
-                           % (hostname, port, username)) from None
-    except vim.fault.VimFault as exc:
-        raise VCenterError('vCenter %s:%s refused the login: %s' % (hostname, port, exc.msg)) from None
+                           % (hostname, port, username), retryable=False) from None
+    except vmodl.MethodFault as exc:
+        raise VCenterError('vCenter %s:%s refused the login: %s' % (hostname, port, exc.msg or exc._wsdlName),
+                           retryable=fault_retryable(exc)) from None
     except Exception as exc:  # transport errors come in many shapes; describe them all the same way
-        raise VCenterError(describe_connection_error(exc, hostname, port)) from None
+        raise connection_error(exc, hostname, port) from None
 
 
 def disconnect(service_instance):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from http.client import HTTPException
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable, transport_retryable
 
 try:
     from pyVmomi import VmomiSupport, vim, vmodl
@@ -56,7 +56,7 @@ def scope_type(moid):
         if moid.startswith(prefix) and len(moid) > len(prefix):
             return kind
     raise VCenterError('scope %r is not the moid of a cluster (domain-c...), host (host-...), resource pool '
-                       '(resgroup-...), folder (group-...) or datacenter (datacenter-...).' % moid)
+                       '(resgroup-...), folder (group-...) or datacenter (datacenter-...).' % moid, retryable=False)
 
 
 def field_key(fields, name):
@@ -70,7 +70,7 @@ def field_key(fields, name):
             return field['key']
     names = sorted(f['name'] for f in fields if f['type'] in (None, 'VirtualMachine'))
     raise VCenterError('priority_attribute %r is not a custom attribute of VMs in vCenter (defined: %s).'
-                       % (name, ', '.join(repr(n) for n in names) or 'none'))
+                       % (name, ', '.join(repr(n) for n in names) or 'none'), retryable=False)
 
 
 def _chain(objects, start):
@@ -107,7 +107,7 @@ def vm_records(objects, moids, scope=None, priority_key=None):
     not in vCenter.
     """
     if scope is not None and 'name' not in objects.get(scope, {}):
-        raise VCenterError('scope %r does not exist in vCenter.' % scope)
+        raise VCenterError('scope %r does not exist in vCenter.' % scope, retryable=False)
     records = []
     for moid in moids:
         vm = objects.get(moid, {})
@@ -189,7 +189,8 @@ def _raise_unreadable(found):
     for missing in found.missingSet or ():
         if not isinstance(missing.fault, vmodl.fault.ManagedObjectNotFound):
             raise VCenterError('vCenter did not return %s of %s: %s' % (
-                missing.path or 'the object', found.obj._moId, getattr(missing.fault, 'msg', None) or missing.fault._wsdlName))
+                missing.path or 'the object', found.obj._moId, getattr(missing.fault, 'msg', None) or missing.fault._wsdlName),
+                retryable=fault_retryable(missing.fault))
 
 
 def _collect(collector, specs):
@@ -205,9 +206,11 @@ def _collect(collector, specs):
                 _raise_unreadable(found)
             result = collector.ContinueRetrievePropertiesEx(token=result.token) if result.token else None
     except vmodl.MethodFault as fault:
-        raise VCenterError('vCenter refused the PropertyCollector query: %s' % (fault.msg or fault._wsdlName)) from None
+        raise VCenterError('vCenter refused the PropertyCollector query: %s' % (fault.msg or fault._wsdlName),
+                           retryable=fault_retryable(fault)) from None
     except (OSError, HTTPException) as exc:
-        raise VCenterError('The connection to vCenter failed during a PropertyCollector query: %s: %s' % (exc.__class__.__name__, exc)) from None
+        raise VCenterError('The connection to vCenter failed during a PropertyCollector query: %s: %s' % (exc.__class__.__name__, exc),
+                           retryable=transport_retryable(exc)) from None
     return objects
 
 

@@ -130,9 +130,18 @@ events_logged:
   type: list
   elements: str
   sample: [vm-58]
+retryable:
+  description:
+    - Present when the module fails. V(true) when another attempt may succeed (vCenter unreachable, timed out or busy,
+      an expired session, HTTP 5xx, 408 or 429); V(false) when it cannot (a refused login, an untrusted certificate,
+      an unknown moid or custom attribute, invalid options).
+    - Decided from the type of the error, never from its message; retry only when it is V(true).
+  returned: failure
+  type: bool
+  sample: false
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import (
     DEFAULT_KEY,
@@ -143,6 +152,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attribut
     plan_changes,
     unique,
 )
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_module import PreemptionModule
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
@@ -191,7 +201,7 @@ def annotate(service_instance, moids, key, value, create_field, check_mode):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = PreemptionModule(argument_spec=argument_spec(), supports_check_mode=True)
     if PYVMOMI_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
     params = module.params
@@ -210,7 +220,7 @@ def main():
         finally:
             disconnect(service_instance)
     except VCenterError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), retryable=exc.retryable)
     if module._diff:
         result['diff'] = diff_entries(current, value, result['changed_vms'], params['key'])
     changed = bool(result['changed_vms'] or result['events_logged']) or result['field_created']

@@ -142,9 +142,18 @@ status:
   returned: always
   type: int
   sample: 202
+retryable:
+  description:
+    - Present when the module fails. V(true) when another attempt may succeed (the sink refused or dropped the
+      connection, did not answer in time, or answered HTTP 5xx, 408 or 429); V(false) when it cannot (any other
+      HTTP status, an untrusted certificate, invalid options).
+    - Decided from the type of the error or the HTTP status, never from a message; retry only when it is V(true).
+  returned: failure
+  type: bool
+  sample: true
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.cloudevent_sender import (
     CLOUDEVENTS_IMPORT_ERROR,
@@ -160,6 +169,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.cloudevent_send
     validate_headers,
     validate_url,
 )
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_module import PreemptionModule
 
 
 def argument_spec():
@@ -179,7 +189,7 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = PreemptionModule(argument_spec=argument_spec(), supports_check_mode=True)
     if CLOUDEVENTS_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('cloudevents'), exception=CLOUDEVENTS_IMPORT_ERROR, status=None)
     if REQUESTS_IMPORT_ERROR:
@@ -202,7 +212,7 @@ def main():
         status = send_event(params['url'], event, mode=params['mode'], headers=params['headers'],
                             timeout=params['timeout'], validate_certs=params['validate_certs'])
     except DeliveryError as exc:
-        module.fail_json(msg=str(exc), event=event, status=exc.status)
+        module.fail_json(msg=str(exc), event=event, status=exc.status, retryable=exc.retryable)
     module.exit_json(changed=True, event=event, status=status)
 
 

@@ -214,12 +214,25 @@ failed:
   type: list
   elements: dict
   sample: []
+retryable:
+  description:
+    - Present when the module fails. V(true) when another attempt may succeed (vCenter unreachable, timed out or busy,
+      an expired session, HTTP 5xx, 408 or 429); V(false) when it cannot (a refused login, an untrusted certificate,
+      an unknown moid, invalid options).
+    - When some VMs could not be powered off, V(true) while another attempt may still power off one of them
+      (a guest still on after O(grace_period), a task that failed for a passing reason, vCenter busy);
+      V(false) when none can be (a moid that names no VM, no VMware Tools for mode V(soft)).
+    - Decided from the type of the error, never from its message; retry only when it is V(true).
+  returned: failure
+  type: bool
+  sample: false
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.guest_notice import GuestInfo, give_notice, notice_error
 from ansible_collections.vsphere.preemption.plugins.module_utils.power import MODES, PowerOffEngine, VSpherePowerOps
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_module import PreemptionModule
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
@@ -259,7 +272,7 @@ def failure_message(failed, count):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = PreemptionModule(argument_spec=argument_spec(), supports_check_mode=True)
     if PYVMOMI_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
     params = module.params
@@ -280,14 +293,18 @@ def main():
         finally:
             disconnect(service_instance)
     except VCenterError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), retryable=exc.retryable)
     # A VM that did not get its notice is not powered off: it is failed, so that a retry gives it the notice.
-    result['failed'] = [dict(moid=moid, **unnoticed[moid]) for moid in dict.fromkeys(moids) if moid in unnoticed] + result['failed']
+    result['failed'] = [dict(moid=moid, name=unnoticed[moid]['name'], msg=unnoticed[moid]['msg'])
+                        for moid in dict.fromkeys(moids) if moid in unnoticed] + result['failed']
+    result['retryable'] = result['retryable'] or any(failure['retryable'] for failure in unnoticed.values())
     changed = bool(result['preempted'] or (notice and notice['written']))
     lists = dict(preempted=result['preempted'], already_off=result['already_off'], failed_vms=result['failed'], notice=notice)
     if result['failed']:
         # fail_json sets `failed` to true (ansible-core would anyway), so the list travels as failed_vms.
-        module.fail_json(msg=failure_message(result['failed'], len(set(moids))), changed=changed, **lists)
+        # Another attempt is worth it while it may still power off one of them.
+        module.fail_json(msg=failure_message(result['failed'], len(set(moids))), changed=changed,
+                         retryable=result['retryable'], **lists)
     module.exit_json(changed=changed, failed=result['failed'], **lists)
 
 

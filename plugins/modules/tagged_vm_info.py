@@ -20,6 +20,8 @@ description:
   - The cost grows with the number of tagged VMs, not with the size of the inventory. The tag is found
     and its VMs are listed through the vSphere REST API (C(/api), or C(/rest) on vCenters that lack C(/api));
     everything else comes from one PropertyCollector call.
+  - vCenter cannot search tags by name. With O(category), only the categories and that category's tags are read;
+    without, every tag is read, several at a time. With O(tag_id) from an earlier run, that one tag is read.
   - Read-only; supports check mode.
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
@@ -35,6 +37,14 @@ options:
     description:
       - Name of the tag's category.
       - Needed only when several categories hold a tag called O(tag); the error then lists them.
+      - Also makes the lookup read only this category's tags instead of every tag in vCenter.
+    type: str
+  tag_id:
+    description:
+      - The id of the tag, as RV(tag_id) returned by an earlier run, to skip the lookup by name.
+      - It is checked with one call (and one for its category when O(category) is set) and used only when it still
+        names the tag O(tag) in O(category); a tag renamed, deleted or in another category is looked up by name
+        again instead, so a stale id is never used.
     type: str
   power_state:
     description:
@@ -164,6 +174,11 @@ vms:
       host: esx-07.example.com
       cluster: compute-01
       priority: 0
+tag_id:
+  description: The id of the tag whose VMs were listed; hand it back through O(tag_id) to save the lookup next time.
+  returned: success
+  type: str
+  sample: urn:vmomi:InventoryServiceTag:8e0a5a0b-58b1-4a1b-9d3c-6f7c54c3a7e2:GLOBAL
 total:
   description: Number of matching VMs before O(limit) is applied.
   returned: success
@@ -199,11 +214,21 @@ excluded:
     - moid: vm-64
       name: db-replica
       reason: protected
+retryable:
+  description:
+    - Present when the module fails. V(true) when another attempt may succeed (vCenter unreachable, timed out or busy,
+      an expired session, HTTP 5xx, 408 or 429); V(false) when it cannot (a refused login, an untrusted certificate,
+      an unknown tag, category, scope or custom attribute, invalid options).
+    - Decided from the type of the error, never from its message; retry only when it is V(true).
+  returned: failure
+  type: bool
+  sample: false
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import CustomAttributes, missing_field_message
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_module import PreemptionModule
 from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
@@ -218,6 +243,7 @@ def argument_spec():
     spec.update(
         tag=dict(type='str', required=True),
         category=dict(type='str'),
+        tag_id=dict(type='str'),
         power_state=dict(type='list', elements='str', choices=list(POWER_STATES)),
         scope=dict(type='str'),
         limit=dict(type='int', default=0),
@@ -237,12 +263,12 @@ def protected_vm_moids(rest, reference):
         raise TagNotFound('%s protect_tag %r must name an existing tag, so that a mistyped name cannot leave the VMs it '
                           'should protect unprotected. Create it in the vSphere Client (Tags & Custom Attributes > Tags), '
                           'with community.vmware.vmware_tag, or with `govc tags.create -c %s %s`, then attach it to the '
-                          'VMs to protect.' % (exc, reference, category or '<category>', name)) from None
+                          'VMs to protect.' % (exc, reference, category or '<category>', name), retryable=False) from None
     return set(attached_vm_moids(rest, tag['id']))
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = PreemptionModule(argument_spec=argument_spec(), supports_check_mode=True)
     if REQUESTS_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     if PYVMOMI_IMPORT_ERROR:
@@ -262,7 +288,7 @@ def main():
         if scope is not None:
             scope_type(scope)
         with VCenterRest(**connection) as rest:
-            tag = find_tag(rest, params['tag'], category)
+            tag = find_tag(rest, params['tag'], category, tag_id=params['tag_id'] or None)
             moids = attached_vm_moids(rest, tag['id'])
             protected = protected_vm_moids(rest, protect_tag) if protect_tag is not None else set()
         service_instance = connect(**connection)
@@ -276,10 +302,10 @@ def main():
         finally:
             disconnect(service_instance)
     except VCenterError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), retryable=exc.retryable)
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(changed=False, vms=vms, total=total, excluded=excluded)
+    module.exit_json(changed=False, vms=vms, total=total, excluded=excluded, tag_id=tag['id'])
 
 
 if __name__ == '__main__':

@@ -77,6 +77,7 @@ def test_a_protect_tag_that_does_not_exist_fails_closed_saying_how_to_create_it(
     assert result['_rc'] != 0 and result['failed'] is True
     assert repr(protect_tag) in result['msg']
     assert 'does not exist' in result['msg'] and 'govc tags.create' in result['msg']
+    assert result['retryable'] is False
     assert 'vms' not in result
 
 

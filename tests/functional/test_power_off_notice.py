@@ -127,4 +127,5 @@ def test_bad_notice_input_fails_before_any_vm_is_touched(vcsim, vcenter, moids, 
     result = power_off(vcsim, vms=[target], **args)
     assert result['failed'] is True
     assert fragment in result['msg']
+    assert result['retryable'] is False
     assert guest_view(vcenter, target) == ('poweredOn', None)

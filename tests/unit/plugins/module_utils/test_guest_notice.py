@@ -22,6 +22,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.guest_notice im
     plan_notice,
     rfc3339,
 )
+from ansible_collections.vsphere.preemption.plugins.module_utils.power import Failure
 
 NOW = datetime.datetime(2026, 12, 1, 20, 15, 0, 250000, tzinfo=datetime.timezone.utc)
 NOTICE = {'preempted': True, 'runID': 'r-1', 'criticality': 'HIGH'}
@@ -89,7 +90,7 @@ class FakeGuest:
 
     def write(self, moids, text):
         self.calls.append(('write', list(moids), text))
-        return {m: 'refused' for m in moids if m in self.fail}
+        return {m: Failure('refused', True) for m in moids if m in self.fail}
 
 
 def vm(name, power_state='poweredOn', notice=None):
@@ -105,7 +106,7 @@ def test_give_notice_writes_the_vms_that_are_on_then_waits_once_until_the_deadli
     assert slept == [8.0]
     assert summary == {'value': notice_text(NOTICE, NOW + datetime.timedelta(seconds=10)), 'deadline': '2026-12-01T20:15:10Z',
                        'notified': ['vm-1'], 'written': ['vm-1']}
-    assert failed == {'vm-3': {'name': 'c', 'msg': 'refused'}}
+    assert failed == {'vm-3': {'name': 'c', 'msg': 'refused', 'retryable': True}}
 
 
 def test_give_notice_past_its_deadline_does_not_wait_and_check_mode_neither_writes_nor_waits():

@@ -79,7 +79,7 @@ class FakeOps:
         self._enter('describe', tuple(moids))
         try:
             if self.describe_error and len(self.calls) > 1:
-                raise PowerOpError(self.describe_error)
+                raise self.describe_error
             now = self.clock()
             out = {}
             for moid in moids:
@@ -100,7 +100,7 @@ class FakeOps:
             if vm.shutdown_error == 'already_off':
                 raise AlreadyOff()
             if vm.shutdown_error:
-                raise PowerOpError(vm.shutdown_error)
+                raise _error(vm.shutdown_error)
             vm.shutdown_at = self.clock()
             if vm.off_after == 0:
                 vm.power_state = 'poweredOff'
@@ -124,11 +124,16 @@ class FakeOps:
             if vm.task_error == 'already_off':
                 raise AlreadyOff()
             if vm.task_error:
-                raise PowerOpError(vm.task_error)
+                raise _error(vm.task_error)
             vm.power_state = 'poweredOff'
             return True
         finally:
             self._leave()
+
+
+def _error(error):
+    """A scripted error: a PowerOpError as given, or a message for a non-retryable one."""
+    return error if isinstance(error, PowerOpError) else PowerOpError(error)
 
 
 def engine(vms, clock=None, **kwargs):
@@ -158,16 +163,17 @@ def test_plan(vm, mode, expected):
 
 
 def test_plan_messages_say_why():
-    assert 'VMware Tools not running' in plan({'power_state': 'poweredOn', 'tools_running': False}, 'soft')[1]
-    assert 'suspended' in plan({'power_state': 'suspended', 'tools_running': False}, 'soft')[1]
-    assert 'not names' in plan(None, 'soft')[1]
+    assert 'VMware Tools not running' in plan({'power_state': 'poweredOn', 'tools_running': False}, 'soft')[1].msg
+    assert 'suspended' in plan({'power_state': 'suspended', 'tools_running': False}, 'soft')[1].msg
+    assert 'not names' in plan(None, 'soft')[1].msg
 
 
 # ---------------------------------------------------------------- hard
 
 def test_hard_waits_for_the_task_and_reports_hard():
     eng, ops, clock = engine({'vm-1': FakeVM('a', task_polls=3)}, task_poll_interval=0.5)
-    assert eng.run(['vm-1'], 'hard') == {'preempted': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}], 'already_off': [], 'failed': []}
+    assert eng.run(['vm-1'], 'hard') == {'preempted': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}], 'already_off': [], 'failed': [],
+                                         'retryable': False}
     assert ops.count('task_done') == 4
     assert clock.sleeps == [0.5, 0.5, 0.5]
     assert ops.vms['vm-1'].power_state == 'poweredOff'
@@ -277,7 +283,7 @@ def test_soft_finds_the_vm_already_off():
 
 def test_poll_errors_are_reported_at_the_deadline():
     eng, ops, _clock = engine({'vm-1': FakeVM('a', tools_running=True)}, grace_period=3, poll_interval=1)
-    ops.describe_error = 'connection reset'
+    ops.describe_error = PowerOpError('connection reset', retryable=True)
     result = eng.run(['vm-1'], 'soft')
     assert result['failed'] == [{'moid': 'vm-1', 'name': 'a', 'msg': 'power state unknown 3 s after the guest shutdown request: connection reset'}]
 
@@ -320,7 +326,8 @@ def test_soft_then_hard_escalates_a_shutdown_error():
 
 
 def test_soft_then_hard_failure_tells_both_reasons():
-    eng, _ops, _clock = engine({'vm-1': FakeVM('a', tools_running=True, task_error='TaskInProgress: busy')}, grace_period=1)
+    busy = PowerOpError('TaskInProgress: busy', retryable=True)
+    eng, _ops, _clock = engine({'vm-1': FakeVM('a', tools_running=True, task_error=busy)}, grace_period=1)
     result = eng.run(['vm-1'], 'soft_then_hard')
     assert result['failed'] == [{'moid': 'vm-1', 'name': 'a', 'msg': 'guest shutdown: still on 1 s after the guest shutdown '
                                                                      'request (grace_period); hard power-off: TaskInProgress: busy'}]
@@ -336,7 +343,8 @@ def test_a_guest_off_just_after_the_grace_period_counts_as_soft():
 def test_already_off_vms_are_neither_preempted_nor_failed_and_not_touched():
     eng, ops, _clock = engine({'vm-1': FakeVM('a', power_state='poweredOff')})
     for mode in power.MODES:
-        assert eng.run(['vm-1'], mode) == {'preempted': [], 'already_off': [{'moid': 'vm-1', 'name': 'a'}], 'failed': []}
+        assert eng.run(['vm-1'], mode) == {'preempted': [], 'already_off': [{'moid': 'vm-1', 'name': 'a'}], 'failed': [],
+                                           'retryable': False}
     assert {c[0] for c in ops.calls} == {'describe'}
 
 

@@ -3,85 +3,241 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+"""Tag lookup against a small vCenter tagging service (real HTTPS, real requests), in both /api and /rest flavours."""
+
 from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from ansible_collections.vsphere.preemption.plugins.module_utils import tagging
 from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import TagNotFound, attached_vm_moids, find_tag, pick_tag, split_tag_reference
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
-
-TAG_A = 'urn:vmomi:InventoryServiceTag:aaaa:GLOBAL'
-TAG_B = 'urn:vmomi:InventoryServiceTag:bbbb:GLOBAL'
-TAG_C = 'urn:vmomi:InventoryServiceTag:cccc:GLOBAL'
-CAT_1 = 'urn:vmomi:InventoryServiceCategory:1111:GLOBAL'
-CAT_2 = 'urn:vmomi:InventoryServiceCategory:2222:GLOBAL'
+from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import VCenterRest
+from tests.vcsim.harness import generate_tls
 
 
-class FakeRest:
-    """A VCenterRest stand-in answering from a table of (method, path) -> value, recording calls."""
+def tag_urn(name):
+    return 'urn:vmomi:InventoryServiceTag:%s:GLOBAL' % name
 
-    def __init__(self, flavor, answers):
+
+def category_urn(name):
+    return 'urn:vmomi:InventoryServiceCategory:%s:GLOBAL' % name
+
+
+class TaggingService:
+    """vCenter's tagging endpoints over HTTPS, ``/api`` or ``/rest``, from an editable model; counts requests."""
+
+    def __init__(self, tls, flavor):
         self.flavor = flavor
-        self.answers = answers
-        self.calls = []
+        self.categories = {}     # id -> name
+        self.tags = {}           # id -> {'name', 'category_id'}
+        self.attached = {}       # tag id -> [{'type', 'id'}]
+        self.requests = []
+        self.lock = threading.Lock()
+        service = self
 
-    def request(self, method, path, body=None, params=None):
-        self.calls.append((method, path, body, params))
-        return self.answers[(method, path)]
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'   # keep-alive, as vCenter: one TLS handshake per connection
+
+            def setup(self):
+                super().setup()
+                # Headers and body go in two writes: without this, each answer waits for a delayed ACK.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def _answer(self):
+                length = int(self.headers.get('Content-Length') or 0)
+                body = json.loads(self.rfile.read(length) or b'null') if length else None
+                url = urlsplit(self.path)
+                with service.lock:
+                    service.requests.append((self.command, unquote(url.path), url.query))
+                    status, payload = service.answer(self.command, unquote(url.path), parse_qs(url.query), body)
+                data = b'' if payload is None else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.02}, daemon=True).start()
+
+    def add(self, name, category):
+        category_id = category_urn(category)
+        self.categories[category_id] = category
+        tag_id = tag_urn('%s-%s' % (category, name))
+        self.tags[tag_id] = {'name': name, 'category_id': category_id}
+        return tag_id
+
+    def answer(self, method, path, query, body):
+        prefix = '/api/cis/tagging/' if self.flavor == 'api' else '/rest/com/vmware/cis/tagging/'
+        sep = '' if self.flavor == 'api' else 'id:'
+        wrap = (lambda value: value) if self.flavor == 'api' else (lambda value: {'value': value})
+        if path in ('/api/session', '/rest/com/vmware/cis/session'):
+            if not path.startswith('/' + self.flavor):
+                return 404, None
+            return (200, None) if method == 'DELETE' else (201, wrap('token'))
+        if not path.startswith(prefix):
+            return 404, None
+        rest = path[len(prefix):]
+        action = (query.get('action') or query.get('~action') or [None])[0]
+        if action == 'list-tags-for-category':
+            category_id = body['category_id'] if self.flavor == 'api' else rest[len('tag/' + sep):]
+            return 200, wrap([tid for tid, tag in self.tags.items() if tag['category_id'] == category_id])
+        if action == 'list-attached-objects':
+            return 200, wrap(self.attached.get(rest[len('tag-association/' + sep):], []))
+        if rest == 'tag':
+            return 200, wrap(list(self.tags))
+        if rest == 'category':
+            return 200, wrap(list(self.categories))
+        if rest.startswith('tag/' + sep) and rest[len('tag/' + sep):] in self.tags:
+            tag_id = rest[len('tag/' + sep):]
+            return 200, wrap(dict(self.tags[tag_id], id=tag_id))
+        if rest.startswith('category/' + sep) and rest[len('category/' + sep):] in self.categories:
+            category_id = rest[len('category/' + sep):]
+            return 200, wrap({'id': category_id, 'name': self.categories[category_id]})
+        return 404, wrap({'error_type': 'NOT_FOUND'})
+
+    def reads(self, kind):
+        """The GETs of single tags (``tag``) or categories (``category``)."""
+        marker = '/%s/' % kind
+        return [path for method, path, _query in self.requests if method == 'GET' and marker in path]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
-def tagging(flavor):
-    if flavor == 'api':
-        tag, category = '/api/cis/tagging/tag/%s', '/api/cis/tagging/category/%s'
-        tags = '/api/cis/tagging/tag'
-    else:
-        tag, category = '/rest/com/vmware/cis/tagging/tag/id:%s', '/rest/com/vmware/cis/tagging/category/id:%s'
-        tags = '/rest/com/vmware/cis/tagging/tag'
-    return FakeRest(flavor, {
-        ('GET', tags): [TAG_A, TAG_B, TAG_C],
-        ('GET', tag % TAG_A): {'id': TAG_A, 'name': 'preemptible', 'category_id': CAT_1},
-        ('GET', tag % TAG_B): {'id': TAG_B, 'name': 'preemptible', 'category_id': CAT_2},
-        ('GET', tag % TAG_C): {'id': TAG_C, 'name': 'gold', 'category_id': CAT_1},
-        ('GET', category % CAT_1): {'id': CAT_1, 'name': 'preemption'},
-        ('GET', category % CAT_2): {'id': CAT_2, 'name': 'legacy'},
-    })
+@pytest.fixture(scope='module')
+def tls(tmp_path_factory):
+    return generate_tls(tmp_path_factory.mktemp('tls'))
 
 
-@pytest.mark.parametrize('flavor', ['api', 'rest'])
-def test_find_tag_by_name(flavor):
-    rest = tagging(flavor)
-    assert find_tag(rest, 'gold') == {'id': TAG_C, 'name': 'gold', 'category_id': CAT_1, 'category': 'preemption'}
-    # Every tag once, then only the category of the match.
-    assert [c[1].rsplit('/', 1)[-1] for c in rest.calls] == ['tag', 'id:' * (flavor == 'rest') + TAG_A, 'id:' * (flavor == 'rest') + TAG_B,
-                                                             'id:' * (flavor == 'rest') + TAG_C, 'id:' * (flavor == 'rest') + CAT_1]
+@pytest.fixture(params=['api', 'rest'])
+def service(request, tls, monkeypatch):
+    monkeypatch.setenv('REQUESTS_CA_BUNDLE', tls.ca_file)
+    monkeypatch.delenv('SSL_CERT_FILE', raising=False)
+    srv = TaggingService(tls, request.param)
+    srv.add('preemptible', 'preemption')
+    srv.add('preemptible', 'legacy')
+    srv.add('gold', 'preemption')
+    for index in range(40):
+        srv.add('other-%d' % index, 'noise-%d' % (index % 4))
+    yield srv
+    srv.close()
 
 
-@pytest.mark.parametrize('flavor', ['api', 'rest'])
-def test_find_tag_picks_the_category(flavor):
-    assert find_tag(tagging(flavor), 'preemptible', 'legacy')['id'] == TAG_B
-    assert find_tag(tagging(flavor), 'preemptible', 'preemption')['id'] == TAG_A
+def lookup(service, *args, **kwargs):
+    with VCenterRest('127.0.0.1', 'admin', 'pw', port=service.port) as rest:
+        assert rest.flavor == service.flavor
+        return find_tag(rest, *args, **kwargs)
 
 
-def test_ambiguous_tag_names_the_categories():
+def test_without_category_every_tag_is_read_once_then_the_match_category(service):
+    assert lookup(service, 'gold') == {'id': tag_urn('preemption-gold'), 'name': 'gold',
+                                       'category_id': category_urn('preemption'), 'category': 'preemption'}
+    assert sorted(service.reads('tag')) == sorted(set(service.reads('tag')))
+    assert len(service.reads('tag')) == len(service.tags)
+    assert len(service.reads('category')) == 1
+
+
+def test_with_category_only_that_category_tags_are_read(service):
+    tag = lookup(service, 'preemptible', 'legacy')
+    assert tag['id'] == tag_urn('legacy-preemptible') and tag['category'] == 'legacy'
+    read = [path.rsplit('/', 1)[-1].replace('id:', '') for path in service.reads('tag')]
+    assert read == [tag_urn('legacy-preemptible')]
+    assert len(service.reads('category')) == len(service.categories)
+    listed = [r for r in service.requests if 'list-tags-for-category' in r[2]]
+    assert len(listed) == 1
+
+
+def test_reads_run_in_parallel_but_bounded(service, monkeypatch):
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+    original = tagging._get
+
+    def counting(client, path):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            threading.Event().wait(0.01)
+            return original(client, path)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+    monkeypatch.setattr(tagging, '_get', counting)
+    lookup(service, 'gold')
+    assert 1 < most[0] <= tagging.READ_PARALLEL
+
+
+def test_ambiguous_tag_names_the_categories(service):
     with pytest.raises(VCenterError) as caught:
-        find_tag(tagging('api'), 'preemptible')
+        lookup(service, 'preemptible')
     assert str(caught.value) == "Tag 'preemptible' exists in several categories ('legacy', 'preemption'); set category to pick one."
+    assert caught.value.retryable is False
 
 
-def test_missing_tag_is_named():
+def test_missing_tag_is_named(service):
     with pytest.raises(VCenterError, match=r"^Tag 'nope' does not exist in vCenter\.$"):
-        find_tag(tagging('rest'), 'nope')
-
-
-def test_tag_names_are_matched_exactly():
+        lookup(service, 'nope')
     with pytest.raises(VCenterError, match='does not exist'):
-        find_tag(tagging('rest'), 'Gold')
+        lookup(service, 'Gold')
 
 
-def test_tag_in_another_category_says_where_it_is():
+def test_tag_in_another_category_says_where_it_is(service):
     with pytest.raises(VCenterError) as caught:
-        find_tag(tagging('api'), 'gold', 'legacy')
+        lookup(service, 'gold', 'legacy')
     assert str(caught.value) == "Tag 'gold' does not exist in category 'legacy'; it exists in category 'preemption'."
+    with pytest.raises(VCenterError, match="does not exist in category 'nowhere'; it exists in category 'preemption'"):
+        lookup(service, 'gold', 'nowhere')
+
+
+@pytest.mark.parametrize('category', [None, 'legacy'])
+def test_a_known_tag_id_is_checked_with_one_call(service, category):
+    known = tag_urn('legacy-preemptible')
+    tag = lookup(service, 'preemptible', category, tag_id=known)
+    assert tag['id'] == known
+    assert len(service.reads('tag')) == 1
+    assert len(service.reads('category')) == (0 if category is None else 1)
+    assert not [r for r in service.requests if r[1].endswith('/tag') or r[1].endswith('/category')]
+
+
+def test_a_renamed_tag_id_is_not_used(service):
+    stale = tag_urn('preemption-gold')
+    service.tags[stale]['name'] = 'platinum'
+    with pytest.raises(VCenterError, match=r"^Tag 'gold' does not exist in vCenter\.$"):
+        lookup(service, 'gold', tag_id=stale)
+    renewed = service.add('gold', 'preemption2')
+    assert lookup(service, 'gold', tag_id=stale)['id'] == renewed
+
+
+def test_a_deleted_tag_id_falls_back_to_the_name(service):
+    stale = tag_urn('preemption-gold')
+    del service.tags[stale]
+    fresh = service.add('gold', 'tiers')
+    assert lookup(service, 'gold', 'tiers', tag_id=stale)['id'] == fresh
+    assert lookup(service, 'gold', tag_id=stale)['id'] == fresh
+
+
+def test_a_tag_id_of_another_category_is_not_used(service):
+    other = tag_urn('legacy-preemptible')
+    assert lookup(service, 'preemptible', 'preemption', tag_id=other)['id'] == tag_urn('preemption-preemptible')
 
 
 def test_pick_tag_is_pure():
@@ -92,25 +248,19 @@ def test_pick_tag_is_pure():
         pick_tag('t', 'z', [only, {'id': 'y', 'name': 't', 'category': 'd'}])
 
 
-@pytest.mark.parametrize('flavor, path, params', [
-    ('api', '/api/cis/tagging/tag-association/%s' % TAG_A, {'action': 'list-attached-objects'}),
-    ('rest', '/rest/com/vmware/cis/tagging/tag-association/id:%s' % TAG_A, {'~action': 'list-attached-objects'}),
-])
-def test_attached_vm_moids_keeps_only_vms_in_one_call(flavor, path, params):
-    rest = FakeRest(flavor, {('POST', path): [
+def test_attached_vm_moids_keeps_only_vms_in_one_call(service):
+    tag_id = tag_urn('preemption-gold')
+    service.attached[tag_id] = [
         {'type': 'VirtualMachine', 'id': 'vm-9'},
         {'type': 'HostSystem', 'id': 'host-1'},
         {'type': 'VirtualMachine', 'id': 'vm-10'},
         {'type': 'Datastore', 'id': 'datastore-3'},
         {'type': 'VirtualMachine', 'id': 'vm-9'},
-    ]})
-    assert attached_vm_moids(rest, TAG_A) == ['vm-10', 'vm-9']
-    assert rest.calls == [('POST', path, {}, params)]
-
-
-def test_attached_vm_moids_of_an_unused_tag():
-    rest = FakeRest('rest', {('POST', '/rest/com/vmware/cis/tagging/tag-association/id:t'): None})
-    assert attached_vm_moids(rest, 't') == []
+    ]
+    with VCenterRest('127.0.0.1', 'admin', 'pw', port=service.port) as rest:
+        assert attached_vm_moids(rest, tag_id) == ['vm-10', 'vm-9']
+        assert attached_vm_moids(rest, tag_urn('preemption-preemptible')) == []
+    assert len([r for r in service.requests if 'list-attached-objects' in r[2]]) == 2
 
 
 @pytest.mark.parametrize('text, expected', [
@@ -128,7 +278,7 @@ def test_a_missing_tag_is_its_own_error_type_but_ambiguity_is_not():
     with pytest.raises(TagNotFound):
         pick_tag('keep', None, [])
     with pytest.raises(TagNotFound):
-        pick_tag('keep', 'other', [{'id': TAG_A, 'name': 'keep', 'category': 'preemption'}])
+        pick_tag('keep', 'other', [{'id': tag_urn('a'), 'name': 'keep', 'category': 'preemption'}])
     with pytest.raises(VCenterError) as info:
-        pick_tag('keep', None, [{'id': TAG_A, 'name': 'keep', 'category': 'a'}, {'id': TAG_B, 'name': 'keep', 'category': 'b'}])
+        pick_tag('keep', None, [{'id': tag_urn('a'), 'name': 'keep', 'category': 'a'}, {'id': tag_urn('b'), 'name': 'keep', 'category': 'b'}])
     assert not isinstance(info.value, TagNotFound)
