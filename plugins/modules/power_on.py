@@ -201,8 +201,8 @@ def main():
         service_instance = connect(**connection_params(params))
         try:
             ops = VSpherePowerOnOps(service_instance.RetrieveContent(), parallel=params['parallel'])
-            result = PowerOnEngine(ops, parallel=params['parallel']).run(moids, clear_notice=params['clear_notice'],
-                                                                           check_mode=module.check_mode)
+            engine = PowerOnEngine(ops, parallel=params['parallel'])
+            result = engine.run(moids, clear_notice=params['clear_notice'], check_mode=module.check_mode)
         finally:
             disconnect(service_instance)
     except VCenterError as exc:
