@@ -46,6 +46,16 @@ PATHS = {
 }
 
 
+class TagNotFound(VCenterError):
+    """No tag of that name (in that category) exists in vCenter."""
+
+
+def split_tag_reference(text):
+    """``(category, name)`` of ``category:name`` (split at the first colon), ``(None, name)`` of a bare name."""
+    category, sep, name = text.partition(':')
+    return (category.strip() or None, name.strip()) if sep else (None, text.strip())
+
+
 def _quoted(identifier):
     # Tag ids look like urn:vmomi:InventoryServiceTag:<uuid>:GLOBAL; colons are legal in a path segment.
     return quote(identifier, safe=':')
@@ -60,14 +70,14 @@ def pick_tag(name, category, candidates):
     when the choice is ambiguous.
     """
     if not candidates:
-        raise VCenterError('Tag %r does not exist in vCenter.' % name, retryable=False)
+        raise TagNotFound('Tag %r does not exist in vCenter.' % name, retryable=False)
     categories = sorted(c['category'] for c in candidates)
     if category is not None:
         chosen = [c for c in candidates if c['category'] == category]
         if not chosen:
-            raise VCenterError('Tag %r does not exist in category %r; it exists in categor%s %s.'
-                               % (name, category, 'y' if len(categories) == 1 else 'ies', ', '.join(repr(c) for c in categories)),
-                               retryable=False)
+            raise TagNotFound('Tag %r does not exist in category %r; it exists in categor%s %s.'
+                              % (name, category, 'y' if len(categories) == 1 else 'ies', ', '.join(repr(c) for c in categories)),
+                              retryable=False)
         candidates = chosen
     if len(candidates) > 1:
         raise VCenterError('Tag %r exists in several categories (%s); set category to pick one.'

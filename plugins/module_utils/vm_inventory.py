@@ -27,8 +27,10 @@ except ImportError:
     VmomiSupport = vim = vmodl = None
 
 VM_PROPERTIES = ('name', 'runtime.powerState', 'guest.toolsRunningStatus', 'runtime.host', 'config.template',
-                 'parent', 'resourcePool')
+                 'parent', 'resourcePool', 'config.managedBy', 'runtime.faultToleranceState', 'config.ftInfo')
 TOOLS_RUNNING = 'guestToolsRunning'
+# runtime.faultToleranceState of a VM outside Fault Tolerance; vCenter may also leave it unset.
+FT_NOT_CONFIGURED = 'notConfigured'
 
 # Moid prefixes of the objects a scope may name: vCenter's (domain-c7, group-v4,
 # resgroup-9, ...) and the govmomi simulator's (clustercomputeresource-27, folder-3, ...).
@@ -80,11 +82,26 @@ def _chain(objects, start):
     return seen
 
 
+def fault_tolerance(vm):
+    """``'primary'``, ``'secondary'`` or the FT state of a Fault Tolerance VM; None for any other VM.
+
+    ``config.ftInfo.role`` is 1 on the primary and 2 or more on secondaries; a VM whose
+    FT is configured but disabled or still starting has a state other than notConfigured.
+    """
+    info = vm.get('config.ftInfo')
+    if info is not None:
+        return 'primary' if info.get('role') == 1 else 'secondary'
+    state = vm.get('runtime.faultToleranceState')
+    return None if state in (None, '', FT_NOT_CONFIGURED) else state
+
+
 def vm_records(objects, moids, scope=None, priority_key=None):
     """One record per VM of ``moids`` that exists, from the plain ``objects`` retrieve_objects() returns.
 
     Record: ``moid, name, power_state, tools_running, host, cluster, template,
-    priority_raw`` (the custom attribute's string, None when unset) and
+    managed_by`` (the extension key of the solution managing the VM, or None),
+    ``fault_tolerance`` (see fault_tolerance()), ``priority_raw`` (the custom
+    attribute's string, None when unset) and
     ``in_scope`` (True when ``scope`` is None or the VM's host, folder chain or
     resource pool chain contains it). Raises VCenterError when ``scope`` is
     not in vCenter.
@@ -99,6 +116,7 @@ def vm_records(objects, moids, scope=None, priority_key=None):
             continue
         host = objects.get(vm.get('runtime.host'), {})
         compute = objects.get(host.get('parent'), {})
+        managed = vm.get('config.managedBy')
         ancestors = set(_chain(objects, vm.get('parent')) + _chain(objects, vm.get('resourcePool'))
                         + _chain(objects, vm.get('runtime.host')))
         records.append({
@@ -109,6 +127,8 @@ def vm_records(objects, moids, scope=None, priority_key=None):
             'host': host.get('name'),
             'cluster': compute.get('name') if compute.get('type') == 'ClusterComputeResource' else None,
             'template': bool(vm.get('config.template')),
+            'managed_by': None if managed is None else managed.get('extensionKey', ''),
+            'fault_tolerance': fault_tolerance(vm),
             'priority_raw': (vm.get('customValue') or {}).get(priority_key) if priority_key is not None else None,
             'in_scope': scope is None or scope in ancestors,
         })
@@ -119,6 +139,10 @@ def _plain(value):
     """A property value as plain Python: managed object references become their moid."""
     if isinstance(value, VmomiSupport.ManagedObject):
         return value._moId
+    if isinstance(value, vim.ext.ManagedByInfo):
+        return {'extensionKey': value.extensionKey, 'type': value.type}
+    if isinstance(value, vim.vm.FaultToleranceConfigInfo):
+        return {'role': value.role}
     if isinstance(value, list):
         if value and isinstance(value[0], vim.CustomFieldsManager.Value):
             return {item.key: getattr(item, 'value', None) for item in value}

@@ -9,6 +9,26 @@ from __future__ import annotations
 
 POWER_STATES = ('poweredOn', 'poweredOff', 'suspended')
 RETURNED_KEYS = ('moid', 'name', 'power_state', 'tools_running', 'host', 'cluster', 'priority')
+# Why a tagged VM is never returned, whatever its tags: the values of ``excluded[].reason``.
+EXCLUSION_REASONS = ('template', 'managed_by', 'fault_tolerance', 'protected')
+
+
+def exclusion_reason(record, protected=()):
+    """Why the VM of ``record`` must never be preempted (one of EXCLUSION_REASONS), or None.
+
+    A template cannot run; a VM managed by a solution (vCLS, SRM, NSX, Supervisor) is
+    the solution's to power; a Fault Tolerance VM powered off would take its
+    partner's protection with it; a VM in ``protected`` (moids) carries the protect tag.
+    """
+    if record['template']:
+        return 'template'
+    if record['managed_by'] is not None:
+        return 'managed_by'
+    if record['fault_tolerance'] is not None:
+        return 'fault_tolerance'
+    if record['moid'] in protected:
+        return 'protected'
+    return None
 
 
 def parse_priority(raw):
@@ -28,21 +48,29 @@ def parse_priority(raw):
         return 0, 'is %r, not an integer; counted as 0' % raw
 
 
-def select(records, power_states=None, limit=0, priority_attribute=None):
+def select(records, power_states=None, limit=0, priority_attribute=None, protected=()):
     """Filter, order and cut the records of vm_inventory.vm_records().
 
-    Drops templates and VMs outside the scope, keeps the power states listed
-    (all when ``power_states`` is empty), orders by priority (lowest first),
-    then name, then moid, and keeps the first ``limit`` (0 = all).
-    Returns ``(vms, total, warnings)``: the VMs as returned by tagged_vm_info,
-    the number of matches before ``limit``, and one warning per VM whose
-    priority attribute is not an integer.
+    Drops VMs outside the scope and keeps the power states listed (all when
+    ``power_states`` is empty); of those, sets aside every VM with an
+    exclusion_reason() (``protected``: moids carrying the protect tag); orders
+    the rest by priority (lowest first), then name, then moid, and keeps the
+    first ``limit`` (0 = all).
+    Returns ``(vms, total, warnings, excluded)``: the VMs as returned by
+    tagged_vm_info, the number of matches before ``limit``, one warning per VM
+    whose priority attribute is not an integer, and ``[{moid, name, reason}]``
+    for the VMs set aside, by name then moid.
     """
-    matches, warnings = [], []
+    matches, warnings, excluded = [], [], []
     for record in records:
-        if record['template'] or not record['in_scope']:
+        if not record['in_scope']:
             continue
+        # A template is always off: under a power-state filter it is left out for that, not as excluded.
         if power_states and record['power_state'] not in power_states:
+            continue
+        reason = exclusion_reason(record, protected)
+        if reason is not None:
+            excluded.append({'moid': record['moid'], 'name': record['name'], 'reason': reason})
             continue
         priority, problem = parse_priority(record['priority_raw'])
         if problem:
@@ -51,4 +79,5 @@ def select(records, power_states=None, limit=0, priority_attribute=None):
         vm['priority'] = priority
         matches.append(vm)
     matches.sort(key=lambda vm: (vm['priority'], vm['name'], vm['moid']))
-    return (matches[:limit] if limit else matches), len(matches), warnings
+    excluded.sort(key=lambda vm: (vm['name'], vm['moid']))
+    return (matches[:limit] if limit else matches), len(matches), warnings, excluded

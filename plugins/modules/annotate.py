@@ -16,6 +16,7 @@ description:
   - Idempotent. The current values of all the VMs are read in one PropertyCollector call, and only the VMs
     whose value differs are written; a VM that already holds the value is not a change.
   - Every VM is checked to exist before anything is written.
+  - With O(vcenter_event), also logs a message as a vCenter event on each VM, at most once per VM per message.
   - Supports check mode and diff mode (one before/after entry per VM that changes).
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
@@ -47,6 +48,17 @@ options:
         (the C(vsphere.preemption.setup) playbook does it once per vCenter).
     type: bool
     default: false
+  vcenter_event:
+    description:
+      - Also log this message as a user event on each VM (C(EventManager.LogUserEvent), or C(PostEvent) of a
+        C(GeneralUserEvent) on a server without it), so that the VM's Monitor > Events tab in the vSphere Client
+        shows who changed it and why.
+      - Logged once per VM per message. Before logging, the VM's own user events are read from vCenter
+        (one C(QueryEvents) per VM); a VM that already has an event with this exact message is left alone, so a
+        retried or resumed call logs only the events still missing, whether or not the annotation changed.
+        Put something unique to the run (a run id) in the message to log one event per run.
+      - Logged after the custom attribute is written. Needs the C(Global.LogEvent) privilege.
+    type: str
 notes:
   - Uses the C(pyvmomi) Python library on the host that runs the module.
 seealso:
@@ -72,6 +84,9 @@ EXAMPLES = r'''
       workflowID: cluster-cpu-above-80
       workflowStarted: "2021-11-05T13:02:34.437444Z"
       runID: 8d1c1f0e-2b1c-4a57-9b0e-61f1a7a6f3c2
+    vcenter_event: >-
+      Preempted by workflow cluster-cpu-above-80, run 8d1c1f0e-2b1c-4a57-9b0e-61f1a7a6f3c2:
+      criticality HIGH, hard power-off
 
 - name: Define the attribute if needed and write a plain string
   vsphere.preemption.annotate:
@@ -107,6 +122,14 @@ field_created:
   returned: success
   type: bool
   sample: false
+events_logged:
+  description:
+    - Moids of the VMs on which O(vcenter_event) was (in check mode, would be) logged; the other VMs already had it.
+    - Empty when O(vcenter_event) is not set.
+  returned: success
+  type: list
+  elements: str
+  sample: [vm-58]
 retryable:
   description:
     - Present when the module fails. V(true) when another attempt may succeed (vCenter unreachable, timed out or busy,
@@ -133,6 +156,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_modu
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
+from ansible_collections.vsphere.preemption.plugins.module_utils.vm_events import VmEvents, missing
 
 
 def argument_spec():
@@ -142,8 +166,18 @@ def argument_spec():
         key=dict(type='str', default=DEFAULT_KEY, no_log=False),
         value=dict(type='raw', required=True),
         create_field=dict(type='bool', default=False),
+        vcenter_event=dict(type='str'),
     )
     return spec
+
+
+def log_events(service_instance, moids, message, check_mode):
+    """Log ``message`` on the VMs of ``moids`` that do not have it yet; return their moids."""
+    events = VmEvents(service_instance.RetrieveContent())
+    to_log = missing(events.logged(moids), message)
+    if not check_mode:
+        events.log(to_log, message)
+    return to_log
 
 
 def annotate(service_instance, moids, key, value, create_field, check_mode):
@@ -176,18 +210,21 @@ def main():
         value = encode_value(params['value'])
         if not params['key'].strip():
             raise VCenterError('key must be the name of a custom attribute, not an empty string.')
+        message = params['vcenter_event'] or None
         if not moids and not params['create_field']:
-            module.exit_json(changed=False, value=value, changed_vms=[], unchanged_vms=[], field_created=False)
+            module.exit_json(changed=False, value=value, changed_vms=[], unchanged_vms=[], field_created=False, events_logged=[])
         service_instance = connect(**connection_params(params))
         try:
             result, current = annotate(service_instance, moids, params['key'], value, params['create_field'], module.check_mode)
+            result['events_logged'] = log_events(service_instance, moids, message, module.check_mode) if message and moids else []
         finally:
             disconnect(service_instance)
     except VCenterError as exc:
         module.fail_json(msg=str(exc), retryable=exc.retryable)
     if module._diff:
         result['diff'] = diff_entries(current, value, result['changed_vms'], params['key'])
-    module.exit_json(changed=bool(result['changed_vms']) or result['field_created'], value=value, **result)
+    changed = bool(result['changed_vms'] or result['events_logged']) or result['field_created']
+    module.exit_json(changed=changed, value=value, **result)
 
 
 if __name__ == '__main__':

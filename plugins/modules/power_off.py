@@ -21,6 +21,8 @@ description:
   - The task fails when any VM could not be powered off, and still returns RV(preempted), RV(already_off) and
     RV(failed_vms), so C(retries)/C(until) retries only what is left.
   - A moid that names no VM is reported in RV(failed_vms); the other VMs are still powered off.
+  - With O(notice_period) or O(notice), each VM that is not off first gets a preemption notice in its ExtraConfig key
+    C(guestinfo.preemption), and the VMs are powered off only when its deadline has passed; see O(notice).
   - Supports check mode; nothing is changed, RV(preempted) lists the VMs that would be powered off, with the method
     that would be tried first.
 author: vsphere.preemption contributors (@vsphere-preemption)
@@ -53,6 +55,28 @@ options:
       - Maximum number of vCenter calls in flight at once (power-off tasks and shutdown requests), from 1 to 50.
     type: int
     default: 5
+  notice_period:
+    description:
+      - Seconds between the preemption notice and the power-off, from 0 to 3600; the vSphere form of the AWS spot
+        two-minute interruption notice (GCP gives 30 seconds).
+      - The module waits once for the whole batch, then powers the VMs off as O(mode) says (a guest that shut itself
+        down in the meantime is reported in RV(already_off)).
+      - When V(0) and O(notice) is not set, no notice is written.
+    type: int
+    default: 0
+  notice:
+    description:
+      - What the guest is told, for example the criticality, workflow and run. Written with C(deadline) (RFC 3339 UTC,
+        now + O(notice_period)) as compact JSON with sorted keys into the ExtraConfig key C(guestinfo.preemption) of
+        each VM that is not off, before any power operation, several VMs at a time (O(parallel)).
+      - A guest reads it with C(vmware-rpctool "info-get guestinfo.preemption"); the collection ships a systemd unit
+        that does so and runs a drain hook (C(extensions/guest/)).
+      - A VM that already carries this same notice (a retried or resumed run) keeps its deadline, and the batch waits
+        until the latest such deadline, so a notice interrupted by a crash is resumed, not restarted. Put something
+        unique to the run (a run id) in it.
+      - A VM the notice could not be written on is reported in RV(failed_vms) and not powered off.
+      - Must not contain C(deadline). In check mode nothing is written and the module does not wait.
+    type: dict
 notes:
   - Uses the C(pyvmomi) Python library on the host that runs the module.
   - A hard power-off task still running after 600 seconds is reported as failed instead of being waited for.
@@ -77,6 +101,18 @@ EXAMPLES = r'''
   retries: 3
   delay: 2
   until: preemption is succeeded
+
+- name: Tell the guests, give them two minutes to drain, then power off
+  vsphere.preemption.power_off:
+    vms: "{{ candidates.vms | map(attribute='moid') | list }}"
+    mode: soft_then_hard
+    notice_period: 120
+    notice:
+      preempted: true
+      criticality: MEDIUM
+      workflowID: cluster-cpu-above-80
+      runID: 8d1c1f0e-2b1c-4a57-9b0e-61f1a7a6f3c2
+  register: preemption
 
 - name: Power off at once
   vsphere.preemption.power_off:
@@ -145,6 +181,30 @@ failed_vms:
     - moid: vm-64
       name: batch-worker-05
       msg: still on 30 s after the guest shutdown request (grace_period)
+notice:
+  description:
+    - The notice given, when O(notice_period) or O(notice) is set and at least one VM was not off; null otherwise.
+  returned: always
+  type: dict
+  contains:
+    value:
+      description: The JSON text written into C(guestinfo.preemption).
+      type: str
+      sample: '{"criticality":"MEDIUM","deadline":"2026-12-01T20:17:00Z","preempted":true,"runID":"8d1c","workflowID":"wf"}'
+    deadline:
+      description: When the notice ran out (RFC 3339 UTC); the VMs were powered off after it.
+      type: str
+      sample: '2026-12-01T20:17:00Z'
+    notified:
+      description: Moids of the VMs that carry the notice.
+      type: list
+      elements: str
+      sample: [vm-58, vm-61]
+    written:
+      description: Moids of the VMs this call wrote it on (in check mode, would write); the others already had it.
+      type: list
+      elements: str
+      sample: [vm-58]
 failed:
   description:
     - On success, the empty list of VMs that could not be powered off.
@@ -170,6 +230,7 @@ retryable:
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.vsphere.preemption.plugins.module_utils.guest_notice import GuestInfo, give_notice, notice_error
 from ansible_collections.vsphere.preemption.plugins.module_utils.power import MODES, PowerOffEngine, VSpherePowerOps
 from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_module import PreemptionModule
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
@@ -186,6 +247,8 @@ def argument_spec():
         mode=dict(type='str', choices=list(MODES), default='soft_then_hard'),
         grace_period=dict(type='int', default=30),
         parallel=dict(type='int', default=5),
+        notice_period=dict(type='int', default=0),
+        notice=dict(type='dict'),
     )
     return spec
 
@@ -200,7 +263,7 @@ def input_error(params):
         return 'grace_period must be 0 or more seconds, not %d.' % params['grace_period']
     if not 1 <= params['parallel'] <= MAX_PARALLEL:
         return 'parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel'])
-    return None
+    return notice_error(params['notice'] or {}, params['notice_period'])
 
 
 def failure_message(failed, count):
@@ -220,15 +283,23 @@ def main():
     try:
         service_instance = connect(**connection_params(params))
         try:
-            engine = PowerOffEngine(VSpherePowerOps(service_instance.RetrieveContent()),
-                                    parallel=params['parallel'], grace_period=params['grace_period'])
-            result = engine.run(moids, params['mode'], check_mode=module.check_mode)
+            content = service_instance.RetrieveContent()
+            notice, unnoticed = None, {}
+            if params['notice_period'] or params['notice'] is not None:
+                notice, unnoticed = give_notice(GuestInfo(content, parallel=params['parallel']), moids, params['notice'] or {},
+                                                params['notice_period'], check_mode=module.check_mode)
+            engine = PowerOffEngine(VSpherePowerOps(content), parallel=params['parallel'], grace_period=params['grace_period'])
+            result = engine.run([moid for moid in moids if moid not in unnoticed], params['mode'], check_mode=module.check_mode)
         finally:
             disconnect(service_instance)
     except VCenterError as exc:
         module.fail_json(msg=str(exc), retryable=exc.retryable)
-    changed = bool(result['preempted'])
-    lists = dict(preempted=result['preempted'], already_off=result['already_off'], failed_vms=result['failed'])
+    # A VM that did not get its notice is not powered off: it is failed, so that a retry gives it the notice.
+    result['failed'] = [dict(moid=moid, name=unnoticed[moid]['name'], msg=unnoticed[moid]['msg'])
+                        for moid in dict.fromkeys(moids) if moid in unnoticed] + result['failed']
+    result['retryable'] = result['retryable'] or any(failure['retryable'] for failure in unnoticed.values())
+    changed = bool(result['preempted'] or (notice and notice['written']))
+    lists = dict(preempted=result['preempted'], already_off=result['already_off'], failed_vms=result['failed'], notice=notice)
     if result['failed']:
         # fail_json sets `failed` to true (ansible-core would anyway), so the list travels as failed_vms.
         # Another attempt is worth it while it may still power off one of them.

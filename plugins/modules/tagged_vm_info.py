@@ -13,7 +13,10 @@ version_added: 0.1.0
 description:
   - Lists the virtual machines a vSphere tag is attached to, with their power state, VMware Tools state,
     host, cluster and preemption priority, in a deterministic order (lowest priority first, then name).
-  - Only VirtualMachine objects are returned; templates never are.
+  - Only VirtualMachine objects are returned. Never returned, whatever their tags, are templates, VMs managed by a
+    solution (C(config.managedBy) set, such as vCLS agents, SRM placeholder VMs, NSX edges and Supervisor control
+    plane VMs), Fault Tolerance VMs (primary or secondary) and VMs carrying O(protect_tag); each tagged VM left out
+    for one of these reasons is listed in RV(excluded).
   - The cost grows with the number of tagged VMs, not with the size of the inventory. The tag is found
     and its VMs are listed through the vSphere REST API (C(/api), or C(/rest) on vCenters that lack C(/api));
     everything else comes from one PropertyCollector call.
@@ -72,6 +75,15 @@ options:
       - The custom attribute must be defined in vCenter; a name that is not is an error listing the defined ones.
       - When not set, every VM has priority V(0) and the order is by name.
     type: str
+  protect_tag:
+    description:
+      - A tag that protects a VM from preemption, as V(category:name) or V(name) (split at the first colon).
+        A VM carrying it is never returned, whatever other tags it carries, and is listed in RV(excluded)
+        with reason V(protected).
+      - A tag that does not exist is an error, so that a mistyped name cannot leave the VMs it should protect
+        unprotected; the message says how to create it.
+      - Costs one more tag lookup and one tag-association call.
+    type: str
   require_field:
     description:
       - Name of a VM custom attribute that must be defined in vCenter when at least one VM is returned, for
@@ -97,8 +109,14 @@ EXAMPLES = r'''
     power_state: [poweredOn]
     scope: domain-c7
     priority_attribute: preemption.priority
+    protect_tag: preemption:do-not-preempt
     limit: 10
   register: candidates
+
+- name: Say which tagged VMs were left out and why
+  ansible.builtin.debug:
+    msg: "{{ item.name }} ({{ item.moid }}): {{ item.reason }}"
+  loop: "{{ candidates.excluded }}"
 
 - name: Every VM with the tag, connection from the VMWARE_* environment variables
   vsphere.preemption.tagged_vm_info:
@@ -166,6 +184,36 @@ total:
   returned: success
   type: int
   sample: 14
+excluded:
+  description:
+    - The tagged VMs in O(scope) and in one of the O(power_state) states that are never returned, by name.
+    - O(limit) does not apply to them, and RV(total) does not count them.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    moid:
+      description: Managed object id of the VM.
+      type: str
+      sample: vm-71
+    name:
+      description: Name of the VM.
+      type: str
+      sample: vCLS-4c1f
+    reason:
+      description:
+        - V(template); V(managed_by) for a VM managed by a solution (C(config.managedBy) set);
+          V(fault_tolerance) for a Fault Tolerance primary or secondary VM; V(protected) for a VM carrying O(protect_tag).
+        - When several apply, the first of this list.
+      type: str
+      sample: managed_by
+  sample:
+    - moid: vm-71
+      name: vCLS-4c1f
+      reason: managed_by
+    - moid: vm-64
+      name: db-replica
+      reason: protected
 retryable:
   description:
     - Present when the module fails. V(true) when another attempt may succeed (vCenter unreachable, timed out or busy,
@@ -181,7 +229,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import CustomAttributes, missing_field_message
 from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_module import PreemptionModule
-from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import attached_vm_moids, find_tag
+from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import REQUESTS_IMPORT_ERROR, VCenterRest
@@ -200,9 +248,23 @@ def argument_spec():
         scope=dict(type='str'),
         limit=dict(type='int', default=0),
         priority_attribute=dict(type='str'),
+        protect_tag=dict(type='str'),
         require_field=dict(type='str'),
     )
     return spec
+
+
+def protected_vm_moids(rest, reference):
+    """Moids of the VMs carrying the protect tag ``reference``; TagNotFound, saying how to create it, when it does not exist."""
+    category, name = split_tag_reference(reference)
+    try:
+        tag = find_tag(rest, name, category)
+    except TagNotFound as exc:
+        raise TagNotFound('%s protect_tag %r must name an existing tag, so that a mistyped name cannot leave the VMs it '
+                          'should protect unprotected. Create it in the vSphere Client (Tags & Custom Attributes > Tags), '
+                          'with community.vmware.vmware_tag, or with `govc tags.create -c %s %s`, then attach it to the '
+                          'VMs to protect.' % (exc, reference, category or '<category>', name), retryable=False) from None
+    return set(attached_vm_moids(rest, tag['id']))
 
 
 def main():
@@ -213,9 +275,12 @@ def main():
         module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
     params = module.params
     # An empty string from an unset role variable means "not set".
-    category, scope, priority_attribute, require_field = (params[key] or None for key in ('category', 'scope', 'priority_attribute', 'require_field'))
+    category, scope, priority_attribute, require_field, protect_tag = (
+        params[key] or None for key in ('category', 'scope', 'priority_attribute', 'require_field', 'protect_tag'))
     if not params['tag'].strip():
         module.fail_json(msg='tag must be the name of a vSphere tag, not an empty string.')
+    if protect_tag is not None and not split_tag_reference(protect_tag)[1]:
+        module.fail_json(msg='protect_tag must be a tag name or category:name, not %r.' % protect_tag)
     if params['limit'] < 0:
         module.fail_json(msg='limit must be 0 (all VMs) or a positive number, not %d.' % params['limit'])
     connection = connection_params(params)
@@ -225,10 +290,12 @@ def main():
         with VCenterRest(**connection) as rest:
             tag = find_tag(rest, params['tag'], category, tag_id=params['tag_id'] or None)
             moids = attached_vm_moids(rest, tag['id'])
+            protected = protected_vm_moids(rest, protect_tag) if protect_tag is not None else set()
         service_instance = connect(**connection)
         try:
             records = inventory(service_instance.RetrieveContent(), moids, scope=scope, priority_attribute=priority_attribute)
-            vms, total, warnings = select(records, power_states=params['power_state'], limit=params['limit'], priority_attribute=priority_attribute)
+            vms, total, warnings, excluded = select(records, power_states=params['power_state'], limit=params['limit'],
+                                                    priority_attribute=priority_attribute, protected=protected)
             # Only VMs about to be acted on need the attribute: finding none is not an error.
             if require_field is not None and vms and CustomAttributes(service_instance).field(require_field) is None:
                 raise VCenterError(missing_field_message(require_field))
@@ -238,7 +305,7 @@ def main():
         module.fail_json(msg=str(exc), retryable=exc.retryable)
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(changed=False, vms=vms, total=total, tag_id=tag['id'])
+    module.exit_json(changed=False, vms=vms, total=total, excluded=excluded, tag_id=tag['id'])
 
 
 if __name__ == '__main__':

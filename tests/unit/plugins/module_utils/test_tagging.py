@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils import tagging
-from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import attached_vm_moids, find_tag, pick_tag
+from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import TagNotFound, attached_vm_moids, find_tag, pick_tag, split_tag_reference
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import VCenterRest
 from tests.vcsim.harness import generate_tls
@@ -261,3 +261,24 @@ def test_attached_vm_moids_keeps_only_vms_in_one_call(service):
         assert attached_vm_moids(rest, tag_id) == ['vm-10', 'vm-9']
         assert attached_vm_moids(rest, tag_urn('preemption-preemptible')) == []
     assert len([r for r in service.requests if 'list-attached-objects' in r[2]]) == 2
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('keep', (None, 'keep')),
+    ('preemption:keep', ('preemption', 'keep')),
+    (' preemption : keep ', ('preemption', 'keep')),
+    (':keep', (None, 'keep')),
+    ('a:b:c', ('a', 'b:c')),
+])
+def test_split_tag_reference(text, expected):
+    assert split_tag_reference(text) == expected
+
+
+def test_a_missing_tag_is_its_own_error_type_but_ambiguity_is_not():
+    with pytest.raises(TagNotFound):
+        pick_tag('keep', None, [])
+    with pytest.raises(TagNotFound):
+        pick_tag('keep', 'other', [{'id': tag_urn('a'), 'name': 'keep', 'category': 'preemption'}])
+    with pytest.raises(VCenterError) as info:
+        pick_tag('keep', None, [{'id': tag_urn('a'), 'name': 'keep', 'category': 'a'}, {'id': tag_urn('b'), 'name': 'keep', 'category': 'b'}])
+    assert not isinstance(info.value, TagNotFound)

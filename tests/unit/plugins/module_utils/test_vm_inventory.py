@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import field_key, scope_type, vm_records
+from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import fault_tolerance, field_key, scope_type, vm_records
 
 # A datacenter with a cluster (two hosts, a root pool with a child pool) and a standalone host,
 # VMs in a sub-folder, shaped as retrieve_objects() returns them.
@@ -48,12 +48,34 @@ def test_records_carry_host_cluster_state_and_priority():
     records = vm_records(OBJECTS, ['vm-1', 'vm-2', 'vm-3', 'vm-4', 'vm-404'], priority_key=101)
     assert records == [
         dict(moid='vm-1', name='one', power_state='poweredOn', tools_running=True, host='esx-11', cluster='C0', template=False,
-             priority_raw='5', in_scope=True),
+             managed_by=None, fault_tolerance=None, priority_raw='5', in_scope=True),
         dict(moid='vm-2', name='two', power_state='poweredOff', tools_running=False, host='esx-30', cluster=None, template=False,
-             priority_raw=None, in_scope=True),
+             managed_by=None, fault_tolerance=None, priority_raw=None, in_scope=True),
         dict(moid='vm-3', name='tmpl', power_state='poweredOff', tools_running=False, host='esx-10', cluster='C0', template=True,
-             priority_raw=None, in_scope=True),
+             managed_by=None, fault_tolerance=None, priority_raw=None, in_scope=True),
     ]
+
+
+def test_records_carry_the_managing_solution_and_fault_tolerance_role():
+    objects = dict(OBJECTS)
+    objects['vm-5'] = dict(OBJECTS['vm-2'], name='vCLS', **{'config.managedBy': {'extensionKey': 'com.vmware.vim.eam', 'type': 'cluster-agent'}})
+    objects['vm-6'] = dict(OBJECTS['vm-2'], name='ft2', **{'config.ftInfo': {'role': 2}, 'runtime.faultToleranceState': 'running'})
+    records = {r['moid']: r for r in vm_records(objects, ['vm-2', 'vm-5', 'vm-6'])}
+    assert [(records[m]['managed_by'], records[m]['fault_tolerance']) for m in ('vm-2', 'vm-5', 'vm-6')] == [
+        (None, None), ('com.vmware.vim.eam', None), (None, 'secondary')]
+
+
+@pytest.mark.parametrize('vm, expected', [
+    ({}, None),
+    ({'runtime.faultToleranceState': 'notConfigured'}, None),
+    ({'runtime.faultToleranceState': ''}, None),
+    ({'runtime.faultToleranceState': 'disabled'}, 'disabled'),
+    ({'runtime.faultToleranceState': 'needSecondary'}, 'needSecondary'),
+    ({'config.ftInfo': {'role': 1}, 'runtime.faultToleranceState': 'running'}, 'primary'),
+    ({'config.ftInfo': {'role': 3}}, 'secondary'),
+])
+def test_fault_tolerance_from_ft_info_or_state(vm, expected):
+    assert fault_tolerance(vm) == expected
 
 
 def test_records_without_priority_attribute_have_no_raw_priority():

@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""User events on VMs (the VM's Monitor > Events tab), logged at most once per VM per message.
+
+Whether a VM already has the message is read from vCenter's own event log
+(QueryEvents on that VM, user events only) rather than inferred from
+anything this collection wrote: an event logged by a run that was then
+killed, or whose annotation was already in place, is found there, and one
+that was never logged is not, so a retried or resumed call logs exactly the
+missing ones.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from ansible_collections.vsphere.preemption.plugins.module_utils import vm_inventory
+from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import vcenter_call
+
+try:
+    from pyVmomi import vim, vmodl
+except ImportError:
+    # vcenter_soap.PYVMOMI_IMPORT_ERROR carries the traceback; modules check it before calling here.
+    vim = vmodl = None
+
+USER_EVENT = 'GeneralUserEvent'
+# The most events QueryEvents returns in one answer; a VM has far fewer user events than this.
+MAX_EVENTS = 1000
+
+
+def missing(logged, message):
+    """The moids of ``logged`` (``{moid: [messages already logged on it]}``) that lack ``message``, in order."""
+    return [moid for moid, messages in logged.items() if message not in messages]
+
+
+class VmEvents:
+    """Query and log user events on VMs through a ServiceInstance's EventManager."""
+
+    def __init__(self, content):
+        self.content = content
+        self.manager = content.eventManager
+        self._stub = content.propertyCollector._stub
+        # LogUserEvent until the server says it has none (the govmomi simulator): then PostEvent.
+        self._log_user_event = True
+
+    def _vm(self, moid):
+        return vim.VirtualMachine(moid, self._stub)
+
+    def logged(self, moids):
+        """``{moid: [message of each user event on the VM]}``, one QueryEvents per VM."""
+        result = {}
+        for moid in moids:
+            spec = vim.event.EventFilterSpec(
+                entity=vim.event.EventFilterSpec.ByEntity(entity=self._vm(moid), recursion='self'),
+                eventTypeId=[USER_EVENT], maxCount=MAX_EVENTS)
+            with vcenter_call('read the events of %s' % moid):
+                events = self.manager.QueryEvents(spec) or []
+            result[moid] = [getattr(event, 'message', None) for event in events]
+        return result
+
+    def log(self, moids, message):
+        """Log ``message`` as a user event on each VM of ``moids``."""
+        names = {}
+        for moid in moids:
+            if self._log_user_event:
+                try:
+                    with vcenter_call('log an event on %s' % moid, passthrough=(vmodl.fault.MethodNotFound,)):
+                        self.manager.LogUserEvent(entity=self._vm(moid), msg=message)
+                    continue
+                except vmodl.fault.MethodNotFound:
+                    self._log_user_event = False
+            if not names:
+                names = {m: props['name'] for m, props in vm_inventory.vm_properties(self.content, moids, ()).items()}
+            with vcenter_call('post an event on %s' % moid):
+                self.manager.PostEvent(eventToPost=self._user_event(moid, names.get(moid, moid), message))
+
+    def _user_event(self, moid, name, message):
+        """The GeneralUserEvent LogUserEvent would create; vCenter fills in key, chain, time and user."""
+        vm = self._vm(moid)
+        return vim.event.GeneralUserEvent(
+            key=0, chainId=0, createdTime=datetime.datetime.now(datetime.timezone.utc), userName='',
+            message=message, fullFormattedMessage=message,
+            vm=vim.event.VmEventArgument(vm=vm, name=name),
+            entity=vim.event.ManagedEntityEventArgument(entity=vm, name=name))

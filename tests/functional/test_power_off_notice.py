@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""power_off's notice: guestinfo.preemption on each VM before it goes off, and the wait it promises."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+import time
+
+import pytest
+from pyVmomi import vim
+
+from tests.functional.ansible_cli import run_module
+
+MODULE = 'vsphere.preemption.power_off'
+KEY = 'guestinfo.preemption'
+VCSIM_OPTIONS = dict(vms=4, hosts=1)
+NOTICE = {'preempted': True, 'criticality': 'HIGH', 'workflowID': 'wf-1', 'runID': 'r-1'}
+PERIOD = 3
+
+
+@pytest.fixture(scope='module')
+def moids(vcenter):
+    return {vm['name']: vm['moid'] for vm in vcenter.vms()}
+
+
+def power_off(vcsim, check=False, **args):
+    return run_module(MODULE, dict({'mode': 'hard'}, **args), env=vcsim.env(), check=check)
+
+
+def guest_view(vcenter, moid):
+    """(power state, the notice a guest would read: the key's last value, None when unset)."""
+    vm = vcenter.vm(moid)
+    values = [o.value for o in vcenter.get(vm, 'config.extraConfig') or () if o.key == KEY]
+    return vcenter.power_state(moid), (values[-1] if values else None)
+
+
+class Watcher(threading.Thread):
+    """Reads each VM's power state and notice over and over while the module runs (a second session)."""
+
+    def __init__(self, vcenter, moids):
+        super().__init__(daemon=True)
+        self.vcenter, self.moids, self.seen, self.done = vcenter, moids, [], threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            for moid in self.moids:
+                self.seen.append((moid,) + guest_view(self.vcenter, moid))
+            time.sleep(0.2)
+
+
+def test_check_mode_writes_no_notice_and_does_not_wait(vcsim, vcenter, moids):
+    target = moids['DC0_C0_RP0_VM0']
+    started = time.monotonic()
+    result = power_off(vcsim, check=True, vms=[target], notice_period=600, notice=NOTICE)
+    assert result['_rc'] == 0, result
+    assert time.monotonic() - started < 60
+    assert result['notice']['written'] == [target]
+    assert guest_view(vcenter, target) == ('poweredOn', None)
+
+
+def test_the_notice_is_on_each_vm_before_it_goes_off_and_the_run_takes_the_period(vcsim, vcenter, moids):
+    targets = [moids['DC0_C0_RP0_VM0'], moids['DC0_C0_RP0_VM1'], moids['DC0_H0_VM0']]
+    already_off = moids['DC0_H0_VM1']
+    vcenter.power_off(already_off)
+    watcher = Watcher(vcenter, targets)
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    started = time.monotonic()
+    watcher.start()
+    try:
+        result = power_off(vcsim, vms=targets + [already_off], notice_period=PERIOD, notice=NOTICE, parallel=2)
+    finally:
+        watcher.done.set()
+        watcher.join()
+    elapsed = time.monotonic() - started
+    assert result['_rc'] == 0, result
+    assert elapsed >= PERIOD
+    assert [vm['moid'] for vm in result['preempted']] == targets
+    assert result['already_off'] == [{'moid': already_off, 'name': 'DC0_H0_VM1'}]
+    notice = result['notice']
+    assert (notice['notified'], notice['written']) == (targets, targets)
+    value = json.loads(notice['value'])
+    assert value == dict(NOTICE, deadline=notice['deadline'])
+    deadline = datetime.datetime.strptime(notice['deadline'], '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=datetime.timezone.utc)
+    assert before + datetime.timedelta(seconds=PERIOD) <= deadline <= before + datetime.timedelta(seconds=PERIOD + 60)
+    for moid in targets:
+        # A guest polling the key saw the notice while still running ...
+        assert (moid, 'poweredOn', notice['value']) in watcher.seen
+        # ... and never saw its VM go off without it.
+        assert not [s for s in watcher.seen if s[0] == moid and s[1] == 'poweredOff' and s[2] != notice['value']]
+        assert guest_view(vcenter, moid) == ('poweredOff', notice['value'])
+    # The VM that was off before gets no notice.
+    assert guest_view(vcenter, already_off) == ('poweredOff', None)
+
+
+def test_a_resumed_notice_keeps_its_deadline_and_waits_only_for_what_is_left(vcsim, vcenter, moids):
+    target, fresh = moids['DC0_C0_RP0_VM2'], moids['DC0_H0_VM2']
+    notice = dict(NOTICE, runID='r-2')
+    deadline = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=4)).strftime('%Y-%m-%dT%H:%M:%SZ')
+    given = json.dumps(dict(notice, deadline=deadline), sort_keys=True, separators=(',', ':'))
+    # A run that crashed during its notice: the key is on one VM, its deadline a few seconds away.
+    spec = vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key=KEY, value=given)])
+    vcenter._wait(vcenter.vm(target).ReconfigVM_Task(spec))
+    started = time.monotonic()
+    result = power_off(vcsim, vms=[target, fresh], notice_period=600, notice=notice)
+    assert result['_rc'] == 0, result
+    assert time.monotonic() - started < 120
+    assert result['notice']['deadline'] == deadline
+    assert (result['notice']['notified'], result['notice']['written']) == ([target, fresh], [fresh])
+    assert datetime.datetime.now(datetime.timezone.utc) >= datetime.datetime.strptime(deadline, '%Y-%m-%dT%H:%M:%SZ').replace(
+        tzinfo=datetime.timezone.utc)
+    assert [guest_view(vcenter, m) for m in (target, fresh)] == [('poweredOff', given)] * 2
+
+
+@pytest.mark.parametrize('args, fragment', [
+    (dict(notice_period=3601), 'notice_period must be between 0 and 3600 seconds, not 3601.'),
+    (dict(notice_period=-5), 'not -5'),
+    (dict(notice={'deadline': 'soon'}), "notice must not contain 'deadline'"),
+])
+def test_bad_notice_input_fails_before_any_vm_is_touched(vcsim, vcenter, moids, args, fragment):
+    target = moids['DC0_C0_RP0_VM3']
+    result = power_off(vcsim, vms=[target], **args)
+    assert result['failed'] is True
+    assert fragment in result['msg']
+    assert result['retryable'] is False
+    assert guest_view(vcenter, target) == ('poweredOn', None)
