@@ -49,6 +49,8 @@ def annotation_value(run, plan, forced):
         'forcedShutdown': bool(forced),
         'criticality': plan['criticality'],
         'workflowID': plan['workflow_id'],
+        # The workflow is the alarm on this scope (a moid; null: all of vCenter); workflowID stays the alarm's name.
+        'scope': plan.get('scope'),
         'workflowStarted': run['started'],
         'runID': run['run_id'],
         'event': copy.deepcopy(run.get('event')),

@@ -163,7 +163,7 @@ def test_rulebook_with_the_alarms_source_preempts(vcsim, vcenter, tmp_path):
 
     def record():
         workflows = json.loads(state_file.read_text() or '{}').get('workflows', {}) if state_file.exists() else {}
-        return next((r for key, r in workflows.items() if key.split('@')[0] == ALARM), None)
+        return next((r for key, r in workflows.items() if key.split('@')[0].split('/')[0] == ALARM), None)
 
     variables = {'preemption_alarm_name': ALARM, 'preemption_state_file': str(state_file)}
     with Rulebook(os.path.join(RULEBOOKS, 'preemption_vcenter.yml'), variables, tmp_path, env=vcsim.env()) as process:

@@ -249,7 +249,7 @@ def workflow_record(process):
     if not process.state_file.exists():
         return None
     workflows = json.loads(process.state_file.read_text() or '{}').get('workflows', {})
-    found = [record for key, record in workflows.items() if key.split('@')[0] == ALARM]
+    found = [record for key, record in workflows.items() if key.split('@')[0].split('/')[0] == ALARM]
     return found[0] if found else None
 
 

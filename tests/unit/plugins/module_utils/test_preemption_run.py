@@ -63,7 +63,7 @@ def test_report_of_a_hard_run(red_event):
     run = dict(RUN, event=red_event)
     report = run_report(run, plan, [{'moid': 'vm-58', 'name': 'a', 'method': 'hard'}, {'moid': 'vm-61', 'name': 'b', 'method': 'hard'}])
     value = {'preempted': True, 'tag': 'preemptible', 'forcedShutdown': True, 'criticality': 'HIGH',
-             'workflowID': 'cluster-cpu-above-80', 'workflowStarted': '2021-11-05T13:02:34.437444Z', 'runID': 'run-1',
+             'workflowID': 'cluster-cpu-above-80', 'scope': 'domain-c7', 'workflowStarted': '2021-11-05T13:02:34.437444Z', 'runID': 'run-1',
              'event': red_event}
     assert report['annotations'] == [{'vms': ['vm-58', 'vm-61'], 'value': value}]
     assert report['event'] == {
