@@ -122,7 +122,7 @@ class StateDatabase:
 
     # -- the connection
 
-    def _error(self, template, exc, retryable):
+    def _error(self, exc, template, retryable):
         """A StateDatabaseError from ``template`` (with %(url)s and %(detail)s): one line, no password."""
         detail = ' '.join(str(exc).split())
         if self._password:
@@ -144,11 +144,11 @@ class StateDatabase:
             if pgconn is not None and (pgconn.used_password or pgconn.needs_password):
                 # The server answered and asked for a password: what failed after that is the password,
                 # the user or the database, none of which another attempt cures.
-                raise self._error('The state database %(url)s refused the connection: %(detail)s; check the user, the password '
-                                  '(in the URL, PGPASSWORD or PGPASSFILE) and the database name.', exc, retryable=False) from None
-            raise self._error('Cannot connect to the state database %(url)s: %(detail)s', exc, retryable=True) from None
+                raise self._error(exc, 'The state database %(url)s refused the connection: %(detail)s; check the user, the password '
+                                  '(in the URL, PGPASSWORD or PGPASSFILE) and the database name.', retryable=False) from None
+            raise self._error(exc, 'Cannot connect to the state database %(url)s: %(detail)s', retryable=True) from None
         except psycopg.Error as exc:
-            raise self._error('Invalid state database URL %(url)s: %(detail)s', exc, retryable=False) from None
+            raise self._error(exc, 'Invalid state database URL %(url)s: %(detail)s', retryable=False) from None
 
     @contextmanager
     def _session(self):
@@ -157,7 +157,7 @@ class StateDatabase:
         try:
             yield connection
         except psycopg.Error as exc:
-            raise self._error('The state database %(url)s failed: %(detail)s', exc, retryable=_retryable(exc)) from None
+            raise self._error(exc, 'The state database %(url)s failed: %(detail)s', retryable=_retryable(exc)) from None
         finally:
             connection.close()
 

@@ -10,7 +10,6 @@ the real ansible-rulebook."""
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import logging
 import os

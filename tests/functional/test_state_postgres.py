@@ -156,7 +156,8 @@ def test_an_unreachable_server_is_retryable(postgres_server):
 @pytest.mark.parametrize('url, message', [
     ('mysql://user@host/db', r"^The state url must be a postgresql:// URL .*not one with the scheme 'mysql'\.$"),
     ('/var/lib/state.json', r"^The state url must be a postgresql:// URL .*not one with the scheme ''\.$"),
-    ('postgresql://u:Hidden-pw@127.0.0.1:1/db?bogus=1&password=Hidden-pw', r'^Invalid state database URL postgresql://u@127.0.0.1:1/db\?bogus=1: invalid URI query parameter'),
+    ('postgresql://u:Hidden-pw@127.0.0.1:1/db?bogus=1&password=Hidden-pw',
+     r'^Invalid state database URL postgresql://u@127.0.0.1:1/db\?bogus=1: invalid URI query parameter'),
 ])
 def test_a_bad_url_is_refused_before_connecting(url, message):
     with pytest.raises(StateDatabaseError, match=message) as caught:

@@ -33,7 +33,7 @@ class HistoryStream:
         self.script = list(script)
 
     def backlog(self):
-        return list(self.history)
+        return [list(self.history)]
 
     def wait(self):
         step = self.script.pop(0)

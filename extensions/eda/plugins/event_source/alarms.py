@@ -497,13 +497,13 @@ class VCenterEventStream:
             stub.DropConnections()  # pooled connections were opened without the timeout
 
     def backlog(self):
-        """Every event of the collector since ``begin``, oldest first: what changed while nobody watched."""
+        """Every event of the collector since ``begin``, oldest first, as one page: what changed while nobody watched."""
         self.collector.RewindCollector()
         events = []
         while True:
             batch = self.collector.ReadNextEvents(PAGE_SIZE)
             if not batch:
-                return events
+                return [events]
             events.extend(batch)
 
     def wait(self):
@@ -605,7 +605,7 @@ class AlarmSource:
                 else:
                     self.cursor.since = max(self.cursor.since, stream.begin)
                 # First the history since the start (what changed while nobody watched), then the latest page as it changes.
-                read, complete = (lambda: [stream.backlog()]), True
+                read, complete = stream.backlog, True
                 while True:
                     try:
                         pages = await asyncio.wait_for(asyncio.to_thread(read), self.options['poll_interval'] + CALL_TIMEOUT)

@@ -407,8 +407,12 @@ def test_a_version_1_file_without_events_loads_and_gains_them(state):
     assert [seen['event_id'] for seen in on_disk(state)['events']['vc']] == ['e1']
 
 
-@pytest.mark.parametrize('events', [[], {'vc': 'x'}, {'vc': [{'event_id': 'e1'}]}, {'vc': [{'event_id': 'e1', 'workflow_id': 'wf@vc', 'run_id': 'r',
-                                                                                          'started': 'yesterday'}]}])
+@pytest.mark.parametrize('events', [
+    [],
+    {'vc': 'x'},
+    {'vc': [{'event_id': 'e1'}]},
+    {'vc': [{'event_id': 'e1', 'workflow_id': 'wf@vc', 'run_id': 'r', 'started': 'yesterday'}]},
+])
 def test_a_malformed_event_memory_is_an_error(state, events):
     os.makedirs(os.path.dirname(state.path))
     with open(state.path, 'w', encoding='utf-8') as handle:
