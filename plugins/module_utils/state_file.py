@@ -388,7 +388,7 @@ class StateFile:
                                  % (self.path, exc)) from None
         if not isinstance(document, dict) or not isinstance(document.get('workflows'), dict) \
                 or not isinstance(document.get('events', {}), dict):
-            raise StateFileError('The state file %s is not a vsphere.preemption state file (expected a JSON object with "workflows" and optionally "events"); '
+            raise StateFileError('The state file %s is not a vsphere.preemption state file (expected a JSON object with "workflows"); '
                                  'fix or move it away (it was left as it is).' % self.path)
         version = document.get('version')
         if not isinstance(version, int) or isinstance(version, bool) or version > STATE_FILE_VERSION:
