@@ -6,6 +6,7 @@ Fixtures
     vcsim_binary  (session)  path of the vcsim binary, built once from tests/vcsim/main.go if needed
     vcsim         (module)   a started tests.vcsim.harness.Simulator, stopped after the module
     vcenter       (module)   a tests.vcsim.harness.VCenterClient connected to ``vcsim``
+    postgres_server, postgres_url   a real PostgreSQL (tests/postgres/fixtures.py)
 
 Shape the inventory per test module with either
     VCSIM_OPTIONS = dict(vms=3, tools_running='all', method_delay={'PowerOffVM_Task': 500})
@@ -27,6 +28,9 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from tests.vcsim import harness  # noqa: E402
+
+# The PostgreSQL fixtures (postgres_server, postgres_url) for the state-backend suites.
+pytest_plugins = ('tests.postgres.fixtures',)
 
 
 def pytest_configure(config):
