@@ -16,9 +16,11 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
     PreemptionRequestError,
     build_plan,
     plain_data,
+    scope_keys,
     workflow_identity,
 )
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import StateFile, StateFileError
+from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import StateError
+from ansible_collections.vsphere.preemption.plugins.module_utils.state_store import open_state
 
 EVENT_VARIABLE = 'preemption_event'
 PURPOSES = ('preempt', 'setup', 'cancel', 'status')
@@ -26,6 +28,7 @@ ARGUMENT_SPEC = dict(
     {key: dict(type='raw') for key in REQUEST_KEYS if key != 'event'},
     purpose=dict(type='str', choices=list(PURPOSES), default='preempt'),
     state_file=dict(type='path'),
+    state_url=dict(type='str', no_log=True),
 )
 
 
@@ -66,12 +69,15 @@ class ActionModule(ActionBase):
         except PreemptionRequestError as exc:
             return dict(result, failed=True, msg=str(exc), retryable=False)
         plan['trigger'] = _trigger(task_vars)
-        if params['state_file']:
-            # A state file that cannot be read stops the run here, before anything talks to vCenter.
-            store = StateFile(params['state_file'])
+        if params['state_file'] or params['state_url']:
+            # A state that cannot be read stops the run here, before anything talks to vCenter.
             try:
-                store.record(plan['state_key'])
-            except StateFileError as exc:
-                return dict(result, failed=True, msg=str(exc), state_file=store.path, retryable=False)
+                store = open_state(params['state_file'], params['state_url'])
+                if params['purpose'] in ('cancel', 'status'):
+                    plan['state_keys'] = scope_keys(request, store.workflow_ids())
+                for key in plan.get('state_keys') or [plan['state_key']]:
+                    store.query(key)
+            except StateError as exc:
+                return dict(result, failed=True, msg=str(exc), retryable=exc.retryable)
         result.update(plan, changed=False)
         return result

@@ -266,6 +266,25 @@ def state_key(workflow_id, vcenter, scope=None):
     return '%s%s@%s' % (workflow_id, '/%s' % scope if scope else '', vcenter)
 
 
+def scope_keys(request, stored):
+    """The state keys status and cancel act on for ``request``, among the ``stored`` ones: a record per scope.
+
+    A workflow taken from an event is that alarm on its scope: one key. A
+    workflow id given with a scope (a moid, or ``all``) names that scope's
+    record; given alone, every record of the id on the vCenter: its own and
+    one per scope.
+    """
+    workflow, _event, _parsed = _identify(request)
+    if workflow['per_scope']:
+        return [workflow['state_key']]
+    if normalize_scope(request.get('scope')) != 'event':
+        return [state_key(workflow['workflow_id'], workflow['vcenter'], workflow['scope'] or 'all')]
+    own, suffix = workflow['workflow_id'] + '/', '@' + workflow['vcenter']
+    scoped = [key for key in stored
+              if key.startswith(own) and key.endswith(suffix) and '@' not in key[len(own):len(key) - len(suffix)]]
+    return [workflow['state_key']] + scoped
+
+
 def _resolve_scope(scope, parsed):
     """The moid a run is confined to, None for all of vCenter."""
     if scope == 'event':

@@ -523,6 +523,10 @@ class StateFile:
         with self._transaction(check_mode) as document:
             return absent_in(document, workflow_id)
 
+    def workflow_ids(self):
+        """The ids of every workflow with a record, sorted; reads without the lock."""
+        return sorted(self.load()['workflows'])
+
     def query(self, workflow_id):
         """The record of ``workflow_id`` or None; reads without the lock (writes are atomic renames)."""
         return self.record(workflow_id)

@@ -252,6 +252,14 @@ class StateDatabase:
         with self._session() as connection:
             return self._load(connection, workflow_id)['workflows'].get(workflow_id)
 
+    def workflow_ids(self):
+        """As `StateFile.workflow_ids`: the ids of every workflow with a record, sorted."""
+        with self._session() as connection:
+            if not (self._table_ready or self._table_exists(connection)):
+                return []
+            rows = connection.execute("SELECT name FROM %s WHERE kind = 'workflow' ORDER BY name" % TABLE).fetchall()
+            return [name for (name,) in rows]
+
     def query(self, workflow_id):
         """As `StateFile.query`: the record of ``workflow_id`` or None."""
         with self._session() as connection:

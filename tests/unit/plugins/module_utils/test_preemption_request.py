@@ -17,6 +17,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
     build_plan,
     plain_data,
     redact_url,
+    scope_keys,
     workflow_identity,
 )
 
@@ -315,3 +316,15 @@ def test_a_given_scope_names_the_workflow_and_an_explicit_workflow_id_ignores_th
     assert build_plan(request(event=red_event, scope='domain-c8'))['state_key'] == 'cluster-cpu-above-80/domain-c8@vc1.example.com'
     plan = build_plan(request(event=red_event, workflow_id='nightly'))
     assert (plan['state_key'], plan['scope'], plan['per_scope']) == ('nightly@vc1.example.com', 'domain-c7', False)
+
+
+def test_status_and_cancel_act_on_each_scope_of_a_workflow(red_event):
+    stored = ['cluster-cpu-above-80/domain-c7@vc1.example.com', 'cluster-cpu-above-80/domain-c9@vc1.example.com',
+              'cluster-cpu-above-80/domain-c7@vc2.example.com', 'cluster-cpu-above-80@vc1.example.com',
+              'cluster-cpu-above-80/x@y@vc1.example.com', 'other/domain-c7@vc1.example.com']
+    by_id = request(workflow_id='cluster-cpu-above-80')
+    assert scope_keys(by_id, stored) == ['cluster-cpu-above-80@vc1.example.com', 'cluster-cpu-above-80/domain-c7@vc1.example.com',
+                                         'cluster-cpu-above-80/domain-c9@vc1.example.com']
+    assert scope_keys(dict(by_id, scope='domain-c9'), stored) == ['cluster-cpu-above-80/domain-c9@vc1.example.com']
+    assert scope_keys(dict(by_id, scope='all'), stored) == ['cluster-cpu-above-80/all@vc1.example.com']
+    assert scope_keys(request(event=alarm(red_event, 'red', 'green')), stored) == ['cluster-cpu-above-80/domain-c7@vc1.example.com']

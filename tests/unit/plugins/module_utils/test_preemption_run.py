@@ -148,14 +148,16 @@ def test_summary_of_skipped_cancelled_and_ignored_runs(red_event):
 
 def test_status_lines():
     workflow = {'workflow_id': 'wf', 'vcenter': 'vc1', 'state_key': 'wf@vc1'}
-    assert status_lines(workflow, None, '/tmp/s.json') == ['Workflow wf on vc1 has no record in /tmp/s.json.']
+    assert status_lines(workflow, [{'item': 'wf@vc1', 'record': None, 'state_file': '/tmp/s.json'}]) == [
+        'Workflow wf on vc1 has no record in /tmp/s.json.']
     record = {'runs': 2, 'updated': 'T3',
               'run': {'run_id': 'r2', 'status': 'finished', 'started': 'T2', 'finished': 'T3',
                       'results': {'powered_off': VMS, 'annotated': ['vm-58', 'vm-61'], 'event_sent': 'wf-r2'}},
               'unfinished': [{'run_id': 'r1', 'status': 'running', 'started': 'T1', 'finished': None,
                               'results': {'powered_off': VMS[:1], 'failed': [dict(VMS[1], msg='x')]}}]}
-    assert status_lines(workflow, record, '/tmp/s.json') == [
-        'Workflow wf on vc1: 2 runs, updated T3.',
+    queried = [{'item': 'wf@vc1', 'record': None, 'state_file': '/s'}, {'item': 'wf/domain-c7@vc1', 'record': record, 'state_file': '/s'}]
+    assert status_lines(workflow, queried) == [
+        'Workflow wf (scope domain-c7) on vc1: 2 runs, updated T3.',
         'Latest run r2 started T2, finished T3, powered off 2 VMs: batch-1 (vm-58, hard), batch-2 (vm-61, hard), annotated 2, CloudEvent wf-r2 sent.',
         'Unfinished earlier run r1 started T1, NOT finished, powered off 1 VM: batch-1 (vm-58, hard), failed 1: batch-2 (vm-61), annotated 0; '
         'the next run that proceeds finishes it.']
