@@ -74,8 +74,8 @@ def test_a_red_alarm_powers_off_the_tagged_vms_of_its_cluster(vcsim, vcenter, vm
     for name in ('DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1'):
         assert annotation(vcenter, vms[name]) == {
             'preempted': True, 'tag': 'preemptible', 'forcedShutdown': True, 'criticality': 'HIGH',
-            'workflowID': 'cluster-cpu-above-80', 'workflowStarted': run_record['started'], 'runID': run_record['run_id'],
-            'event': event}
+            'workflowID': 'cluster-cpu-above-80', 'scope': event['data']['ComputeResource']['ComputeResource']['Value'],
+            'workflowStarted': run_record['started'], 'runID': run_record['run_id'], 'event': event}
     assert annotation(vcenter, vms['DC0_C0_RP0_VM2']) is None
 
     sink.wait_for(1)
@@ -187,7 +187,8 @@ def test_two_simultaneous_runs_preempt_once(vcsim, vcenter, vms, sink, tmp_path)
     assert [run.rc for run in runs] == [0, 0], runs
     summaries = sorted(run.summary() for run in runs)
     assert summaries[0].startswith('HIGH preemption cluster-cpu-above-80')
-    assert 'skipped' in summaries[1]
+    # The same trigger event twice: the second is a duplicate, whatever the threshold.
+    assert 'Duplicate event' in summaries[1]
     assert off(vcenter) == ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']
     assert len(sink.requests) == 1
     [record] = state(tmp_path / 'state.json').values()

@@ -157,6 +157,7 @@ def test_raised_preempts_dropped_cancels_and_other_events_are_ignored(routing):
         'preemption_priority_attribute': None,
         'preemption_scope': 'event',
         'preemption_state_file': '~/.ansible/vsphere_preemption_state.json',
+        'preemption_state_url': None,
         'preemption_create_field': False,
     }
     # The binary-mode request reaches the playbook as the same structured CloudEvent.
