@@ -699,6 +699,12 @@ class VCenterClient:
             return key
         return self.content.customFieldsManager.AddFieldDefinition(name=name, moType=vim.VirtualMachine).key
 
+    def remove_custom_field(self, name: str) -> None:
+        """Delete the VirtualMachine custom attribute's definition, if there is one."""
+        key = self._field_key(name)
+        if key is not None:
+            self.content.customFieldsManager.RemoveCustomFieldDef(key=key)
+
     def custom_value(self, moid: str, field_name: str) -> str | None:
         """The VM's value for the attribute, None when unset or undefined.
 

@@ -382,7 +382,7 @@ def test_duplicates_are_powered_off_once_and_results_follow_the_input_order():
 
 def test_unknown_mode_is_rejected():
     eng, _ops, _clock = engine({})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match='mode must be one of soft, soft_then_hard, hard'):
         eng.run(['vm-1'], 'gentle')
 
 

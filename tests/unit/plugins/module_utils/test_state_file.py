@@ -77,7 +77,7 @@ def test_timestamps_are_utc_with_microseconds_and_z():
     assert parse_timestamp('2021-11-05T13:02:34.437444Z') == T0
     cet = datetime.timezone(datetime.timedelta(hours=1))
     assert format_timestamp(T0.astimezone(cet)) == '2021-11-05T13:02:34.437444Z'
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not match format"):
         parse_timestamp('2021-11-05 13:02:34')
 
 
@@ -424,7 +424,7 @@ def test_a_malformed_event_memory_is_an_error(state, events):
 
 # ---------------------------------------------------------------- the file itself
 
-def test_created_with_mode_0600_and_parent_directory(state):
+def test_created_with_mode_0600_and_parent_directory(state, umask_022):
     state.started('wf', 60)
     assert stat.S_IMODE(os.stat(state.path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(state.lock_path).st_mode) == 0o600
