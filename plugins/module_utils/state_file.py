@@ -7,8 +7,12 @@
 
 The file is one JSON document::
 
-    {"version": 1, "workflows": {"<workflow_id>": <record>, ...},
+    {"version": 2, "workflows": {"<workflow_id>": <record>, ...},
      "events": {"<vcenter>": [<seen event>, ...]}}
+
+Files of version 1 (0.1) are read and migrated (`migrate`): a workflow taken
+from an alarm, keyed ``<alarm>@<vcenter>`` then, is ``<alarm>/<scope>@<vcenter>``
+now; the migrated keys are written with the next change.
 
 and a record is::
 
@@ -62,7 +66,7 @@ import tempfile
 import uuid
 from contextlib import contextmanager
 
-STATE_FILE_VERSION = 1
+STATE_FILE_VERSION = 2
 DEFAULT_STATE_PATH = '~/.ansible/vsphere_preemption_state.json'
 TIMESTAMP_FORMAT = '%Y-%m-%dT%H:%M:%S.%fZ'
 RUNNING = 'running'
@@ -258,6 +262,36 @@ def remember_event(events, seen, now):
     return kept[-EVENTS_CAP:]
 
 
+def _migrated_key(key, record):
+    """The version 2 key of a version 1 record: 0.1 keyed a workflow taken from an alarm ``<alarm>@<vcenter>``.
+
+    Since 0.2 it is ``<alarm>/<scope>@<vcenter>`` (a workflow per alarm and scope), and the scope is in the
+    plan the run recorded. Records without such a plan (a run killed before it recorded one, an explicit
+    workflow id) keep their key.
+    """
+    run = record.get('run') if isinstance(record, dict) else None
+    results = run.get('results') if isinstance(run, dict) else None
+    plan = results.get('plan') if isinstance(results, dict) else None
+    if not isinstance(plan, dict) or not all(isinstance(plan.get(name), str) for name in ('workflow_id', 'vcenter', 'reason')):
+        return key
+    if not plan['reason'].startswith('alarm ') or key != '%s@%s' % (plan['workflow_id'], plan['vcenter']):
+        return key
+    return '%s/%s@%s' % (plan['workflow_id'], plan.get('scope') or 'all', plan['vcenter'])
+
+
+def migrate(document):
+    """``document`` in the current version: a version 1 file's records under their version 2 keys."""
+    if document.get('version') == STATE_FILE_VERSION:
+        return document
+    workflows = {}
+    for key, record in document['workflows'].items():
+        new_key = _migrated_key(key, record)
+        if new_key != key:
+            record = dict(record, workflow_id=new_key)
+        workflows[new_key] = record
+    return dict(document, version=STATE_FILE_VERSION, workflows=workflows)
+
+
 # ---------------------------------------------------------------- state changes on a document (pure)
 
 def _check_record(where, workflow_id, record):
@@ -394,7 +428,7 @@ class StateFile:
         if not isinstance(version, int) or isinstance(version, bool) or version > STATE_FILE_VERSION:
             raise StateFileError('The state file %s has version %r; this collection reads version %d or older.'
                                  % (self.path, version, STATE_FILE_VERSION))
-        return document
+        return migrate(document)
 
     def record(self, workflow_id, document=None):
         """The record of ``workflow_id`` (a copy), or None."""

@@ -167,7 +167,7 @@ def test_started_records_a_run_and_skips_inside_the_threshold(state, clock):
         'run_id': 'run-1', 'status': RUNNING, 'started': '2021-11-05T13:02:34.437444Z', 'finished': None,
         'tag': 'preemptible', 'criticality': 'HIGH', 'trigger': 'eda', 'event': {'id': 'e1'}, 'results': {},
     }
-    assert on_disk(state) == {'version': 1, 'workflows': {'wf': first['record']}}
+    assert on_disk(state) == {'version': 2, 'workflows': {'wf': first['record']}}
     assert first['record']['runs'] == 1
 
     state.finished('wf', 'run-1', {'powered_off': []})
@@ -467,7 +467,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(state, clock, 
     (b'{"version": 1, "workflows": {', r'is not valid JSON \(Expecting'),
     (b'[1, 2]', r'is not a vsphere.preemption state file'),
     (b'{"version": 1}', r'is not a vsphere.preemption state file'),
-    (b'{"version": 2, "workflows": {}}', r'has version 2; this collection reads version 1 or older'),
+    (b'{"version": 3, "workflows": {}}', r'has version 3; this collection reads version 2 or older'),
     (b'{"workflows": {}}', r'has version None'),
     (b'\xff\xfe{}', r'is not UTF-8 text'),
 ])
@@ -585,3 +585,20 @@ def test_ten_concurrent_deliveries_of_one_event_start_one_run(tmp_path):
         worker.join(timeout=60)
         assert worker.exitcode == 0
     assert sorted(outcomes) == [False] * 9 + [True]
+
+
+def test_a_0_1_file_is_migrated_to_a_workflow_per_alarm_and_scope(state):
+    os.makedirs(os.path.dirname(state.path))
+    plan = {'workflow_id': 'cpu', 'vcenter': 'vc', 'scope': 'domain-c7', 'reason': "alarm 'cpu' green -> red"}
+    from_alarm = record_started_at(T0 - datetime.timedelta(seconds=10))
+    from_alarm['run']['results'] = {'plan': plan, 'powered_off': [{'moid': 'vm-1'}]}
+    manual = record_started_at(T0 - datetime.timedelta(hours=1), status=FINISHED)
+    manual['run']['results'] = {'plan': dict(plan, workflow_id='manual', scope=None, reason='manual run')}
+    with open(state.path, 'w', encoding='utf-8') as handle:
+        json.dump({'version': 1, 'workflows': {'cpu@vc': from_alarm, 'manual@vc': manual}}, handle)
+    assert sorted(state.load()['workflows']) == ['cpu/domain-c7@vc', 'manual@vc']
+    # The migrated record keeps its threshold and its unfinished run, which the next change writes back.
+    skipped = state.started('cpu/domain-c7@vc', 60)
+    assert skipped['proceed'] is False and skipped['pending']['results']['powered_off'] == [{'moid': 'vm-1'}]
+    state.finished('cpu/domain-c7@vc', skipped['pending']['run_id'], {})
+    assert sorted(on_disk(state)['workflows']) == ['cpu/domain-c7@vc', 'manual@vc'] and on_disk(state)['version'] == 2
