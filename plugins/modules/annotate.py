@@ -47,6 +47,11 @@ options:
         (the C(vsphere.preemption.setup) playbook does it once per vCenter).
     type: bool
     default: false
+  parallel:
+    description:
+      - Maximum number of VMs written at once, from 1 to 50, all on one vCenter session.
+    type: int
+    default: 5
 notes:
   - Uses the C(pyvmomi) Python library on the host that runs the module.
 seealso:
@@ -135,6 +140,9 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors 
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
 
 
+MAX_PARALLEL = 50
+
+
 def argument_spec():
     spec = base_argument_spec()
     spec.update(
@@ -142,11 +150,12 @@ def argument_spec():
         key=dict(type='str', default=DEFAULT_KEY, no_log=False),
         value=dict(type='raw', required=True),
         create_field=dict(type='bool', default=False),
+        parallel=dict(type='int', default=5),
     )
     return spec
 
 
-def annotate(service_instance, moids, key, value, create_field, check_mode):
+def annotate(service_instance, moids, key, value, create_field, check_mode, parallel=1):
     """Read, compare, write; returns the result fields and the per-VM values before."""
     attributes = CustomAttributes(service_instance)
     field = attributes.field(key)
@@ -161,8 +170,7 @@ def annotate(service_instance, moids, key, value, create_field, check_mode):
     current = attributes.values(moids, field.key if field is not None else None) if moids else {}
     changed, unchanged = plan_changes(current, value)
     if not check_mode:
-        for moid in changed:
-            attributes.set_value(moid, field.key, value)
+        attributes.set_values(changed, field.key, value, parallel=parallel)
     return dict(changed_vms=changed, unchanged_vms=unchanged, field_created=field_created), current
 
 
@@ -174,13 +182,16 @@ def main():
     try:
         moids = unique(params['vms'])
         value = encode_value(params['value'])
+        if not 1 <= params['parallel'] <= MAX_PARALLEL:
+            raise VCenterError('parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel']), retryable=False)
         if not params['key'].strip():
             raise VCenterError('key must be the name of a custom attribute, not an empty string.')
         if not moids and not params['create_field']:
             module.exit_json(changed=False, value=value, changed_vms=[], unchanged_vms=[], field_created=False)
         service_instance = connect(**connection_params(params))
         try:
-            result, current = annotate(service_instance, moids, params['key'], value, params['create_field'], module.check_mode)
+            result, current = annotate(service_instance, moids, params['key'], value, params['create_field'], module.check_mode,
+                                       parallel=params['parallel'])
         finally:
             disconnect(service_instance)
     except VCenterError as exc:
