@@ -188,7 +188,7 @@ def main():
             raise VCenterError('key must be the name of a custom attribute, not an empty string.')
         if not moids and not params['create_field']:
             module.exit_json(changed=False, value=value, changed_vms=[], unchanged_vms=[], field_created=False)
-        service_instance = connect(**connection_params(params))
+        service_instance = connect(pool_size=params['parallel'], **connection_params(params))
         try:
             result, current = annotate(service_instance, moids, params['key'], value, params['create_field'], module.check_mode,
                                        parallel=params['parallel'])

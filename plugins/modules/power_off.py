@@ -218,7 +218,7 @@ def main():
         module.fail_json(msg=problem)
     moids = [moid.strip() for moid in params['vms']]
     try:
-        service_instance = connect(**connection_params(params))
+        service_instance = connect(pool_size=params['parallel'], **connection_params(params))
         try:
             engine = PowerOffEngine(VSpherePowerOps(service_instance.RetrieveContent()),
                                     parallel=params['parallel'], grace_period=params['grace_period'])
