@@ -21,6 +21,8 @@ description:
   - The task fails when any VM could not be powered off, and still returns RV(preempted), RV(already_off) and
     RV(failed_vms), so C(retries)/C(until) retries only what is left.
   - A moid that names no VM is reported in RV(failed_vms); the other VMs are still powered off.
+  - Tasks and guest shutdowns are awaited with the PropertyCollector (C(WaitForUpdatesEx)), not by polling, so the
+    requests a power-off makes do not grow with how long vCenter takes. Hard power-offs run in waves of O(parallel).
   - Supports check mode; nothing is changed, RV(preempted) lists the VMs that would be powered off, with the method
     that would be tried first.
 author: vsphere.preemption contributors (@vsphere-preemption)
