@@ -895,16 +895,19 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
     r = results.get('tags')
     if r:
         c = r['cases']
+        extra = r['setup']['extra_tags']
         rows += [
-            ('5. tagged_vm_info with latency, category: 1 tag · +%d tags; requests' % r['setup']['extra_tags'],
-             '%s · %s; %d · %d' % (_fmt(c['one_tag_category']['s']), _fmt(c['many_tags_category']['s']),
-                                    c['one_tag_category']['requests'], c['many_tags_category']['requests']),
+            ('5. tagged_vm_info with latency, category: 1 tag · +%d tags; requests' % extra,
+             '%s · %s; %d · %d' % (
+                 _fmt(c['one_tag_category']['s']), _fmt(c['many_tags_category']['s']),
+                 c['one_tag_category']['requests'], c['many_tags_category']['requests']),
              '<= %gx' % TARGETS['tags_many_vs_one'], '%.2fx %s' % (r['many_vs_one_with_category'], _met(r['targets']['category_met']))),
-            ('5. no category: 1 tag · +%d tags · +%d tags with tag_id; requests' % (r['setup']['extra_tags'], r['setup']['extra_tags']),
-             '%s · %s · %s; %d · %d · %d' % (_fmt(c['one_tag_no_category']['s']), _fmt(c['many_tags_no_category']['s']),
-                                              _fmt(c['many_tags_tag_id']['s']), c['one_tag_no_category']['requests'],
-                                              c['many_tags_no_category']['requests'], c['many_tags_tag_id']['requests']),
-             '<= %gx' % TARGETS['tags_many_vs_one'], '%.2fx %s' % (r['many_with_tag_id_vs_one_without_category'], _met(r['targets']['tag_id_met']))),
+            ('5. no category: 1 tag · +%d tags · +%d tags with tag_id; requests' % (extra, extra),
+             '%s · %s · %s; %d · %d · %d' % (
+                 _fmt(c['one_tag_no_category']['s']), _fmt(c['many_tags_no_category']['s']), _fmt(c['many_tags_tag_id']['s']),
+                 c['one_tag_no_category']['requests'], c['many_tags_no_category']['requests'], c['many_tags_tag_id']['requests']),
+             '<= %gx' % TARGETS['tags_many_vs_one'],
+             '%.2fx %s' % (r['many_with_tag_id_vs_one_without_category'], _met(r['targets']['tag_id_met']))),
         ]
     r = results.get('n')
     if r:
@@ -1121,7 +1124,8 @@ def main(argv=None) -> int:
     parser.add_argument('--latency-ms', type=int, default=DEFAULT_LATENCY_MS, help='vCenter latency per request, "with latency" runs (default 15)')
     parser.add_argument('--login-latency-ms', type=int, default=DEFAULT_LOGIN_LATENCY_MS,
                         help='vCenter latency per login (SOAP Login, REST session), "with latency" runs (default 300)')
-    parser.add_argument('--latency-runs', type=int, default=3, help='timed rounds of the preempt comparison with latency (default 3)')
+    parser.add_argument('--latency-runs', type=int, default=2,
+                        help='timed rounds of the comparisons with latency: preempt 1b and tags (default 2)')
     parser.add_argument('--n-runs', type=int, default=1, help='timed rounds of the 100- and 1,000-VM runs (default 1)')
     parser.add_argument('--n-baseline', action='store_true',
                         help='also time the baseline loops at 100 VMs with latency (adds about ten minutes)')
@@ -1157,7 +1161,7 @@ def main(argv=None) -> int:
     vcenter_ms = (args.latency_ms, args.login_latency_ms)
     steps = [('preempt', lambda: {'preempt': bench_preempt(args.runs, workdir),
                                   'preempt_latency': bench_preempt(args.latency_runs, workdir, vcenter_ms=vcenter_ms, name='preempt-latency')}),
-             ('tags', lambda: {'tags': bench_tags(args.runs, workdir, vcenter_ms=vcenter_ms)}),
+             ('tags', lambda: {'tags': bench_tags(args.latency_runs, workdir, vcenter_ms=vcenter_ms)}),
              ('scale', lambda: {'scale': bench_scale(args.runs, workdir, sizes)}),
              ('overhead+trigger', lambda: bench_no_latency(args.runs, workdir, sections)),
              ('n', lambda: {'n': bench_n(args.n_runs, workdir, results.get('preempt_latency'), args.n_baseline, vcenter_ms=vcenter_ms)})]
