@@ -70,3 +70,63 @@ def test_requests_do_not_grow_with_how_long_the_tasks_take(simulators, mode, met
     assert calls.get('SOAP RetrievePropertiesEx') == 1
     assert calls.get('SOAP CreateFilter') == 1
     assert calls.get('SOAP WaitForUpdatesEx', 0) <= 3
+
+
+def _session(sim, counter, monkeypatch):
+    """A pyvmomi session through the counting proxy, trusting the simulator's CA."""
+    from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import connect
+    monkeypatch.setenv('REQUESTS_CA_BUNDLE', sim.ca_file)
+    return connect(sim.host, sim.username, sim.password, port=counter.port)
+
+
+def test_a_task_past_its_timeout_is_reported_running_after_the_timeout_not_polled(simulators, monkeypatch):
+    from pyVmomi import vim
+
+    from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import wait_for_tasks
+    from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import disconnect
+
+    sim, client = simulators[LONG]
+    moid = sorted(vm['moid'] for vm in client.vms())[0]
+    client.power_on(moid)
+    with RequestCounter(sim) as counter:
+        si = _session(sim, counter, monkeypatch)
+        try:
+            task = vim.VirtualMachine(moid, si._stub).PowerOffVM_Task()
+            counter.reset()
+            started = time.monotonic()
+            outcome = wait_for_tasks(si.RetrieveContent(), [task], timeout=1)
+            waited = time.monotonic() - started
+            calls = counter.summary()
+            assert outcome[task._moId].state in ('queued', 'running')
+            assert 1 <= waited < LONG / 1000.0
+            assert calls.get('SOAP WaitForUpdatesEx') <= 2 and 'SOAP RetrievePropertiesEx' not in calls
+            later = wait_for_tasks(si.RetrieveContent(), [task], timeout=10)
+            assert later[task._moId].state == 'success'
+        finally:
+            disconnect(si)
+    assert client.power_state(moid) == 'poweredOff'
+
+
+def test_a_property_that_never_settles_is_returned_at_its_deadline(simulators, monkeypatch):
+    from pyVmomi import vim
+
+    from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import wait_for_property
+    from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import disconnect
+
+    sim, client = simulators[SHORT]
+    moid = sorted(vm['moid'] for vm in client.vms())[-1]
+    client.power_on(moid)
+    with RequestCounter(sim) as counter:
+        si = _session(sim, counter, monkeypatch)
+        try:
+            counter.reset()
+            started = time.monotonic()
+            states = wait_for_property(si.RetrieveContent(), [vim.VirtualMachine(moid, si._stub)], 'runtime.powerState', 'poweredOff',
+                                       {moid: started + 2})
+            waited = time.monotonic() - started
+        finally:
+            disconnect(si)
+        calls = counter.summary()
+    assert states == {moid: 'poweredOn'}
+    assert 2 <= waited < 4
+    assert calls.get('SOAP WaitForUpdatesEx') <= 3 and 'SOAP RetrievePropertiesEx' not in calls
