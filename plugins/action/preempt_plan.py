@@ -19,6 +19,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
     scope_keys,
     workflow_identity,
 )
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_run import known_tag_id
 from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import StateError
 from ansible_collections.vsphere.preemption.plugins.module_utils.state_store import open_state
 
@@ -75,9 +76,10 @@ class ActionModule(ActionBase):
                 store = open_state(params['state_file'], params['state_url'])
                 if params['purpose'] in ('cancel', 'status'):
                     plan['state_keys'] = scope_keys(request, store.workflow_ids())
-                for key in plan.get('state_keys') or [plan['state_key']]:
-                    store.query(key)
+                records = [store.query(key) for key in plan.get('state_keys') or [plan['state_key']]]
             except StateError as exc:
                 return dict(result, failed=True, msg=str(exc), retryable=exc.retryable)
+            if params['purpose'] == 'preempt':
+                plan['tag_id'] = known_tag_id(records[0], plan['tag'])
         result.update(plan, changed=False)
         return result

@@ -80,6 +80,17 @@ def run_report(run, plan, powered_off):
     return {'annotations': annotations, 'event': event}
 
 
+def known_tag_id(record, tag):
+    """The tag id the workflow's latest run found for ``tag``, or None: tagged_vm_info checks it with one call.
+
+    A tag renamed, deleted or moved since is found again by name (tagged_vm_info never uses a stale id).
+    """
+    results = ((record or {}).get('run') or {}).get('results') or {}
+    if (results.get('plan') or {}).get('tag') == tag and isinstance(results.get('tag_id'), str):
+        return results['tag_id']
+    return None
+
+
 # ---------------------------------------------------------------- what the steps did
 
 def _moids(vms):

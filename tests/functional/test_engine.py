@@ -15,6 +15,8 @@ from __future__ import annotations
 import glob
 import os
 
+import pytest
+
 from tests.functional.preempt_helpers import FIELD, REPO, alarm_event, playbook, tag_vms
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
@@ -22,9 +24,20 @@ TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']
 TASK_FILES = os.path.join(REPO, 'roles', 'preempt', 'tasks')
 
 
-def test_a_run_starts_four_module_processes_and_at_most_twenty_tasks(vcsim, vcenter, sink, tmp_path):
+@pytest.fixture(scope='module')
+def tagged(vcenter):
     tag_vms(vcenter, TAGGED)
     vcenter.add_custom_field(FIELD)
+
+
+@pytest.fixture
+def powered_on(vcenter, tagged):
+    for vm in vcenter.vms():
+        if vm['power_state'] != 'poweredOn':
+            vcenter.power_on(vm['moid'])
+
+
+def test_a_run_starts_four_module_processes_and_at_most_twenty_tasks(vcsim, vcenter, powered_on, sink, tmp_path):
     remote_tmp = tmp_path / 'remote-tmp'
     run = playbook('preempt', vcsim.env(), {'preemption_event': alarm_event(vcenter, 'DC0_C0'), 'preemption_reply_to': sink.url,
                                             'preemption_state_file': str(tmp_path / 'state.json')},
@@ -41,3 +54,15 @@ def test_a_run_starts_four_module_processes_and_at_most_twenty_tasks(vcsim, vcen
 
 def test_the_role_has_at_most_eight_task_files():
     assert len([name for name in os.listdir(TASK_FILES) if name.endswith('.yml')]) <= 8
+
+
+def test_the_next_run_hands_the_tag_id_back(vcsim, vcenter, powered_on, tmp_path):
+    variables = {'preemption_criticality': 'HIGH', 'preemption_threshold': 0, 'preemption_state_file': str(tmp_path / 'state.json')}
+    first = playbook('preempt', vcsim.env(), variables)
+    assert first.rc == 0, first
+    [found] = first.results('Find the powered-on VMs tagged for preemption')
+    assert found['invocation']['module_args']['tag_id'] is None
+    second = playbook('preempt', vcsim.env(), variables)
+    assert second.rc == 0, second
+    [again] = second.results('Find the powered-on VMs tagged for preemption')
+    assert again['invocation']['module_args']['tag_id'] == found['tag_id']

@@ -16,6 +16,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_run 
     EVENT_TYPE,
     attempts,
     cloudevent_id,
+    known_tag_id,
     outcome,
     power_failure,
     power_outcome,
@@ -298,3 +299,11 @@ def test_a_probe_that_could_not_read_leaves_earlier_runs_unfinished_and_fails_th
     assert [entry['run_id'] for entry in done['finish']] == ['run-2']
     assert done['current'] == {'powered_off': [], 'failed': [dict(A, msg='Cannot connect.')]}
     assert done['resumed'] == [] and done['events'] == []
+
+
+def test_the_tag_id_of_the_last_run_is_handed_back_for_the_same_tag_only():
+    record = {'run': {'results': {'plan': {'tag': 'preemptible'}, 'tag_id': 'urn:vmomi:InventoryServiceTag:1:GLOBAL'}}}
+    assert known_tag_id(record, 'preemptible') == 'urn:vmomi:InventoryServiceTag:1:GLOBAL'
+    assert known_tag_id(record, 'batch') is None
+    assert known_tag_id(None, 'preemptible') is None
+    assert known_tag_id({'run': {'results': {}}}, 'preemptible') is None
