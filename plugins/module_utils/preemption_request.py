@@ -151,7 +151,6 @@ def redact_url(url):
     return urlunsplit((parts.scheme, parts.netloc.rpartition('@')[2], parts.path, '', ''))
 
 
-
 def normalize_reply_to(value):
     text = _optional_text('reply_to', value)
     if text is not None and not re.match(r'^https?://[^/\s]+', text, re.IGNORECASE):

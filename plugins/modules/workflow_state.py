@@ -20,7 +20,7 @@ description:
   - A file that is not valid JSON, or not a state file of this collection, is an error naming it and is left
     as it is; it is never reset. An empty file counts as a new one.
   - Supports check mode; then nothing is written.
-  - An action plugin: it runs inside C(ansible-playbook) on the controller, whatever the task's host, with no
+  - An action plugin; it runs inside C(ansible-playbook) on the controller, whatever the task's host, with no
     module process of its own. The state belongs to the controller, as a fact cache does; every trigger of the
     same workflows must run on the same controller, or share the file.
 author: vsphere.preemption contributors (@vsphere-preemption)

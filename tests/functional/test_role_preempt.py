@@ -102,7 +102,8 @@ def test_a_red_alarm_powers_off_the_tagged_vms_of_its_cluster(vcsim, vcenter, vm
     status = playbook('status', vcsim.env(), {'preemption_state_file': str(tmp_path / 'state.json'), 'preemption_event': event})
     assert status.rc == 0, status
     [lines] = [result['msg'] for result in status.results("Show the workflow's record")]
-    assert lines[0].startswith('Workflow cluster-cpu-above-80 (scope %s) on 127.0.0.1:%d: 1 run' % (event['data']['ComputeResource']['ComputeResource']['Value'], vcsim.port))
+    scope = event['data']['ComputeResource']['ComputeResource']['Value']
+    assert lines[0].startswith('Workflow cluster-cpu-above-80 (scope %s) on 127.0.0.1:%d: 1 run' % (scope, vcsim.port))
     assert 'CloudEvent %s sent' % received['id'] in lines[1]
     cancel = playbook('cancel', vcsim.env(), {'preemption_state_file': str(tmp_path / 'state.json'),
                                               'preemption_workflow_id': 'cluster-cpu-above-80'})

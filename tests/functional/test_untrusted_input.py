@@ -170,8 +170,8 @@ def test_a_hostile_alarm_through_the_alarms_source_is_data(vcsim, vcenter, fresh
     variables = {'preemption_alarm_name': alarm_name, 'preemption_state_file': str(state_file)}
     with Rulebook(os.path.join(RULEBOOKS, 'preemption_vcenter.yml'), variables, tmp_path / 'rulebook', env=vcsim.env()) as process:
         process.wait_for_log('Watching vCenter')
-        post_alarm(vcenter, 'red', name=alarm_name, names={'cluster': payload(tmp_path, 'cluster-name'),
-                                                          'host': payload(tmp_path, 'host-name')})
+        names = {'cluster': payload(tmp_path, 'cluster-name'), 'host': payload(tmp_path, 'host-name')}
+        post_alarm(vcenter, 'red', name=alarm_name, names=names)
         run = wait_until(lambda: state(state_file) and next(iter(state(state_file).values()))['run']['status'] == 'finished'
                          and next(iter(state(state_file).values()))['run'], 180, 'the run to finish', process.log)
     assert markers(tmp_path) == []
