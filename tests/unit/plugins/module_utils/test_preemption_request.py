@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 
 import pytest
 
+from tests.preemption_requests import alarm, red_alarm, request
 from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import (
     PreemptionRequestError,
     alarm_action,
@@ -21,25 +21,9 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
     workflow_identity,
 )
 
-FIXTURE = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'veba-alarm-red.json')
-DEFAULTS = dict(tag='preemptible', max_vms=10, parallel=5, retries=3, retry_delay=2, threshold=60, grace_period=30, scope='event',
-                vcenter_hostname='vc1.example.com', vcenter_port='')
-
-
 @pytest.fixture
 def red_event():
-    with open(FIXTURE) as handle:
-        return json.load(handle)
-
-
-def request(**overrides):
-    return dict(DEFAULTS, **overrides)
-
-
-def alarm(event, old, new):
-    changed = copy.deepcopy(event)
-    changed['data']['From'], changed['data']['To'] = old, new
-    return changed
+    return red_alarm()
 
 
 # ------------------------------------------------------------------ criticality
