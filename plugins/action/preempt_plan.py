@@ -21,7 +21,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
 from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import StateFile, StateFileError
 
 EVENT_VARIABLE = 'preemption_event'
-PURPOSES = ('preempt', 'setup', 'cancel', 'status')
+PURPOSES = ('preempt', 'setup', 'cancel', 'status', 'restore')
 ARGUMENT_SPEC = dict(
     {key: dict(type='raw') for key in REQUEST_KEYS if key != 'event'},
     purpose=dict(type='str', choices=list(PURPOSES), default='preempt'),
@@ -56,9 +56,11 @@ class ActionModule(ActionBase):
             for key in ('vcenter_hostname', 'vcenter_port'):
                 if request[key] in (None, ''):
                     request[key] = os.environ.get('VMWARE_HOST' if key == 'vcenter_hostname' else 'VMWARE_PORT')
-            if params['purpose'] == 'setup':
-                # Setup checks the tag and the vCenter; it preempts nothing, so it needs no criticality.
+            if params['purpose'] in ('setup', 'restore'):
+                # Setup and restore preempt nothing, so they need no criticality; a restore is one whatever the alarm says.
                 plan = build_plan(dict(request, criticality=request['criticality'] or 'LOW'))
+                if params['purpose'] == 'restore':
+                    plan['action'] = 'restore'
             elif params['purpose'] == 'preempt':
                 plan = build_plan(request)
             else:
