@@ -62,11 +62,11 @@ def restore_plan(record, plan, now, triggered=False):
     vms, restoring}], tags: [{tag, category}]}``, ``status`` one of
     ``restore``, ``nothing``, ``too_soon``, ``unknown``.
     """
-    where = 'workflow %s on %s' % (plan['workflow_id'], plan['vcenter'])
+    where = '%s on %s' % (plan['workflow_id'], plan['vcenter'])
     result = {'status': 'nothing', 'message': '', 'restored_at': format_timestamp(now), 'runs': [], 'tags': []}
     if not record:
         result['status'] = 'nothing' if triggered else 'unknown'
-        result['message'] = ('Restore of %s: it has no record in the state file, so it preempted nothing to restore'
+        result['message'] = ('Restore of workflow %s: it has no record in the state file, so it preempted nothing to restore'
                              % where + ('.' if triggered else '; check preemption_workflow_id and preemption_state_file '
                                         '(vsphere.preemption.status shows a workflow\'s record).'))
         return result
