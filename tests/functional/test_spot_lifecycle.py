@@ -18,10 +18,14 @@ import json
 import threading
 import time
 
+import os
+
 import pytest
+import requests
 from pyVmomi import vim
 
-from tests.functional.preempt_helpers import FIELD, annotation, playbook, power_on_all, power_states, state, tag_vms
+from tests.functional.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_on_all, power_states, state, tag_vms
+from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
 
 VCSIM_OPTIONS = dict(vms=4, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2', 'DC0_H0_VM0']
@@ -165,3 +169,41 @@ def test_a_notice_period_out_of_range_is_refused_before_vcenter(vcsim, vcenter, 
     [message] = run.failures()
     assert fragment in message
     assert 'poweredOff' not in power_states(vcenter).values()
+
+
+def test_the_rulebook_restores_when_the_alarm_clears_with_restore_on_clear(vcsim, vcenter, moids, tmp_path):
+    """The shipped rulebook and playbooks: red preempts the cluster's tagged VMs, red to yellow keeps them off, green restores."""
+    power_on_all(vcenter)
+    port, token = free_port(), 'restore-on-clear-token'
+    state_file = tmp_path / 'state.json'
+    variables = {'preemption_alarm_name': 'cluster-cpu-above-80', 'preemption_webhook_token': token, 'preemption_webhook_port': port,
+                 'preemption_webhook_host': '127.0.0.1', 'preemption_state_file': str(state_file), 'preemption_threshold': 0,
+                 'preemption_protect_tag': 'protection:do-not-preempt', 'preemption_restore_on_clear': True}
+    session = requests.Session()
+    session.trust_env = False  # no proxy for 127.0.0.1
+
+    def send(old, new):
+        response = session.post('http://127.0.0.1:%d/' % port, json=alarm_event(vcenter, 'DC0_C0', old=old, new=new),
+                                headers={'Authorization': 'Bearer %s' % token}, timeout=30)
+        assert response.status_code == 200
+
+    def record():
+        workflows = json.loads(state_file.read_text() or '{}')['workflows'] if state_file.exists() else {}
+        return next(iter(workflows.values()), None)
+
+    with Rulebook(os.path.join(RULEBOOKS, 'preemption.yml'), variables, tmp_path / 'rulebook', env=vcsim.env()) as process:
+        process.wait_for_port(port)
+        send('green', 'red')
+        wait_until(lambda: (record() or {}).get('run', {}).get('status') == 'finished', 180, 'the preemption', process.log)
+        assert power_states(vcenter)['DC0_C0_RP0_VM0'] == 'poweredOff'
+        assert (power_states(vcenter)[PROTECTED], power_states(vcenter)[MANAGED]) == ('poweredOn', 'poweredOn')
+        # Red to yellow: the pressure is still there. Nothing restored, and the record is kept for the restore.
+        send('red', 'yellow')
+        wait_until(lambda: "Show the workflow's record" in process.log(), 120, 'the status playbook', process.log)
+        assert power_states(vcenter)['DC0_C0_RP0_VM0'] == 'poweredOff' and record()['runs'] == 1
+        # Cleared to green: the restore brings the VM back.
+        send('yellow', 'green')
+        wait_until(lambda: (record() or {}).get('run', {}).get('results', {}).get('restored'), 180, 'the restore', process.log)
+    assert power_states(vcenter)['DC0_C0_RP0_VM0'] == 'poweredOn'
+    assert annotation(vcenter, moids['DC0_C0_RP0_VM0'])['preempted'] is False
+    assert [vm['name'] for vm in record()['run']['results']['restored']] == ['DC0_C0_RP0_VM0']

@@ -62,7 +62,8 @@ def test_raised_runs_preempt_and_dropped_runs_cancel_with_the_same_variables():
 @pytest.mark.parametrize('restore_on_clear, to, playbook', [
     (None, 'green', 'vsphere.preemption.cancel'), (False, 'green', 'vsphere.preemption.cancel'),
     (True, 'green', 'vsphere.preemption.restore'), ('true', 'gray', 'vsphere.preemption.restore'),
-    (True, 'yellow', 'vsphere.preemption.cancel'),  # red to yellow: the pressure is still there
+    # Red to yellow: the pressure is still there; with restore_on_clear the record the restore needs is kept.
+    (None, 'yellow', 'vsphere.preemption.cancel'), (True, 'yellow', 'vsphere.preemption.status'),
 ])
 def test_a_drop_to_green_or_gray_restores_only_with_restore_on_clear(restore_on_clear, to, playbook):
     dropped = [rule for rule in ruleset('preemption.yml')['rules'] if rule['name'] == 'Alarm dropped'][0]
