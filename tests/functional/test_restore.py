@@ -152,9 +152,8 @@ def test_a_killed_restore_is_finished_by_the_next(vcsim, vcenter, preempted, sin
     key = 'spot@127.0.0.1:%d' % vcsim.port
     # Killed once a VM is on: during the power-on or the (slowed) annotation, before the restore is recorded.
     run_id = state(tmp_path / 'state.json')[key]['run']['run_id']
-    proc = start_playbook('restore', vcsim.env(), {'preemption_state_file': str(tmp_path / 'state.json'),
-                                                    'preemption_workflow_id': 'spot', 'preemption_threshold': 0,
-                                                    'preemption_reply_to': sink.url})
+    proc = start_playbook('restore', vcsim.env(), {'preemption_state_file': str(tmp_path / 'state.json'), 'preemption_workflow_id': 'spot',
+                                                   'preemption_threshold': 0, 'preemption_reply_to': sink.url})
     killed = _kill_after_power_on(proc, vcenter, moids['DC0_C0_RP0_VM0'])
     assert killed, 'the restore finished before it could be killed'
     results = state(tmp_path / 'state.json')[key]['run']['results']
@@ -185,4 +184,3 @@ def _kill_after_power_on(proc, vcenter, moid, timeout=120):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     return False
-
