@@ -18,7 +18,10 @@ thread: one thread owns every TLS object, so no SSL socket is shared between
 threads.
 
 The proxy adds latency, so the benchmark counts calls in separate runs from the
-timed ones.
+timed ones. It can also add the latency of a real vCenter on purpose: each request
+is held ``latency_ms`` before it is forwarded (the bench uses 15 ms, a vCenter a
+few hops away), and a login (SOAP ``Login``, the REST session ``POST``) is held
+``login_latency_ms`` instead (300 ms: an SSO login). ``logins`` counts those.
 
     with RequestCounter(sim) as counter:
         env = dict(sim.env(), VMWARE_PORT=str(counter.port))
@@ -34,6 +37,11 @@ import re
 import ssl
 import threading
 import urllib.parse
+
+# What the bench uses for "a real vCenter": per request, and per login.
+DEFAULT_LATENCY_MS = 15
+DEFAULT_LOGIN_LATENCY_MS = 300
+LOGIN_REQUESTS = ('SOAP Login', 'HTTP POST /api/session', 'HTTP POST /rest/com/vmware/cis/session')
 
 _SOAP_METHOD_RE = re.compile(rb'<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?([A-Za-z_][\w]*)')
 _MOID_IN_PATH_RE = re.compile(r'/id:[^/?]+')
@@ -58,7 +66,7 @@ def request_name(method: str, target: str, body: bytes) -> str:
 class RequestCounter:
     """A loopback TLS proxy in front of a started ``tests.vcsim.harness.Simulator`` that counts requests."""
 
-    def __init__(self, sim):
+    def __init__(self, sim, latency_ms: float = 0, login_latency_ms: float = 0):
         self.upstream_host = sim.host
         self.upstream_port = sim.port
         self.host = '127.0.0.1'
@@ -66,6 +74,8 @@ class RequestCounter:
         self._server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._server_ctx.load_cert_chain(sim.tls.cert_file, sim.tls.key_file)
         self._client_ctx = ssl.create_default_context(cafile=sim.ca_file)
+        self.latency = latency_ms / 1000.0
+        self.login_latency = login_latency_ms / 1000.0
         self._lock = threading.Lock()
         self._calls: list[str] = []
         self._connections = 0
@@ -83,6 +93,12 @@ class RequestCounter:
     def calls(self) -> list[str]:
         with self._lock:
             return list(self._calls)
+
+    @property
+    def logins(self) -> int:
+        """SOAP and REST logins since the last reset."""
+        with self._lock:
+            return sum(1 for call in self._calls if call in LOGIN_REQUESTS)
 
     @property
     def connections(self) -> int:
@@ -153,8 +169,13 @@ class RequestCounter:
                 except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError, ssl.SSLError, OSError):
                     # CancelledError: the proxy is stopping; end this connection quietly.
                     break
+                name = request_name(method, target, body)
                 with self._lock:
-                    self._calls.append(request_name(method, target, body))
+                    self._calls.append(name)
+                hold = self.login_latency if name in LOGIN_REQUESTS else self.latency
+                if hold:
+                    # Held on this connection only: the client's other connections go on meanwhile, as they would.
+                    await asyncio.sleep(hold)
                 up_writer.write(raw)
                 await up_writer.drain()
         finally:

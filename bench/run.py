@@ -54,8 +54,11 @@ REPO = BENCH.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.request_counter import RequestCounter  # noqa: E402
+from bench.request_counter import DEFAULT_LATENCY_MS, DEFAULT_LOGIN_LATENCY_MS, RequestCounter  # noqa: E402
 from tests.functional.ansible_cli import COLLECTIONS_PATH, ansible_env  # noqa: E402
+
+if COLLECTIONS_PATH not in sys.path:
+    sys.path.insert(0, COLLECTIONS_PATH)   # the collection's own task_wait, for the bench's batched resets
 from tests.functional.rulebook_cli import Rulebook, free_port  # noqa: E402
 from tests.vcsim.harness import Simulator, VCenterClient, vcsim_binary  # noqa: E402
 
@@ -64,7 +67,7 @@ FIELD = 'com.vmware.workflows.vsphere.preemption'
 TAG = 'preemptible'
 CATEGORY = 'preemption'
 ALARM = 'bench-cluster-cpu-above-80'
-SECTIONS = ('preempt', 'scale', 'overhead', 'trigger')
+SECTIONS = ('preempt', 'scale', 'overhead', 'trigger', 'tags', 'n')
 POLL = 0.025
 EXTRA_TAGS = 200
 PROFILE_LINE_RE = re.compile(r'^(.*?) -+ (\d+\.\d+)s$')
@@ -77,6 +80,9 @@ TARGETS = {
     'scale_10k_vs_100': 1.3,     # 10,000-VM search / 100-VM search, at most
     'overhead_vs_empty': 4.0,    # full run / empty play, at most
     'trigger_added_s': 1.5,      # rulebook - direct, seconds, at most
+    'tags_many_vs_one': 1.3,     # search with 300 more tags / with one tag, at most (with latency)
+    'n_1000_vs_100': 10.0,       # (time - floor) at 1,000 VMs / at 100 VMs, at most
+    'n_100_speedup': 8.0,        # baseline / collection at 100 VMs with latency, at least
 }
 
 
@@ -221,17 +227,45 @@ class Inventory:
             view.Destroy()
         return clusters[name]
 
+    def _vm(self, moid):
+        from pyVmomi import vim
+
+        return vim.VirtualMachine(moid, self.client.si._stub)
+
     def reset(self, moids) -> None:
-        """Power the VMs on and clear their annotation, so that every run has the same work to do."""
-        for moid, state in self.power_states(moids).items():
-            if state != 'poweredOn':
-                self.client.power_on(moid)
-            self.client.set_custom_value(moid, FIELD, '')
+        """Power the VMs on and clear their annotation, so that every run has the same work to do.
+
+        Batched (tasks awaited together, VMs by moid): per-VM look-ups by name cost O(inventory) each.
+        """
+        from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import wait_for_tasks
+
+        off = [moid for moid, state in self.power_states(moids).items() if state != 'poweredOn']
+        for first in range(0, len(off), 50):
+            wait_for_tasks(self.client.content, [self._vm(moid).PowerOnVM_Task() for moid in off[first:first + 50]], 120)
+        key = self.client._field_key(FIELD)
+        for moid in moids:
+            self.client.content.customFieldsManager.SetField(entity=self._vm(moid), key=key, value='')
+
+    def annotations(self, moids) -> dict:
+        """``{moid: value of FIELD}`` in one retrieve (vcsim appends on SetField: the last entry wins)."""
+        from pyVmomi import vim, vmodl
+
+        key = self.client._field_key(FIELD)
+        pc = vmodl.query.PropertyCollector
+        spec = pc.FilterSpec(objectSet=[pc.ObjectSpec(obj=self._vm(moid)) for moid in moids],
+                             propSet=[pc.PropertySpec(type=vim.VirtualMachine, pathSet=['customValue'])])
+        values = {}
+        for obj in self.client.content.propertyCollector.RetrieveContents([spec]):
+            for item in (obj.propSet[0].val if obj.propSet else None) or []:
+                if item.key == key:
+                    values[obj.obj._moId] = item.value
+        return values
 
     def check_preempted(self, moids, what: str) -> None:
         states = self.power_states(moids)
         still_on = sorted(moid for moid, state in states.items() if state != 'poweredOff')
-        unannotated = sorted(moid for moid in moids if '"preempted":true' not in (self.client.custom_value(moid, FIELD) or ''))
+        annotations = self.annotations(moids)
+        unannotated = sorted(moid for moid in moids if '"preempted":true' not in (annotations.get(moid) or ''))
         if still_on or unannotated:
             raise BenchError('%s did not do the job: still on %s, not annotated %s' % (what, still_on, unannotated))
 
@@ -249,8 +283,8 @@ def alternate(round_index: int, pair):
     return pair if round_index % 2 == 0 else tuple(reversed(pair))
 
 
-def preempt_cmd(state_file: Path, extra=None) -> list:
-    variables = {'preemption_tag': TAG, 'preemption_criticality': 'HIGH', 'preemption_parallel': 5, 'preemption_max_vms': 10,
+def preempt_cmd(state_file: Path, extra=None, parallel: int = 5, max_vms: int = 10) -> list:
+    variables = {'preemption_tag': TAG, 'preemption_criticality': 'HIGH', 'preemption_parallel': parallel, 'preemption_max_vms': max_vms,
                  'preemption_state_file': str(state_file), 'preemption_workflow_id': 'bench'}
     variables.update(extra or {})
     return [BIN / 'ansible-playbook', 'vsphere.preemption.preempt', '-e', json.dumps(variables)]
@@ -258,23 +292,32 @@ def preempt_cmd(state_file: Path, extra=None) -> list:
 
 # --------------------------------------------------------------------------- 1. preempt
 
-def bench_preempt(runs: int, workdir: Path, n: int = 10, parallel: int = 5, latency_ms: int = 500) -> dict:
-    out = workdir / 'preempt'
+def bench_preempt(runs: int, workdir: Path, n: int = 10, parallel: int = 5, latency_ms: int = 500, vcenter_ms=(0, 0),
+                  baseline: bool = True, name: str = 'preempt') -> dict:
+    """Preempt ``n`` tagged VMs (``parallel``, PowerOffVM_Task taking ``latency_ms``), collection vs baseline.
+
+    ``vcenter_ms``: (per request, per login) latency the timed runs go through, as on a
+    real vCenter (bench/request_counter.py); (0, 0) is the simulator on the loopback.
+    """
+    out = workdir / name
     out.mkdir()
-    sim = start_sim(workdir, 'preempt', vms=n, method_delay={'PowerOffVM_Task': latency_ms})
+    sim = start_sim(workdir, name, vms=n, method_delay={'PowerOffVM_Task': latency_ms})
     inv = Inventory(sim)
+    latency = RequestCounter(sim, *vcenter_ms).start() if any(vcenter_ms) else None
+    sides = ('collection', 'baseline') if baseline else ('collection',)
     try:
         names = ['DC0_C0_RP0_VM%d' % i for i in range(n)]
         moids = inv.tag(names)
         commands = {
-            'collection': lambda i: preempt_cmd(out / ('state-%d.json' % i)),
+            'collection': lambda i: preempt_cmd(out / ('state-%d.json' % i), parallel=parallel, max_vms=n),
             'baseline': lambda i: [BIN / 'ansible-playbook', BENCH / 'baseline' / 'preempt.yml', '-e', json.dumps({'baseline_vms': names})],
         }
+        timed_port = latency.port if latency else None
         # The power_off module alone, outside Ansible: the step's own work without the per-task cost.
         args_file = out / 'power_off-args.json'
         args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {'vms': moids, 'mode': 'hard', 'parallel': parallel}}))
         module_cmd = [sys.executable, '-m', 'ansible_collections.vsphere.preemption.plugins.modules.power_off', args_file]
-        module_env = dict(bench_env(sim), PYTHONPATH=COLLECTIONS_PATH)
+        module_env = dict(bench_env(sim, timed_port), PYTHONPATH=COLLECTIONS_PATH)
 
         def run_module_alone(env, log_file):
             inv.reset(moids)
@@ -287,64 +330,167 @@ def bench_preempt(runs: int, workdir: Path, n: int = 10, parallel: int = 5, late
         # Warm-up round (not timed): through the counting proxy, for the requests per run.
         calls, actions = {}, {}
         with RequestCounter(sim) as counter:
-            for side in ('collection', 'baseline'):
+            for side in sides:
                 inv.reset(moids)
                 counter.reset()
-                _seconds, stdout = run_timed(commands[side](-1), json_env(bench_env(sim, counter.port)), out / ('%s-count.log' % side))
+                _seconds, stdout = run_timed(commands[side](-1), json_env(bench_env(sim, counter.port)), out / ('%s-count.log' % side),
+                                             timeout=1800)
                 inv.check_preempted(moids, side)
-                calls[side] = {'total': len(counter.calls), 'connections': counter.connections, 'by_request': counter.summary()}
+                calls[side] = {'total': len(counter.calls), 'connections': counter.connections, 'logins': counter.logins,
+                               'by_request': counter.summary()}
                 actions[side] = task_actions(stdout)
             counter.reset()
             run_module_alone(dict(module_env, VMWARE_PORT=str(counter.port)), out / 'power_off-alone-count.log')
-            calls['power_off_module'] = {'total': len(counter.calls), 'connections': counter.connections, 'by_request': counter.summary()}
+            calls['power_off_module'] = {'total': len(counter.calls), 'connections': counter.connections, 'logins': counter.logins,
+                                         'by_request': counter.summary()}
 
-        wall = {'collection': [], 'baseline': []}
-        step = {'collection': [], 'baseline': []}
+        wall = {side: [] for side in sides}
+        step = {side: [] for side in sides}
         alone = []
         profiles = []
         for i in range(runs):
             alone.append(run_module_alone(module_env, out / ('power_off-alone-%d.log' % i)))
-            for side in alternate(i, ('collection', 'baseline')):
+            for side in alternate(i, sides):
                 inv.reset(moids)
-                seconds, stdout = run_timed(commands[side](i), bench_env(sim), out / ('%s-%d.log' % (side, i)))
+                seconds, stdout = run_timed(commands[side](i), bench_env(sim, timed_port), out / ('%s-%d.log' % (side, i)), timeout=1800)
                 inv.check_preempted(moids, side)
                 profile = parse_profile(stdout)
                 wall[side].append(seconds)
                 step[side].append(step_time(profile, actions[side], POWER_OFF_ACTION[side]))
                 if side == 'collection':
                     profiles.append(profile)
-            log('preempt round %d: collection %.2f s, baseline %.2f s' % (i + 1, wall['collection'][-1], wall['baseline'][-1]))
+            log('%s round %d: %s' % (name, i + 1, ', '.join('%s %.2f s' % (side, wall[side][-1]) for side in sides)))
 
         floor = math.ceil(n / parallel) * latency_ms / 1000.0
         collection_profile = profile_medians(profiles)
-        speedup = [b / c for b, c in zip(wall['baseline'], wall['collection'])]
+        speedup = [b / c for b, c in zip(wall['baseline'], wall['collection'])] if baseline else []
         step_ratio = [s / floor for s in step['collection']]
-        return {
+        result = {
             'setup': {'vms_tagged': n, 'inventory_vms': len(inv.names), 'parallel': parallel, 'latency_ms': latency_ms,
-                      'criticality': 'HIGH', 'baseline': 'bench/baseline/preempt.yml'},
+                      'vcenter_request_ms': vcenter_ms[0], 'vcenter_login_ms': vcenter_ms[1],
+                      'criticality': 'HIGH', 'baseline': 'bench/baseline/preempt.yml' if baseline else None},
             'collection_s': summary(wall['collection']),
-            'baseline_s': summary(wall['baseline']),
-            'speedup': summary(speedup),
+            'collection_minus_floor_s': summary([c - floor for c in wall['collection']]),
             'power_off_floor_s': floor,
             'power_off_step_s': summary(step['collection']),
             'power_off_step_vs_floor': summary(step_ratio),
             'power_off_module_alone_s': summary(alone),
             'power_off_module_alone_vs_floor': summary([a / floor for a in alone]),
-            'baseline_power_off_step_s': summary(step['baseline']),
-            'baseline_power_off_floor_s': n * latency_ms / 1000.0,
             'requests_per_run': calls,
             'collection_profile': collection_profile,
             'collection_by_action': by_action(collection_profile, actions['collection']),
             'targets': {
-                'speedup_at_least': TARGETS['preempt_speedup'],
-                'speedup_met': statistics.median(speedup) >= TARGETS['preempt_speedup'],
                 'power_off_vs_floor_at_most': TARGETS['power_off_vs_floor'],
                 'power_off_vs_floor_met': statistics.median(step_ratio) <= TARGETS['power_off_vs_floor'],
             },
         }
+        if baseline:
+            result.update({
+                'baseline_s': summary(wall['baseline']),
+                'speedup': summary(speedup),
+                'baseline_power_off_step_s': summary(step['baseline']),
+                'baseline_power_off_floor_s': n * latency_ms / 1000.0,
+            })
+            result['targets'].update({'speedup_at_least': TARGETS['preempt_speedup'],
+                                      'speedup_met': statistics.median(speedup) >= TARGETS['preempt_speedup']})
+        return result
     finally:
+        if latency is not None:
+            latency.stop()
         inv.close()
         sim.stop()
+
+
+# --------------------------------------------------------------------------- 5. tags, 6. N
+
+def bench_tags(runs: int, workdir: Path, tagged: int = 10, extra: int = 300,
+               vcenter_ms=(DEFAULT_LATENCY_MS, DEFAULT_LOGIN_LATENCY_MS)) -> dict:
+    """tagged_vm_info through a realistic vCenter latency, with one tag and with ``extra`` more in three other categories.
+
+    The one-tag searches run first (the extra tags cannot be taken away), then
+    with ``category``, without it, and with the ``tag_id`` the first search returned.
+    """
+    out = workdir / 'tags'
+    out.mkdir()
+    sim = start_sim(workdir, 'tags', vms=tagged)
+    inv = Inventory(sim)
+    proxy = RequestCounter(sim, *vcenter_ms).start()
+    try:
+        inv.tag(['DC0_C0_RP0_VM%d' % i for i in range(tagged)])
+        env = bench_env(sim, proxy.port)
+
+        def search(case, args):
+            times, requests, tag_ids = [], [], set()
+            for i in range(runs):
+                cmd = [BIN / 'ansible', 'localhost', '-m', 'vsphere.preemption.tagged_vm_info', '-a', json.dumps(dict({'tag': TAG}, **args))]
+                proxy.reset()
+                seconds, stdout = run_timed(cmd, env, out / ('%s-%d.log' % (case, i)))
+                result = json.loads(stdout.split('=>', 1)[1])
+                if result.get('total') != tagged:
+                    raise BenchError('tagged_vm_info (%s) found %s VMs, not %d' % (case, result.get('total'), tagged))
+                times.append(seconds)
+                requests.append(len(proxy.calls))
+                tag_ids.add(result['tag_id'])
+            log('tags %s: %.2f s, %d requests' % (case, statistics.median(times), requests[-1]))
+            return {'s': summary(times), 'requests': max(requests), 'tag_id': tag_ids.pop()}
+
+        cases = {'one_tag_category': search('one-tag-category', {'category': CATEGORY}),
+                 'one_tag_no_category': search('one-tag-no-category', {})}
+        tag_id = cases['one_tag_category']['tag_id']
+        for k in range(3):
+            category = inv.client.create_category('bench-noise-%d' % k)
+            for j in range(extra // 3):
+                inv.client.create_tag('noise-%03d' % j, category)
+        cases.update({
+            'many_tags_category': search('many-tags-category', {'category': CATEGORY}),
+            'many_tags_no_category': search('many-tags-no-category', {}),
+            'many_tags_tag_id': search('many-tags-tag-id', {'tag_id': tag_id}),
+            'many_tags_category_tag_id': search('many-tags-category-tag-id', {'category': CATEGORY, 'tag_id': tag_id}),
+        })
+        for case in cases.values():
+            del case['tag_id']
+        with_category = cases['many_tags_category']['s']['median'] / cases['one_tag_category']['s']['median']
+        with_tag_id = cases['many_tags_tag_id']['s']['median'] / cases['one_tag_no_category']['s']['median']
+        return {
+            'setup': {'tagged_vms': tagged, 'extra_tags': extra, 'extra_categories': 3, 'vcenter_request_ms': vcenter_ms[0],
+                      'vcenter_login_ms': vcenter_ms[1], 'via': 'ansible localhost -m (one module process)'},
+            'cases': cases,
+            'many_vs_one_with_category': round(with_category, 3),
+            'many_with_tag_id_vs_one_without_category': round(with_tag_id, 3),
+            'targets': {'at_most': TARGETS['tags_many_vs_one'],
+                        'category_met': with_category <= TARGETS['tags_many_vs_one'],
+                        'tag_id_met': with_tag_id <= TARGETS['tags_many_vs_one']},
+        }
+    finally:
+        proxy.stop()
+        inv.close()
+        sim.stop()
+
+
+def bench_n(runs: int, workdir: Path, ten: dict | None, baseline_at_100: bool,
+            vcenter_ms=(DEFAULT_LATENCY_MS, DEFAULT_LOGIN_LATENCY_MS)) -> dict:
+    """100 VMs (parallel 10) and 1,000 VMs (parallel 20) preempted and annotated through a realistic vCenter latency.
+
+    ``ten``: the 10-VM result with the same latency (section preempt), for the (time - floor) series.
+    The baseline's loops at 100 VMs take minutes (two module runs per VM, each with its own login), so they
+    run only when asked for; at 1,000 they would take ten times that.
+    """
+    hundred = bench_preempt(runs, workdir, n=100, parallel=10, vcenter_ms=vcenter_ms, baseline=baseline_at_100, name='n-100')
+    thousand = bench_preempt(runs, workdir, n=1000, parallel=20, vcenter_ms=vcenter_ms, baseline=False, name='n-1000')
+    over = {'100': hundred['collection_minus_floor_s']['median'], '1000': thousand['collection_minus_floor_s']['median']}
+    if ten:
+        over['10'] = ten['collection_minus_floor_s']['median']
+    growth = over['1000'] / over['100'] if over['100'] > 0 else None
+    result = {'100': hundred, '1000': thousand, 'time_minus_floor_s': over, '1000_vs_100_minus_floor': growth,
+              'targets': {'1000_vs_100_at_most': TARGETS['n_1000_vs_100'],
+                          'met': growth is not None and growth <= TARGETS['n_1000_vs_100']}}
+    if ten and 'baseline_s' in ten:
+        # Not measured: the baseline loops cost about the same per VM at any N.
+        result['baseline_estimate_s'] = {'100': round(ten['baseline_s']['median'] * 10, 1), '1000': round(ten['baseline_s']['median'] * 100, 1)}
+    if baseline_at_100:
+        result['targets'].update({'speedup_100_at_least': TARGETS['n_100_speedup'],
+                                  'speedup_100_met': hundred['speedup']['median'] >= TARGETS['n_100_speedup']})
+    return result
 
 
 # --------------------------------------------------------------------------- 2. scale
@@ -732,6 +878,55 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                 r['requests_per_run']['collection']['total'], r['requests_per_run']['baseline']['total'],
                 r['requests_per_run']['power_off_module']['total']), '', ''),
         ]
+    r0, r1 = results.get('preempt'), results.get('preempt_latency')
+    if r0 and r1:
+        lat = '%d ms/request, %d ms/login' % (r1['setup']['vcenter_request_ms'], r1['setup']['vcenter_login_ms'])
+        rows += [
+            ('1. preempt 10 VMs, collection: 0 ms · %s' % lat, '%s · %s' % (_fmt(r0['collection_s']), _fmt(r1['collection_s'])), '', ''),
+            ('1. same job, baseline: 0 ms · %s' % lat, '%s · %s' % (_fmt(r0['baseline_s']), _fmt(r1['baseline_s'])), '', ''),
+            ('1. speed-up with latency (baseline / collection)', _fmt(r1['speedup'], 'x'), '>= %gx' % TARGETS['preempt_speedup'],
+             _met(r1['targets']['speedup_met'])),
+            ('1. vCenter requests per run, collection / baseline: 0 ms · with latency', '%d / %d · %d / %d' % (
+                r0['requests_per_run']['collection']['total'], r0['requests_per_run']['baseline']['total'],
+                r1['requests_per_run']['collection']['total'], r1['requests_per_run']['baseline']['total']), '', ''),
+            ('1. logins per run, collection / baseline (at %d ms each)' % r1['setup']['vcenter_login_ms'], '%d / %d' % (
+                r1['requests_per_run']['collection']['logins'], r1['requests_per_run']['baseline']['logins']), '', ''),
+        ]
+    r = results.get('tags')
+    if r:
+        c = r['cases']
+        extra = r['setup']['extra_tags']
+        rows += [
+            ('5. tagged_vm_info with latency, category: 1 tag · +%d tags; requests' % extra,
+             '%s · %s; %d · %d' % (
+                 _fmt(c['one_tag_category']['s']), _fmt(c['many_tags_category']['s']),
+                 c['one_tag_category']['requests'], c['many_tags_category']['requests']),
+             '<= %gx' % TARGETS['tags_many_vs_one'], '%.2fx %s' % (r['many_vs_one_with_category'], _met(r['targets']['category_met']))),
+            ('5. no category: 1 tag · +%d tags · +%d tags with tag_id; requests' % (extra, extra),
+             '%s · %s · %s; %d · %d · %d' % (
+                 _fmt(c['one_tag_no_category']['s']), _fmt(c['many_tags_no_category']['s']), _fmt(c['many_tags_tag_id']['s']),
+                 c['one_tag_no_category']['requests'], c['many_tags_no_category']['requests'], c['many_tags_tag_id']['requests']),
+             '<= %gx' % TARGETS['tags_many_vs_one'],
+             '%.2fx %s' % (r['many_with_tag_id_vs_one_without_category'], _met(r['targets']['tag_id_met']))),
+        ]
+    r = results.get('n')
+    if r:
+        over = r['time_minus_floor_s']
+        for size in ('100', '1000'):
+            one = r[size]
+            rows.append(('6. preempt %s VMs (parallel %d), with latency: collection; requests; logins' % (
+                format(int(size), ','), one['setup']['parallel']), '%s; %d; %d' % (
+                _fmt(one['collection_s']), one['requests_per_run']['collection']['total'], one['requests_per_run']['collection']['logins']), '', ''))
+        if 'baseline_s' in r['100']:
+            rows.append(('6. baseline 100 VMs with latency; speed-up', '%s; %s' % (_fmt(r['100']['baseline_s']), _fmt(r['100']['speedup'], 'x')),
+                         '>= %gx' % TARGETS['n_100_speedup'], _met(r['targets']['speedup_100_met'])))
+        elif 'baseline_estimate_s' in r:
+            rows.append(('6. baseline at 100 · 1,000 VMs, estimated (10 VMs x 10 · x 100, not measured)',
+                         '%.0f s · %.0f s' % (r['baseline_estimate_s']['100'], r['baseline_estimate_s']['1000']), '', ''))
+        rows.append(('6. (time - floor) for %s VMs' % ' / '.join(format(int(k), ',') for k in sorted(over, key=int)),
+                     ' / '.join('%.2f s' % over[k] for k in sorted(over, key=int)), '', ''))
+        rows.append(('6. (time - floor) 1,000 VMs / 100 VMs', '%.2fx' % r['1000_vs_100_minus_floor'] if r['1000_vs_100_minus_floor'] else 'n/a',
+                     '<= %gx' % TARGETS['n_1000_vs_100'], _met(r['targets']['met'])))
     r = results.get('scale')
     if r:
         sizes = list(r['module_s'])
@@ -926,8 +1121,16 @@ def main(argv=None) -> int:
     parser.add_argument('--runs', type=int, default=5, help='timed rounds per measurement (default 5)')
     parser.add_argument('--only', default=','.join(SECTIONS), help='comma-separated sections: %s' % ','.join(SECTIONS))
     parser.add_argument('--sizes', default='100,1000,10000', help='inventory sizes for the scale section')
-    parser.add_argument('--budget', type=int, default=480,
-                        help='seconds after which no further section starts (default 480: about 8 min, plus the section under way)')
+    parser.add_argument('--latency-ms', type=int, default=DEFAULT_LATENCY_MS, help='vCenter latency per request, "with latency" runs (default 15)')
+    parser.add_argument('--login-latency-ms', type=int, default=DEFAULT_LOGIN_LATENCY_MS,
+                        help='vCenter latency per login (SOAP Login, REST session), "with latency" runs (default 300)')
+    parser.add_argument('--latency-runs', type=int, default=2,
+                        help='timed rounds of the comparisons with latency: preempt 1b and tags (default 2)')
+    parser.add_argument('--n-runs', type=int, default=1, help='timed rounds of the 100- and 1,000-VM runs (default 1)')
+    parser.add_argument('--n-baseline', action='store_true',
+                        help='also time the baseline loops at 100 VMs with latency (adds about ten minutes)')
+    parser.add_argument('--budget', type=int, default=540,
+                        help='seconds after which no further section starts (default 540: about 9 min, plus the section under way)')
     parser.add_argument('--output', default=str(BENCH / 'results.json'), help='results file; the chart goes next to it (.png)')
     parser.add_argument('--report-only', action='store_true', help='measure nothing: print the table and redraw the chart from --output')
     args = parser.parse_args(argv)
@@ -949,13 +1152,19 @@ def main(argv=None) -> int:
     workdir.mkdir(parents=True)
     results = {'date': stamp.isoformat(timespec='seconds'), 'machine': machine_info(), 'versions': versions(),
                'config': {'runs': args.runs, 'sections': sections, 'sizes': sizes, 'targets': TARGETS,
+                          'latency_ms': args.latency_ms, 'login_latency_ms': args.login_latency_ms,
+                          'latency_runs': args.latency_runs, 'n_runs': args.n_runs, 'n_baseline': args.n_baseline,
                           'method': 'see bench/README.md'}}
     ensure_matplotlib()  # install or fail now, not after ten minutes of measuring
     began = time.perf_counter()
     timings, skipped = {}, []
-    steps = [('preempt', lambda: {'preempt': bench_preempt(args.runs, workdir)}),
+    vcenter_ms = (args.latency_ms, args.login_latency_ms)
+    steps = [('preempt', lambda: {'preempt': bench_preempt(args.runs, workdir),
+                                  'preempt_latency': bench_preempt(args.latency_runs, workdir, vcenter_ms=vcenter_ms, name='preempt-latency')}),
+             ('tags', lambda: {'tags': bench_tags(args.latency_runs, workdir, vcenter_ms=vcenter_ms)}),
              ('scale', lambda: {'scale': bench_scale(args.runs, workdir, sizes)}),
-             ('overhead+trigger', lambda: bench_no_latency(args.runs, workdir, sections))]
+             ('overhead+trigger', lambda: bench_no_latency(args.runs, workdir, sections)),
+             ('n', lambda: {'n': bench_n(args.n_runs, workdir, results.get('preempt_latency'), args.n_baseline, vcenter_ms=vcenter_ms)})]
     for name, step in steps:
         if not set(name.split('+')) & set(sections):
             continue

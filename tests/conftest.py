@@ -6,6 +6,9 @@ Fixtures
     vcsim_binary  (session)  path of the vcsim binary, built once from tests/vcsim/main.go if needed
     vcsim         (module)   a started tests.vcsim.harness.Simulator, stopped after the module
     vcenter       (module)   a tests.vcsim.harness.VCenterClient connected to ``vcsim``
+    postgres_server, postgres_url   a real PostgreSQL (tests/postgres/fixtures.py)
+    umask_022     (function) the process umask set to 022 (inherited by commands the test starts), so a file
+                             mode of 0600 is the code's doing, not the umask's
 
 Shape the inventory per test module with either
     VCSIM_OPTIONS = dict(vms=3, tools_running='all', method_delay={'PowerOffVM_Task': 500})
@@ -26,11 +29,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from tests.process_umask import umask  # noqa: E402
 from tests.vcsim import harness  # noqa: E402
+
+# The PostgreSQL fixtures (postgres_server, postgres_url) for the state-backend suites.
+pytest_plugins = ('tests.postgres.fixtures',)
 
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'vcsim(**options): Simulator() keywords for the module-scoped vcsim fixture')
+    config.pluginmanager.register(_UnprovenGuard(), 'vsphere-preemption-unproven-guard')
 
 
 @pytest.fixture(scope='session')
@@ -62,6 +70,12 @@ def vcsim(request, vcsim_binary, tmp_path_factory):
         sim.stop()
 
 
+@pytest.fixture
+def umask_022():
+    with umask(0o022):
+        yield
+
+
 @pytest.fixture(scope='module')
 def vcenter(vcsim):
     """pyvmomi + REST helper client on the module's simulator."""
@@ -72,12 +86,33 @@ def vcenter(vcsim):
         client.close()
 
 
-def pytest_sessionfinish(session, exitstatus):
-    """A skipped or xfailed test proves nothing: the run fails when there is one."""
-    reporter = session.config.pluginmanager.get_plugin('terminalreporter')
-    if reporter is None or exitstatus != 0:
-        return
-    unproven = [report.nodeid for kind in ('skipped', 'xfailed', 'xpassed') for report in reporter.stats.get(kind, [])]
-    if unproven:
-        reporter.write_line('FAILED: tests that did not run or prove anything: %s' % ', '.join(unproven), red=True)
+class _UnprovenGuard:
+    """A skipped, xfailed or xpassed test proves nothing: the run fails when there is one.
+
+    Counted from the reports themselves, so it holds with or without a terminal reporter (-p no:terminal,
+    xdist workers, plugins that replace it).
+    """
+
+    def __init__(self):
+        self.nodeids = []
+
+    def _note(self, report):
+        if report.skipped or hasattr(report, 'wasxfail'):
+            self.nodeids.append(report.nodeid)
+
+    def pytest_runtest_logreport(self, report):
+        self._note(report)
+
+    def pytest_collectreport(self, report):
+        self._note(report)
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        if not self.nodeids or exitstatus != 0:
+            return
+        message = 'FAILED: tests that did not run or prove anything: %s' % ', '.join(sorted(set(self.nodeids)))
+        reporter = session.config.pluginmanager.get_plugin('terminalreporter')
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        else:
+            sys.stderr.write(message + '\n')
         session.exitstatus = 1

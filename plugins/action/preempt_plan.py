@@ -16,9 +16,12 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
     PreemptionRequestError,
     build_plan,
     plain_data,
+    scope_keys,
     workflow_identity,
 )
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import StateFile, StateFileError
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_run import known_tag_id
+from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import StateError
+from ansible_collections.vsphere.preemption.plugins.module_utils.state_store import open_state
 
 EVENT_VARIABLE = 'preemption_event'
 PURPOSES = ('preempt', 'setup', 'cancel', 'status', 'restore')
@@ -26,6 +29,7 @@ ARGUMENT_SPEC = dict(
     {key: dict(type='raw') for key in REQUEST_KEYS if key != 'event'},
     purpose=dict(type='str', choices=list(PURPOSES), default='preempt'),
     state_file=dict(type='path'),
+    state_url=dict(type='str', no_log=True),
 )
 
 
@@ -68,12 +72,25 @@ class ActionModule(ActionBase):
         except PreemptionRequestError as exc:
             return dict(result, failed=True, msg=str(exc), retryable=False)
         plan['trigger'] = _trigger(task_vars)
-        if params['state_file']:
-            # A state file that cannot be read stops the run here, before anything talks to vCenter.
-            store = StateFile(params['state_file'])
+        if params['state_file'] or params['state_url']:
+            # A state that cannot be read stops the run here, before anything talks to vCenter.
             try:
-                store.record(plan['state_key'])
-            except StateFileError as exc:
-                return dict(result, failed=True, msg=str(exc), state_file=store.path, retryable=False)
+                store = open_state(params['state_file'], params['state_url'])
+                if params['purpose'] in ('cancel', 'status', 'restore'):
+                    plan['state_keys'] = scope_keys(request, store.workflow_ids())
+                records = [store.query(key) for key in plan.get('state_keys') or [plan['state_key']]]
+                if params['purpose'] == 'restore':
+                    # A restore acts on one record: the workflow's own, or the one of its scopes that exists.
+                    found = [key for key, record in zip(plan['state_keys'], records) if record]
+                    if len(found) > 1:
+                        return dict(result, failed=True, retryable=False, msg=(
+                            'Workflow %r has a record per scope (%s); restore one at a time with preemption_scope set to '
+                            'its scope (e.g. -e preemption_scope=%s).' % (plan['workflow_id'], ', '.join(found),
+                                                                          found[-1].rpartition('@')[0].rpartition('/')[2])))
+                    plan['state_key'] = found[0] if found else plan['state_key']
+            except StateError as exc:
+                return dict(result, failed=True, msg=str(exc), retryable=exc.retryable)
+            if params['purpose'] == 'preempt':
+                plan['tag_id'] = known_tag_id(records[0], plan['tag'])
         result.update(plan, changed=False)
         return result

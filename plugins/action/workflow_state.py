@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import DEFAULT_STATE_PATH, StateFile, StateFileError
+from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import DEFAULT_STATE_PATH, StateError
+from ansible_collections.vsphere.preemption.plugins.module_utils.state_store import open_state
 from ansible_collections.vsphere.preemption.plugins.module_utils.workflow_states import STATES, check_params, run_state
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', default=DEFAULT_STATE_PATH),
+    url=dict(type='str', no_log=True),
     workflow_id=dict(type='str', required=True),
     state=dict(type='str', choices=list(STATES), default='query'),
     threshold=dict(type='int', default=60),
@@ -23,6 +25,7 @@ ARGUMENT_SPEC = dict(
     criticality=dict(type='str'),
     trigger=dict(type='str'),
     event=dict(type='dict'),
+    event_id=dict(type='str'),
 )
 
 
@@ -39,11 +42,11 @@ class ActionModule(ActionBase):
         problem = check_params(params)
         if problem:
             return dict(result, failed=True, msg=problem, retryable=False)
-        store = StateFile(params['path'])
         try:
+            store = open_state(params['path'], params['url'])
             changed, fields = run_state(store, params, self._task.check_mode)
-        except StateFileError as exc:
-            return dict(result, failed=True, msg=str(exc), state_file=store.path, retryable=False)
+        except StateError as exc:
+            return dict(result, failed=True, msg=str(exc), retryable=exc.retryable)
         # Not returned as `path`: a module's result with `path` gets the file's stat fields, `state: file` among them.
         result.update(fields, changed=changed, state_file=store.path, ansible_facts=dict(preemption_state=fields['record']))
         return result

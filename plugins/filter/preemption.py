@@ -49,8 +49,8 @@ def preemption_summary(plan, outcome, check_mode=False):
     return _checked(preemption_run.run_summary, plan, outcome, check_mode)
 
 
-def preemption_status(record, workflow, state_file):
-    return _checked(preemption_run.status_lines, workflow, record, state_file)
+def preemption_status(queried, workflow):
+    return _checked(preemption_run.status_lines, workflow, queried)
 
 
 def preemption_restore_plan(record, plan, triggered=False):

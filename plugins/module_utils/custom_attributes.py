@@ -14,6 +14,7 @@ differs are written.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.client import HTTPException
 
@@ -189,3 +190,16 @@ class CustomAttributes:
     def set_value(self, moid, field_key, value):
         with vcenter_call('set the custom attribute of %s' % moid):
             self.manager.SetField(entity=self._vm(moid), key=field_key, value=value)
+
+    def set_values(self, moids, field_key, value, parallel=1):
+        """``set_value`` on each VM, at most ``parallel`` calls at a time on this one session.
+
+        pyvmomi's SoapStubAdapter takes a pooled connection per call, so the
+        calls are safe to share. Every VM is attempted; the first failure is raised after.
+        """
+        if not moids:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(moids)))) as pool:
+            futures = [pool.submit(self.set_value, moid, field_key, value) for moid in moids]
+        for future in futures:
+            future.result()

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.vsphere.preemption.plugins.module_utils import vm_inventory
 from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import vcenter_call
 from ansible_collections.vsphere.preemption.plugins.module_utils.power import Failure, fault_text
-from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import wait_for_tasks
+from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import TASK_ENDED, wait_for_tasks
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable
 
 try:
@@ -138,7 +138,7 @@ class GuestInfo:
         outcomes = wait_for_tasks(self.content, list(started.values()), RECONFIGURE_TIMEOUT)
         for moid, task in started.items():
             state, fault = outcomes[task._moId]
-            if state == 'timeout':
+            if state not in TASK_ENDED:
                 failed[moid] = Failure('setting %s still running after %d s' % (NOTICE_KEY, RECONFIGURE_TIMEOUT), True)
             elif state == 'error':
                 failed[moid] = Failure('setting %s failed: %s' % (NOTICE_KEY, fault_text(fault) if fault is not None else 'task error'),

@@ -12,10 +12,18 @@
   for the VMs that exist, in one call;
 - ``shutdown_guest(moid)``: ask the guest to shut down, returns at once;
 - ``start_power_off(moid)`` -> a task;
-- ``task_done(task)`` -> bool.
+- ``wait_tasks({moid: task}, timeout)`` -> ``{moid: 'success' | 'already_off' |
+  'running' | PowerOpError}``: how each task ended, 'running' when it had not
+  ended after ``timeout`` seconds;
+- ``wait_off({moid: deadline})`` -> ``{moid: power state}``: returns once each
+  VM is off or at its deadline (a ``clock`` time), with the VM's power state
+  then (None when the VM is gone).
 
-The last three raise ``AlreadyOff`` when vCenter says the VM is already off,
-and ``PowerOpError`` (one line, with ``retryable``) for any other failure.
+``shutdown_guest`` and ``start_power_off`` raise ``AlreadyOff`` when vCenter
+says the VM is already off; all raise ``PowerOpError`` (one line, with
+``retryable``) for any other failure. The waits (``VSpherePowerOps``: one
+PropertyCollector filter and ``WaitForUpdatesEx``, see task_wait) make no
+request per task or VM, and none that grows with how long vCenter takes.
 
 Each failed VM is reported with ``retryable``: whether another attempt may
 power it off (a grace period or task timeout that ran out, vCenter busy), or
@@ -24,6 +32,7 @@ cannot (no such VM, no VMware Tools for a soft-only shutdown).
 Every vCenter call of a run is made either by the main thread while no worker
 runs, or by one of at most ``parallel`` workers of a ThreadPoolExecutor, each
 making one call at a time: never more than ``parallel`` calls are in flight.
+Power-off tasks run in waves of at most ``parallel``, each wave awaited together.
 The workers share one pyvmomi session: SoapStubAdapter takes a connection from
 its lock-protected pool for each call, so concurrent calls are safe.
 """
@@ -34,7 +43,7 @@ import time
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import vm_inventory
+from ansible_collections.vsphere.preemption.plugins.module_utils import task_wait, vm_inventory
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable, transport_retryable
 
 try:
@@ -47,9 +56,6 @@ MODES = ('soft', 'soft_then_hard', 'hard')
 # A power-off task normally completes in seconds; one that runs this long
 # (a host not responding) is reported as failed rather than waited for forever.
 TASK_TIMEOUT = 600
-POLL_INTERVAL = 1.0
-# A power-off task's state is read this often: a wave of VMs ends at most this long after its last task.
-TASK_POLL_INTERVAL = 0.1
 
 
 class PowerOpError(VCenterError):
@@ -89,17 +95,13 @@ def plan(vm, mode):
 
 
 class PowerOffEngine:
-    """Run one power-off request; ``clock`` and ``sleep`` are injectable so tests need not wait."""
+    """Run one power-off request; ``clock`` (the time of the ``wait_off`` deadlines) is injectable for tests."""
 
-    def __init__(self, ops, parallel=5, grace_period=30, clock=time.monotonic, sleep=time.sleep,
-                 poll_interval=POLL_INTERVAL, task_poll_interval=TASK_POLL_INTERVAL, task_timeout=TASK_TIMEOUT):
+    def __init__(self, ops, parallel=5, grace_period=30, clock=time.monotonic, task_timeout=TASK_TIMEOUT):
         self.ops = ops
         self.parallel = parallel
         self.grace_period = grace_period
         self.clock = clock
-        self.sleep = sleep
-        self.poll_interval = poll_interval
-        self.task_poll_interval = task_poll_interval
         self.task_timeout = task_timeout
 
     def run(self, moids, mode, check_mode=False):
@@ -134,7 +136,7 @@ class PowerOffEngine:
         """Outcomes of the guest shutdowns of ``soft`` and the power-off tasks of ``hard`` (and of escalations)."""
         requested = self._in_pool(self._shutdown, soft)
         # The guests shut down while the hard power-offs run: each grace period started at its request.
-        outcome = self._in_pool(self._hard, hard)
+        outcome = self._hard(hard)
         waiting, soft_failed = {}, {}
         for moid, result in requested.items():
             if not isinstance(result, tuple):
@@ -149,7 +151,7 @@ class PowerOffEngine:
         if mode != 'soft_then_hard':
             outcome.update((moid, ('failed', failure)) for moid, failure in soft_failed.items())
             return outcome
-        for moid, result in self._in_pool(self._hard, list(soft_failed)).items():
+        for moid, result in self._hard(list(soft_failed)).items():
             if result[0] == 'already_off':
                 # It went off after our shutdown request, just later than the grace period.
                 result = ('preempted', 'soft')
@@ -175,49 +177,70 @@ class PowerOffEngine:
             return ('soft_error', Failure(str(exc), exc.retryable))
         return self.clock() + self.grace_period
 
-    def _hard(self, moid):
-        """Power off with a task and wait for it: a final outcome tuple."""
+    def _hard(self, moids):
+        """Power off with tasks, ``parallel`` at a time, each wave awaited together: ``{moid: outcome tuple}``."""
+        outcome = {}
+        for first in range(0, len(moids), self.parallel):
+            tasks = {}
+            for moid, started in self._in_pool(self._start_power_off, moids[first:first + self.parallel]).items():
+                if isinstance(started, tuple):
+                    outcome[moid] = started
+                else:
+                    tasks[moid] = started
+            outcome.update(self._await(tasks))
+        return outcome
+
+    def _start_power_off(self, moid):
+        """The power-off task of ``moid``, or a final outcome tuple."""
         try:
-            task = self.ops.start_power_off(moid)
-            deadline = self.clock() + self.task_timeout
-            while not self.ops.task_done(task):
-                if self.clock() >= deadline:
-                    return ('failed', Failure('power-off task still running after %d s' % self.task_timeout, True))
-                self.sleep(self.task_poll_interval)
+            return self.ops.start_power_off(moid)
         except AlreadyOff:
             return ('already_off', None)
         except PowerOpError as exc:
             return ('failed', Failure(str(exc), exc.retryable))
-        return ('preempted', 'hard')
+
+    def _await(self, tasks):
+        """Outcome tuples of the power-off tasks ``{moid: task}``, awaited together."""
+        if not tasks:
+            return {}
+        try:
+            ended = self.ops.wait_tasks(tasks, self.task_timeout)
+        except PowerOpError as exc:
+            return {moid: ('failed', Failure('power-off task state unknown: %s' % exc, exc.retryable)) for moid in tasks}
+        outcome = {}
+        for moid in tasks:
+            state = ended.get(moid)
+            if state == 'success':
+                outcome[moid] = ('preempted', 'hard')
+            elif state == 'already_off':
+                outcome[moid] = ('already_off', None)
+            elif isinstance(state, PowerOpError):
+                outcome[moid] = ('failed', Failure(str(state), state.retryable))
+            else:
+                outcome[moid] = ('failed', Failure('power-off task still running after %d s' % self.task_timeout, True))
+        return outcome
 
     def _wait(self, deadlines):
-        """Poll the guests asked to shut down until each is off or past its deadline.
+        """Wait until each guest asked to shut down is off, or past its deadline (one wait for all of them).
 
-        One describe() call per round for all of them. Returns ``(off, late)``:
-        the moids that went off, and ``{moid: message}`` for the others.
+        Returns ``(off, late)``: the moids that went off, and ``{moid: Failure}`` for the others.
         """
-        pending = dict(deadlines)
+        if not deadlines:
+            return [], {}
+        try:
+            states = self.ops.wait_off(deadlines)
+        except PowerOpError as exc:
+            failure = Failure('power state unknown after the guest shutdown request: %s' % exc, exc.retryable)
+            return [], {moid: failure for moid in deadlines}
         off, late = [], {}
-        while pending:
-            try:
-                states, error = self.ops.describe(list(pending)), None
-            except PowerOpError as exc:
-                states, error = {}, exc
-            now = self.clock()
-            for moid in list(pending):
-                if error is None and moid not in states:
-                    late[moid] = Failure('VM no longer in vCenter', False)
-                elif error is None and states[moid]['power_state'] == 'poweredOff':
-                    off.append(moid)
-                elif now >= pending[moid]:
-                    late[moid] = (Failure('still on %d s after the guest shutdown request (grace_period)' % self.grace_period, True) if error is None
-                                  else Failure('power state unknown %d s after the guest shutdown request: %s' % (self.grace_period, error),
-                                               error.retryable))
-                else:
-                    continue
-                del pending[moid]
-            if pending:
-                self.sleep(min(self.poll_interval, min(pending.values()) - now))
+        for moid in deadlines:
+            state = states.get(moid)
+            if state == 'poweredOff':
+                off.append(moid)
+            elif state is None:
+                late[moid] = Failure('VM no longer in vCenter', False)
+            else:
+                late[moid] = Failure('still on %d s after the guest shutdown request (grace_period)' % self.grace_period, True)
         return off, late
 
 
@@ -282,10 +305,28 @@ class VSpherePowerOps:
     def start_power_off(self, moid):
         return self._call(self._vm(moid).PowerOffVM_Task)
 
-    def task_done(self, task):
-        info = self._call(lambda: task.info)
-        if info.state == vim.TaskInfo.State.error:
-            if _already_off(info.error):
-                raise AlreadyOff()
-            raise PowerOpError(fault_text(info.error), fault_retryable(info.error))
-        return info.state == vim.TaskInfo.State.success
+    def wait_tasks(self, tasks, timeout):
+        try:
+            ended = task_wait.wait_for_tasks(self.content, list(tasks.values()), timeout)
+        except VCenterError as exc:
+            raise PowerOpError(str(exc), exc.retryable) from None
+        return {moid: _task_state(ended[task._moId]) for moid, task in tasks.items()}
+
+    def wait_off(self, deadlines):
+        vms = [self._vm(moid) for moid in deadlines]
+        try:
+            return task_wait.wait_for_property(self.content, vms, 'runtime.powerState', 'poweredOff', deadlines)
+        except VCenterError as exc:
+            raise PowerOpError(str(exc), exc.retryable) from None
+
+
+def _task_state(outcome):
+    """A task_wait.TaskOutcome in PowerOffEngine's terms."""
+    if outcome.state == 'error':
+        if _already_off(outcome.error):
+            return 'already_off'
+        return PowerOpError(fault_text(outcome.error), fault_retryable(outcome.error))
+    if outcome.state is None:
+        # Another attempt reads the VM's power state afresh.
+        return PowerOpError('vCenter no longer knows the power-off task', retryable=True)
+    return outcome.state

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.guest_notice import GuestInfo
 from ansible_collections.vsphere.preemption.plugins.module_utils.power import Failure, PowerOpError, fault_text
-from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import wait_for_tasks
+from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import TASK_ENDED, wait_for_tasks
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable, transport_retryable
 
 try:
@@ -136,7 +136,7 @@ class VSpherePowerOnOps:
             raise PowerOpError(str(exc), exc.retryable) from None
         except Exception as exc:  # a dropped connection must fail this VM, not the whole run
             raise PowerOpError('%s: %s' % (exc.__class__.__name__, exc), transport_retryable(exc)) from None
-        if state == 'timeout':
+        if state not in TASK_ENDED:
             raise PowerOpError('power-on task still running after %d s' % TASK_TIMEOUT, True)
         if state == 'error':
             if fault is not None and _already_on(fault):

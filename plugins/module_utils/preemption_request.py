@@ -262,17 +262,57 @@ def _check_request(request):
         raise PreemptionRequestError('Unknown preemption request keys: %s (known: %s).' % (', '.join(unknown), ', '.join(REQUEST_KEYS)))
 
 
+def state_key(workflow_id, vcenter, scope=None):
+    """The key of a workflow's record: ``<workflow>@<vcenter>``, or ``<alarm>/<scope>@<vcenter>`` for one taken from an event.
+
+    A workflow taken from an alarm is that alarm on the scope its runs act on
+    (``scope``: a moid, or ``all``), so the same alarm on two clusters is two
+    workflows, each with its own threshold, runs and cancel.
+    """
+    return '%s%s@%s' % (workflow_id, '/%s' % scope if scope else '', vcenter)
+
+
+def scope_keys(request, stored):
+    """The state keys status and cancel act on for ``request``, among the ``stored`` ones: a record per scope.
+
+    A workflow taken from an event is that alarm on its scope: one key. A
+    workflow id given with a scope (a moid, or ``all``) names that scope's
+    record; given alone, every record of the id on the vCenter: its own and
+    one per scope.
+    """
+    workflow, _event, _parsed = _identify(request)
+    if workflow['per_scope']:
+        return [workflow['state_key']]
+    if normalize_scope(request.get('scope')) != 'event':
+        return [state_key(workflow['workflow_id'], workflow['vcenter'], workflow['scope'] or 'all')]
+    own, suffix = workflow['workflow_id'] + '/', '@' + workflow['vcenter']
+    scoped = [key for key in stored
+              if key.startswith(own) and key.endswith(suffix) and '@' not in key[len(own):len(key) - len(suffix)]]
+    return [workflow['state_key']] + scoped
+
+
+def _resolve_scope(scope, parsed):
+    """The moid a run is confined to, None for all of vCenter."""
+    if scope == 'event':
+        return (parsed['cluster'] or parsed['host']) if parsed else None
+    return None if scope == 'all' else scope
+
+
 def _identify(request):
-    """``(workflow, event, parsed)``: the workflow's id, vCenter and state key; the trigger event, parsed."""
+    """``(workflow, event, parsed)``: the workflow's id, vCenter, scope and state key; the trigger event, parsed."""
     _check_request(request)
-    workflow_id = _optional_text('workflow_id', request.get('workflow_id'))
+    explicit = _optional_text('workflow_id', request.get('workflow_id'))
+    scope = _resolve_scope(normalize_scope(request.get('scope')), None)
     event = parsed = None
     if request.get('event') not in (None, '', {}):
         event, parsed = parse_event(request['event'])
+        scope = _resolve_scope(normalize_scope(request.get('scope')), parsed)
     hostname, port = normalize_vcenter(request.get('vcenter_hostname'), request.get('vcenter_port'))
-    workflow_id = workflow_id or (parsed['alarm'] if parsed and parsed['alarm'] else MANUAL_WORKFLOW)
     vcenter = vcenter_name(hostname, port)
-    workflow = {'workflow_id': workflow_id, 'vcenter': vcenter, 'state_key': '%s@%s' % (workflow_id, vcenter)}
+    from_alarm = not explicit and parsed and parsed['alarm']
+    workflow_id = explicit or (parsed['alarm'] if from_alarm else MANUAL_WORKFLOW)
+    workflow = {'workflow_id': workflow_id, 'vcenter': vcenter, 'scope': scope, 'per_scope': bool(from_alarm),
+                'state_key': state_key(workflow_id, vcenter, (scope or 'all') if from_alarm else None)}
     return workflow, event, parsed
 
 
@@ -286,9 +326,9 @@ def _reason(parsed):
 
 
 def workflow_identity(request):
-    """The workflow of a request (``workflow_id``, ``vcenter``, ``state_key``, ``reason``): what status and cancel need, and all they validate."""
+    """The workflow of a request (``workflow_id``, ``vcenter``, ``scope``, ``state_key``, ``reason``): what status and cancel need, and all they validate."""
     workflow, _event, parsed = _identify(request)
-    return dict(workflow, reason=_reason(parsed), criticality=None, mode=None, scope=None)
+    return dict(workflow, reason=_reason(parsed), criticality=None, mode=None)
 
 
 def build_plan(request):
@@ -312,7 +352,6 @@ def build_plan(request):
     plan['sink'] = redact_url(plan['reply_to'])
     plan['create_field'] = normalize_bool('create_field', request.get('create_field'))
     explicit = normalize_criticality(request.get('criticality'))
-    scope = normalize_scope(request.get('scope'))
     event_source = _optional_text('event_source', request.get('event_source'))
     workflow, event, parsed = _identify(request)
 
@@ -325,10 +364,6 @@ def build_plan(request):
             'preemption_criticality is required (LOW, MEDIUM or HIGH) unless preemption_event is a vCenter alarm '
             'raised to yellow or red, which sets it.')
 
-    if scope == 'event':
-        scope_moid = (parsed['cluster'] or parsed['host']) if parsed else None
-    else:
-        scope_moid = None if scope == 'all' else scope
     mode = CRITICALITY_MODES[criticality] if criticality else None
     plan.update(workflow)
     plan.update({
@@ -337,7 +372,6 @@ def build_plan(request):
         'criticality': criticality,
         'mode': mode,
         'forced': mode == 'hard',
-        'scope': scope_moid,
         'event': event,
         'event_id': parsed['id'] if parsed else None,
         'event_source': event_source or '/vsphere.preemption/%s' % workflow['vcenter'],

@@ -51,6 +51,8 @@ def annotation_value(run, plan, forced, notice=None):
         'forcedShutdown': bool(forced),
         'criticality': plan['criticality'],
         'workflowID': plan['workflow_id'],
+        # The workflow is the alarm on this scope (a moid; null: all of vCenter); workflowID stays the alarm's name.
+        'scope': plan.get('scope'),
         'workflowStarted': run['started'],
         'runID': run['run_id'],
         'event': copy.deepcopy(run.get('event')),
@@ -100,6 +102,17 @@ def run_report(run, plan, powered_off, notice=None):
     event = {'id': cloudevent_id(plan['workflow_id'], plan.get('event_id'), run['run_id']), 'type': EVENT_TYPE,
              'source': plan['event_source'], 'subject': plan['workflow_id'], 'data': data}
     return {'annotations': annotations, 'event': event}
+
+
+def known_tag_id(record, tag):
+    """The tag id the workflow's latest run found for ``tag``, or None: tagged_vm_info checks it with one call.
+
+    A tag renamed, deleted or moved since is found again by name (tagged_vm_info never uses a stale id).
+    """
+    results = ((record or {}).get('run') or {}).get('results') or {}
+    if (results.get('plan') or {}).get('tag') == tag and isinstance(results.get('tag_id'), str):
+        return results['tag_id']
+    return None
 
 
 # ---------------------------------------------------------------- what the steps did
@@ -311,7 +324,8 @@ def _vm_list(vms, detail=None):
 def outcome(start, found=None, work_done=None, sent=False):
     """The outcome `run_summary` describes, from the registered results of a run that got to ``workflow_state: started``."""
     if not start.get('proceed'):
-        return {'status': 'skipped', 'message': start.get('msg'), 'pending': start.get('pending')}
+        return {'status': 'duplicate' if start.get('duplicate') else 'skipped', 'message': start.get('msg'),
+                'pending': start.get('pending')}
     work_done = work_done or {'current': {'powered_off': [], 'failed': []}, 'resumed': [], 'events': []}
     current = start['run']
     plan = (current.get('results') or {}).get('plan') or {}
@@ -341,8 +355,9 @@ def excluded_phrase(excluded):
 def run_summary(plan, outcome_, check_mode=False):
     """The one summary line of a role invocation, and the stats it publishes with set_stats.
 
-    ``outcome_``: ``status`` (``finished``, ``skipped``, ``cancelled`` or
-    ``ignored``; or a restore's, see preemption_restore.restore_summary, whose ``line`` is used) and, as they apply, ``message`` and ``pending`` (why it was
+    ``outcome_``: ``status`` (``finished``, ``skipped``, ``duplicate`` (a
+    trigger event that already started a run), ``cancelled`` or ``ignored``; or a restore's, see
+    preemption_restore.restore_summary, whose ``line`` is used) and, as they apply, ``message`` and ``pending`` (why it was
     skipped, and the unfinished run it left alone), ``removed`` (cancelled: a record was there),
     ``run_id``, ``total`` (tagged VMs in scope before max_vms), ``selected``,
     ``powered_off``, ``failed``, ``annotated``, ``event_id``, ``event_sent``,
@@ -362,7 +377,7 @@ def run_summary(plan, outcome_, check_mode=False):
     powered_off = list(outcome_.get('powered_off') or [])
     failed = list(outcome_.get('failed') or [])
     prefix = '[check mode, nothing changed] ' if check_mode else ''
-    if status == 'skipped':
+    if status in ('skipped', 'duplicate'):
         line = 'Preemption %s: %s' % (where, outcome_.get('message') or 'skipped inside the re-run threshold.')
         pending = outcome_.get('pending')
         if pending:
@@ -426,12 +441,29 @@ def _run_line(run):
     return ', '.join(parts)
 
 
-def status_lines(workflow, record, state_file):
-    """Readable lines describing a workflow's record in the state file (None: no record)."""
-    where = 'Workflow %s on %s' % (workflow['workflow_id'], workflow['vcenter'])
-    if not record:
-        return ['%s has no record in %s.' % (where, state_file)]
-    lines = ['%s: %d run%s, updated %s.' % (where, record.get('runs', 0), '' if record.get('runs') == 1 else 's', record.get('updated')),
-             'Latest ' + _run_line(record['run']) + '.']
-    lines.extend('Unfinished earlier %s; the next run that proceeds finishes it.' % _run_line(run) for run in record.get('unfinished') or [])
+def _scope_of(workflow_id, key):
+    """The scope part of a state key ``<workflow>/<scope>@<vcenter>``; None for ``<workflow>@<vcenter>``."""
+    left = key.rpartition('@')[0]
+    return left[len(workflow_id) + 1:] if left != workflow_id and left.startswith(workflow_id + '/') else None
+
+
+def status_lines(workflow, queried):
+    """Readable lines on a workflow's records, one per scope.
+
+    ``queried``: the loop results of ``workflow_state: query`` over the
+    workflow's state keys (``item``, ``record``, ``state_file``).
+    """
+    lines = []
+    for entry in queried:
+        scope = _scope_of(workflow['workflow_id'], entry['item'])
+        where = 'Workflow %s%s on %s' % (workflow['workflow_id'], ' (scope %s)' % scope if scope else '', workflow['vcenter'])
+        record = entry.get('record')
+        if not record:
+            continue
+        lines.append('%s: %d run%s, updated %s.' % (where, record.get('runs', 0), '' if record.get('runs') == 1 else 's', record.get('updated')))
+        lines.append('Latest ' + _run_line(record['run']) + '.')
+        lines.extend('Unfinished earlier %s; the next run that proceeds finishes it.' % _run_line(run) for run in record.get('unfinished') or [])
+    if not lines:
+        place = queried[0]['state_file'] if queried else 'the state'
+        lines.append('Workflow %s on %s has no record in %s.' % (workflow['workflow_id'], workflow['vcenter'], place))
     return lines

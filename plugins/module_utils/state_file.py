@@ -7,7 +7,12 @@
 
 The file is one JSON document::
 
-    {"version": 1, "workflows": {"<workflow_id>": <record>, ...}}
+    {"version": 2, "workflows": {"<workflow_id>": <record>, ...},
+     "events": {"<vcenter>": [<seen event>, ...]}}
+
+Files of version 1 (0.1) are read and migrated (`migrate`): a workflow taken
+from an alarm, keyed ``<alarm>@<vcenter>`` then, is ``<alarm>/<scope>@<vcenter>``
+now; the migrated keys are written with the next change.
 
 and a record is::
 
@@ -25,6 +30,16 @@ with a run::
      "tag": ..., "criticality": ..., "trigger": ..., "event": {...},
      "results": {...}}
 
+A seen event is the trigger event that started a run, remembered apart from
+the workflow records so that forgetting a workflow (``absent``) does not let
+the same event start it again::
+
+    {"event_id": "<CloudEvent id>", "workflow_id": "...", "run_id": "...", "started": "<timestamp>"}
+
+``<vcenter>`` is what follows the last ``@`` of the workflow id
+(``<workflow>@<vcenter>``), empty for an unqualified one. Files without
+``events`` (written before it existed) load as they are.
+
 Timestamps are UTC ISO 8601 with microseconds and ``Z``
 (``2021-11-05T13:02:34.437444Z``).
 
@@ -33,8 +48,11 @@ Changes happen under an exclusive ``flock`` on the sidecar ``<path>.lock``
 are written atomically: a temporary file in the same directory, fsync, then
 ``os.replace``. Readers therefore never need the lock.
 
-The decisions (threshold, pending run, merging progress) are pure functions
-of a record and a time; `StateFile` adds the file handling around them.
+The decisions (threshold, pending run, merging progress, seen events) are
+pure functions of a record and a time, and the state changes pure functions of
+a document (`start_in`, `progress_in`, `absent_in`): `StateFile` adds the file
+handling around them, and the PostgreSQL store (state_postgres.py) its
+transactions, so both backends behave the same.
 """
 
 from __future__ import annotations
@@ -49,21 +67,35 @@ import tempfile
 import uuid
 from contextlib import contextmanager
 
-STATE_FILE_VERSION = 1
+STATE_FILE_VERSION = 2
 DEFAULT_STATE_PATH = '~/.ansible/vsphere_preemption_state.json'
 TIMESTAMP_FORMAT = '%Y-%m-%dT%H:%M:%S.%fZ'
 RUNNING = 'running'
 FINISHED = 'finished'
+# The memory of trigger events: at least the newest EVENTS_KEPT per vCenter and every one of the last
+# EVENTS_MAX_AGE, but never more than EVENTS_CAP (a bound on the document whatever arrives).
+EVENTS_KEPT = 1000
+EVENTS_MAX_AGE = datetime.timedelta(days=7)
+EVENTS_CAP = 10000
 # Finished runs kept for a restore after a later run replaced them.
 EARLIER_RUNS = 20
 
 
-class StateFileError(Exception):
+class StateError(Exception):
+    """A state that cannot be read, trusted or written, whatever the backend; one line naming where.
+
+    ``retryable`` says whether another attempt may pass (see the contract's failures section).
+    """
+
+    retryable = False
+
+
+class StateFileError(StateError):
     """A state file that cannot be read, trusted or written; one line naming the path."""
 
 
 class RunNotFound(StateFileError):
-    """A progress/finished call naming a run the workflow does not have."""
+    """A progress/finished call naming a run the workflow does not have (raised by every backend)."""
 
 
 def utcnow():
@@ -226,9 +258,62 @@ def update_run(record, run_id, results, now, finish=False):
     return new, run
 
 
-# ---------------------------------------------------------------- the file
+def vcenter_of(workflow_id):
+    """The vCenter part of a ``<workflow>@<vcenter>`` id; empty for an unqualified id."""
+    _workflow, at, vcenter = workflow_id.rpartition('@')
+    return vcenter if at else ''
 
-def _check_record(path, workflow_id, record):
+
+def seen_event(events, workflow_id, event_id):
+    """The remembered start of ``workflow_id`` by trigger event ``event_id``, or None."""
+    for seen in events:
+        if seen['event_id'] == event_id and seen['workflow_id'] == workflow_id:
+            return seen
+    return None
+
+
+def remember_event(events, seen, now):
+    """The memory ``events`` (oldest first) with ``seen`` added, trimmed to its bounds."""
+    events = list(events) + [copy.deepcopy(seen)]
+    cutoff = now - EVENTS_MAX_AGE
+    newest = len(events) - EVENTS_KEPT
+    kept = [item for index, item in enumerate(events) if index >= newest or parse_timestamp(item['started']) >= cutoff]
+    return kept[-EVENTS_CAP:]
+
+
+def _migrated_key(key, record):
+    """The version 2 key of a version 1 record: 0.1 keyed a workflow taken from an alarm ``<alarm>@<vcenter>``.
+
+    Since 0.2 it is ``<alarm>/<scope>@<vcenter>`` (a workflow per alarm and scope), and the scope is in the
+    plan the run recorded. Records without such a plan (a run killed before it recorded one, an explicit
+    workflow id) keep their key.
+    """
+    run = record.get('run') if isinstance(record, dict) else None
+    results = run.get('results') if isinstance(run, dict) else None
+    plan = results.get('plan') if isinstance(results, dict) else None
+    if not isinstance(plan, dict) or not all(isinstance(plan.get(name), str) for name in ('workflow_id', 'vcenter', 'reason')):
+        return key
+    if not plan['reason'].startswith('alarm ') or key != '%s@%s' % (plan['workflow_id'], plan['vcenter']):
+        return key
+    return '%s/%s@%s' % (plan['workflow_id'], plan.get('scope') or 'all', plan['vcenter'])
+
+
+def migrate(document):
+    """``document`` in the current version: a version 1 file's records under their version 2 keys."""
+    if document.get('version') == STATE_FILE_VERSION:
+        return document
+    workflows = {}
+    for key, record in document['workflows'].items():
+        new_key = _migrated_key(key, record)
+        if new_key != key:
+            record = dict(record, workflow_id=new_key)
+        workflows[new_key] = record
+    return dict(document, version=STATE_FILE_VERSION, workflows=workflows)
+
+
+# ---------------------------------------------------------------- state changes on a document (pure)
+
+def _check_record(where, workflow_id, record):
     """Refuse a record this code did not write rather than guess at it."""
     try:
         if not isinstance(record.get('runs', 0), int):
@@ -238,8 +323,83 @@ def _check_record(path, workflow_id, record):
                 raise TypeError
             parse_timestamp(run['started'])
     except (AttributeError, KeyError, TypeError, ValueError):
-        raise StateFileError('The record of workflow %r in the state file %s is malformed; '
-                             'fix it, or forget the workflow with state: absent.' % (workflow_id, path)) from None
+        raise StateFileError('The record of workflow %r in %s is malformed; '
+                             'fix it, or forget the workflow with state: absent.' % (workflow_id, where)) from None
+
+
+def _check_events(where, vcenter, events):
+    try:
+        for seen in events:
+            if not all(isinstance(seen[key], str) for key in ('event_id', 'workflow_id', 'run_id')):
+                raise TypeError
+            parse_timestamp(seen['started'])
+    except (KeyError, TypeError, ValueError):
+        raise StateFileError('The memory of trigger events of vCenter %r in %s is malformed; fix it, or remove it '
+                             '(its events may then start their workflows again).' % (vcenter, where)) from None
+
+
+def workflow_record(document, workflow_id, where):
+    """The record of ``workflow_id`` in ``document`` (a copy), or None; ``where`` names the store in errors."""
+    record = document['workflows'].get(workflow_id)
+    if record is None:
+        return None
+    _check_record(where, workflow_id, record)
+    return copy.deepcopy(record)
+
+
+def vcenter_events(document, vcenter, where):
+    """The seen events of ``vcenter`` in ``document``, oldest first (a copy)."""
+    events = document.get('events', {}).get(vcenter, [])
+    if not isinstance(events, list):
+        events = None
+    _check_events(where, vcenter, events)
+    return copy.deepcopy(events)
+
+
+def start_in(document, workflow_id, threshold, now, new_id, where, tag=None, criticality=None, trigger=None, event=None,
+             event_id=None, results=None):
+    """`StateFile.started` on ``document`` (changed in place); ``new_id()`` gives the run id when the run proceeds."""
+    record = workflow_record(document, workflow_id, where)
+    result = decide_start(record, now, threshold)
+    result.update(run=None, duplicate=False, duplicate_of=None)
+    if event_id is not None:
+        vcenter = vcenter_of(workflow_id)
+        events = vcenter_events(document, vcenter, where)
+        seen = seen_event(events, workflow_id, event_id)
+        if seen is not None:
+            # A redelivered event: its run is done or pending, never started twice.
+            result.update(proceed=False, duplicate=True, duplicate_of=seen)
+    if result['proceed']:
+        run = new_run(new_id(), now, tag=tag, criticality=criticality, trigger=trigger, event=event, results=results)
+        record = start_record(record, workflow_id, run, now)
+        document['workflows'][workflow_id] = record
+        if event_id is not None:
+            seen = dict(event_id=event_id, workflow_id=workflow_id, run_id=run['run_id'], started=run['started'])
+            document.setdefault('events', {})[vcenter] = remember_event(events, seen, now)
+        result['run'] = copy.deepcopy(run)
+    result['record'] = copy.deepcopy(record)
+    return result
+
+
+def progress_in(document, workflow_id, run_id, results, now, where, finish=False):
+    """`StateFile.progress` on ``document`` (changed in place); ``(changed, run, record)``."""
+    record = workflow_record(document, workflow_id, where)
+    if record is None:
+        raise RunNotFound('Workflow %r has no record in %s, so it has no run %r.' % (workflow_id, where, run_id))
+    new, run = update_run(record, run_id, results, now, finish=finish)
+    changed = new is not record
+    if changed:
+        document['workflows'][workflow_id] = new
+    return changed, run, copy.deepcopy(new)
+
+
+def absent_in(document, workflow_id):
+    """`StateFile.absent` on ``document``: the removed record, or None. The seen events stay."""
+    # Removal needs no well-formed record: forgetting is the way out of a malformed one.
+    return document['workflows'].pop(workflow_id, None)
+
+
+# ---------------------------------------------------------------- the file
 
 
 class StateFile:
@@ -251,6 +411,7 @@ class StateFile:
 
     def __init__(self, path=DEFAULT_STATE_PATH, clock=utcnow, new_id=None):
         self.path = os.path.abspath(os.path.expanduser(path))
+        self.where = 'the state file %s' % self.path
         self.lock_path = self.path + '.lock'
         self.clock = clock
         self.new_id = new_id or (lambda: str(uuid.uuid4()))
@@ -278,23 +439,19 @@ class StateFile:
         except ValueError as exc:
             raise StateFileError('The state file %s is not valid JSON (%s); fix or move it away (it was left as it is).'
                                  % (self.path, exc)) from None
-        if not isinstance(document, dict) or not isinstance(document.get('workflows'), dict):
+        if not isinstance(document, dict) or not isinstance(document.get('workflows'), dict) \
+                or not isinstance(document.get('events', {}), dict):
             raise StateFileError('The state file %s is not a vsphere.preemption state file (expected a JSON object with "workflows"); '
                                  'fix or move it away (it was left as it is).' % self.path)
         version = document.get('version')
         if not isinstance(version, int) or isinstance(version, bool) or version > STATE_FILE_VERSION:
             raise StateFileError('The state file %s has version %r; this collection reads version %d or older.'
                                  % (self.path, version, STATE_FILE_VERSION))
-        return document
+        return migrate(document)
 
     def record(self, workflow_id, document=None):
         """The record of ``workflow_id`` (a copy), or None."""
-        document = self.load() if document is None else document
-        record = document['workflows'].get(workflow_id)
-        if record is None:
-            return None
-        _check_record(self.path, workflow_id, record)
-        return copy.deepcopy(record)
+        return workflow_record(self.load() if document is None else document, workflow_id, self.where)
 
     # -- writing
 
@@ -382,26 +539,22 @@ class StateFile:
 
     # -- the states of the workflow_state module
 
-    def started(self, workflow_id, threshold, tag=None, criticality=None, trigger=None, event=None, results=None, check_mode=False):
+    def started(self, workflow_id, threshold, tag=None, criticality=None, trigger=None, event=None, event_id=None,
+                results=None, check_mode=False):
         """Decide and, when the run proceeds, record it.
 
         Returns the `decide_start` dict plus ``run`` (the new run, or None when
-        skipped) and ``record`` (the workflow record afterwards). Exactly one
-        of several concurrent callers inside one threshold window proceeds.
-        In check mode the decision is reported and nothing is written.
+        skipped), ``record`` (the workflow record afterwards), ``duplicate``
+        (True when trigger event ``event_id`` already started a run of this
+        workflow: then ``proceed`` is False whatever the threshold) and
+        ``duplicate_of`` (that start: ``event_id``, ``workflow_id``, ``run_id``,
+        ``started``; else None). Exactly one of several concurrent callers
+        inside one threshold window proceeds. In check mode the decision is
+        reported and nothing is written.
         """
         with self._transaction(check_mode) as document:
-            now = self.clock()
-            record = self.record(workflow_id, document)
-            result = decide_start(record, now, threshold)
-            result['run'] = None
-            if result['proceed']:
-                run = new_run(self.new_id(), now, tag=tag, criticality=criticality, trigger=trigger, event=event, results=results)
-                record = start_record(record, workflow_id, run, now)
-                document['workflows'][workflow_id] = record
-                result['run'] = copy.deepcopy(run)
-            result['record'] = copy.deepcopy(record)
-            return result
+            return start_in(document, workflow_id, threshold, self.clock(), self.new_id, self.where, tag=tag,
+                            criticality=criticality, trigger=trigger, event=event, event_id=event_id, results=results)
 
     def progress(self, workflow_id, run_id, results, finish=False, check_mode=False):
         """Merge ``results`` into run ``run_id`` (and mark it finished with ``finish``).
@@ -409,27 +562,23 @@ class StateFile:
         Returns ``(changed, run, record)``.
         """
         with self._transaction(check_mode) as document:
-            record = self.record(workflow_id, document)
-            if record is None:
-                raise RunNotFound('Workflow %r has no record in the state file %s, so it has no run %r.' % (workflow_id, self.path, run_id))
-            new, run = update_run(record, run_id, results, self.clock(), finish=finish)
-            changed = new is not record
-            if changed:
-                document['workflows'][workflow_id] = new
-            return changed, run, copy.deepcopy(new)
+            return progress_in(document, workflow_id, run_id, results, self.clock(), self.where, finish=finish)
 
     def finished(self, workflow_id, run_id, results, check_mode=False):
         """Mark run ``run_id`` finished with its final ``results``; ``(changed, run, record)``."""
         return self.progress(workflow_id, run_id, results, finish=True, check_mode=check_mode)
 
     def absent(self, workflow_id, check_mode=False):
-        """Forget ``workflow_id``; returns the record that was removed, or None."""
+        """Forget ``workflow_id``; returns the record that was removed, or None. Seen trigger events are kept."""
         if workflow_id not in self.load()['workflows']:
             # Nothing to forget: take no lock, so the directory and the lock file are not created for nothing.
             return None
         with self._transaction(check_mode) as document:
-            # Removal needs no well-formed record: forgetting is the way out of a malformed one.
-            return document['workflows'].pop(workflow_id, None)
+            return absent_in(document, workflow_id)
+
+    def workflow_ids(self):
+        """The ids of every workflow with a record, sorted; reads without the lock."""
+        return sorted(self.load()['workflows'])
 
     def query(self, workflow_id):
         """The record of ``workflow_id`` or None; reads without the lock (writes are atomic renames)."""

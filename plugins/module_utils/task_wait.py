@@ -3,76 +3,133 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Wait for a batch of vCenter tasks with the PropertyCollector, not by polling each task.
+"""Wait for vCenter tasks and property values without polling, as ``pyVim.task.WaitForTasks`` does.
 
-One private PropertyCollector with one filter on every task's ``info.state``
-and ``info.error``; ``WaitForUpdatesEx`` returns when any of them changes, so
-the calls made do not grow with how long vCenter takes.
+One private PropertyCollector holds one filter on the objects; each
+``WaitForUpdatesEx`` call returns when something changed or at the next
+deadline. So the requests a wait makes grow with the changes vCenter reports,
+never with how long vCenter takes:
+
+    outcomes = wait_for_tasks(content, [vm.PowerOnVM_Task() for vm in vms], timeout=600)
+    # {'task-41': TaskOutcome(state='success', error=None), ...}
+
+The collector is private so that concurrent waits (and the session's own
+collector) never see each other's updates; it is destroyed at the end, with
+its filter.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections import namedtuple
 from http.client import HTTPException
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable, transport_retryable
 
 try:
-    from pyVmomi import vim, vmodl
+    from pyVmomi import vmodl
 except ImportError:
     # vcenter_soap.PYVMOMI_IMPORT_ERROR carries the traceback; modules check it before calling here.
-    vim = vmodl = None
+    vmodl = None
 
-# Longest single WaitForUpdatesEx, below the SOAP read timeout (vcenter_soap.SOAP_TIMEOUT).
-MAX_WAIT_SECONDS = 60
-DONE = ('success', 'error')
-
-
-def _apply(update_set, states):
-    for filter_update in update_set.filterSet or ():
-        for object_update in filter_update.objectSet or ():
-            entry = states.setdefault(object_update.obj._moId, {})
-            for change in object_update.changeSet or ():
-                entry[change.name] = change.val
+# A task's end: state 'success' or 'error' (then ``error`` is its vSphere fault);
+# 'queued' or 'running' when it had not ended by the timeout; None when vCenter no longer knows it.
+TaskOutcome = namedtuple('TaskOutcome', 'state error')
+TASK_ENDED = ('success', 'error')
 
 
 def wait_for_tasks(content, tasks, timeout, clock=time.monotonic):
-    """``{task moid: (state, fault)}`` once every task ended or ``timeout`` seconds passed.
+    """``{task moid: TaskOutcome}`` once every task has ended, or ``timeout`` seconds passed.
 
-    ``state`` is ``success``, ``error`` (``fault`` is the task's error, when vCenter gave one) or ``timeout``.
-
-    Raises VCenterError when vCenter cannot be asked (the tasks' outcome is then unknown).
+    ``content`` is the ServiceContent. Raises VCenterError (with ``retryable``)
+    when vCenter refuses the wait or the connection fails.
     """
-    if not tasks:
-        return {}
-    pc = vmodl.query.PropertyCollector
     deadline = clock() + timeout
-    states = {}
+    values = _watch(content, tasks, ('info.state', 'info.error'), lambda seen: seen.get('info.state') in TASK_ENDED,
+                    {task._moId: deadline for task in tasks}, clock)
+    return {moid: TaskOutcome(seen.get('info.state'), seen.get('info.error')) if seen is not None else TaskOutcome(None, None)
+            for moid, seen in values.items()}
+
+
+def wait_for_property(content, objects, path, value, deadlines, clock=time.monotonic):
+    """``{moid: value of path}`` once each object's ``path`` equals ``value`` or its deadline passed.
+
+    ``deadlines`` maps each object's moid to a ``clock()`` time. The value is
+    the last one vCenter reported; None for an object that no longer exists.
+    """
+    values = _watch(content, objects, (path,), lambda seen: seen.get(path) == value, deadlines, clock)
+    return {moid: seen.get(path) if seen is not None else None for moid, seen in values.items()}
+
+
+def _watch(content, objects, paths, settled, deadlines, clock):
+    """Follow ``paths`` of ``objects`` until ``settled(values)`` holds for each, or it is past its deadline.
+
+    Returns ``{moid: {path: value}}`` as last reported, None for an object that left.
+    """
+    if not objects:
+        return {}
     try:
         collector = content.propertyCollector.CreatePropertyCollector()
         try:
-            collector.CreateFilter(pc.FilterSpec(
-                objectSet=[pc.ObjectSpec(obj=task, skip=False) for task in tasks],
-                propSet=[pc.PropertySpec(type=vim.Task, pathSet=['info.state', 'info.error'])]), partialUpdates=False)
-            version = ''
-            while any(states.get(task._moId, {}).get('info.state') not in DONE for task in tasks):
-                remaining = deadline - clock()
-                if remaining <= 0:
-                    break
-                update = collector.WaitForUpdatesEx(version, pc.WaitOptions(maxWaitSeconds=max(1, min(MAX_WAIT_SECONDS, int(remaining)))))
-                if update is not None:
-                    version = update.version
-                    _apply(update, states)
+            return _follow(collector, objects, paths, settled, deadlines, clock)
         finally:
             collector.DestroyPropertyCollector()
     except vmodl.MethodFault as fault:
-        raise VCenterError('vCenter refused to report the state of its tasks: %s' % (fault.msg or fault._wsdlName),
+        raise VCenterError('vCenter refused to report the progress of %s: %s' % (_what(objects), fault.msg or fault._wsdlName),
                            retryable=fault_retryable(fault)) from None
     except (OSError, HTTPException) as exc:
-        raise VCenterError('The connection to vCenter failed while waiting for its tasks: %s: %s' % (exc.__class__.__name__, exc),
+        raise VCenterError('The connection to vCenter failed while waiting for %s: %s: %s' % (_what(objects), exc.__class__.__name__, exc),
                            retryable=transport_retryable(exc)) from None
-    result = {}
-    for task in tasks:
-        state = states.get(task._moId, {})
-        result[task._moId] = (state.get('info.state') if state.get('info.state') in DONE else 'timeout', state.get('info.error'))
-    return result
+
+
+def _what(objects):
+    return 'its tasks' if objects[0]._wsdlName == 'Task' else 'the VMs'
+
+
+def _follow(collector, objects, paths, settled, deadlines, clock):
+    pc = vmodl.query.PropertyCollector
+    spec = pc.FilterSpec(objectSet=[pc.ObjectSpec(obj=obj, skip=False) for obj in objects],
+                         propSet=[pc.PropertySpec(type=type(objects[0]), pathSet=list(paths))])
+    collector.CreateFilter(spec, partialUpdates=True)
+    values = {obj._moId: {} for obj in objects}
+    # The first call (no version) answers at once with the current values.
+    update = collector.WaitForUpdatesEx('', pc.WaitOptions(maxWaitSeconds=0))
+    version = ''
+    while True:
+        if update is not None:
+            version = update.version
+            _apply(update, values)
+        now = clock()
+        pending = [moid for moid, seen in values.items() if seen is not None and not settled(seen) and deadlines[moid] > now]
+        if not pending:
+            return values
+        # Whole seconds: vCenter's unit. A wait may end up to a second after a deadline, never before it.
+        wait = max(1, math.ceil(min(deadlines[moid] for moid in pending) - now))
+        update = collector.WaitForUpdatesEx(version, pc.WaitOptions(maxWaitSeconds=wait))
+
+
+def _apply(update, values):
+    for filter_set in update.filterSet or ():
+        for object_update in filter_set.objectSet or ():
+            moid = object_update.obj._moId
+            if moid not in values:
+                continue
+            if object_update.kind == 'leave':
+                values[moid] = None
+                continue
+            seen = values[moid]
+            if seen is None:
+                continue
+            for change in object_update.changeSet or ():
+                if change.op in ('remove', 'indirectRemove'):
+                    seen.pop(change.name, None)
+                else:
+                    seen[change.name] = change.val
+            for missing in object_update.missingSet or ():
+                if isinstance(missing.fault, vmodl.fault.ManagedObjectNotFound):
+                    values[moid] = None
+                else:
+                    raise VCenterError('vCenter did not report %s of %s: %s' % (
+                        missing.path, moid, getattr(missing.fault, 'msg', None) or missing.fault._wsdlName),
+                        retryable=fault_retryable(missing.fault))

@@ -38,15 +38,19 @@ def ssl_context(validate_certs):
     return ssl.create_default_context(cafile=trusted_ca_file())
 
 
-def connect(hostname, username, password, port=443, validate_certs=True):
+def connect(hostname, username, password, port=443, validate_certs=True, pool_size=None):
     """Log in to vCenter over SOAP and return the ServiceInstance.
+
+    ``pool_size``: connections kept open for reuse, at least as many as the
+    calls a module makes at once (pyvmomi keeps 5; each call beyond opens and
+    closes a TLS connection of its own).
 
     Raises VCenterError with one line naming the host (never the password);
     a refused login is never retryable: vCenter SSO locks an account after a few.
     """
     try:
-        return SmartConnect(host=hostname, user=username, pwd=password, port=port,
-                            sslContext=ssl_context(validate_certs), httpConnectionTimeout=SOAP_TIMEOUT)
+        service_instance = SmartConnect(host=hostname, user=username, pwd=password, port=port,
+                                        sslContext=ssl_context(validate_certs), httpConnectionTimeout=SOAP_TIMEOUT)
     except vim.fault.InvalidLogin:
         raise VCenterError('vCenter %s:%s refused the login of user %r: wrong user name or password.'
                            % (hostname, port, username), retryable=False) from None
@@ -55,6 +59,9 @@ def connect(hostname, username, password, port=443, validate_certs=True):
                            retryable=fault_retryable(exc)) from None
     except Exception as exc:  # transport errors come in many shapes; describe them all the same way
         raise connection_error(exc, hostname, port) from None
+    if pool_size is not None:
+        service_instance._stub.poolSize = max(service_instance._stub.poolSize, pool_size)
+    return service_instance
 
 
 def disconnect(service_instance):

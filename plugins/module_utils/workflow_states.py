@@ -11,6 +11,10 @@ STATES = ('started', 'progress', 'finished', 'absent', 'query')
 
 
 def start_message(workflow_id, threshold, outcome):
+    if outcome['duplicate']:
+        seen = outcome['duplicate_of']
+        return 'Duplicate event: trigger event %r already started run %s of workflow %r at %s; not run again.' % (
+            seen['event_id'], seen['run_id'], workflow_id, seen['started'])
     if outcome['last_started'] is None:
         return 'Workflow %r has no earlier run: proceeding.' % workflow_id
     verdict = 'proceeding' if outcome['proceed'] else 'skipped (%s s left)' % outcome['remaining']
@@ -32,11 +36,13 @@ def run_state(store, params, check_mode):
     state, workflow_id = params['state'], params['workflow_id']
     if state == 'started':
         outcome = store.started(workflow_id, params['threshold'], tag=params['tag'], criticality=params['criticality'],
-                                trigger=params['trigger'], event=params['event'], results=params['results'], check_mode=check_mode)
+                                trigger=params['trigger'], event=params['event'], event_id=params['event_id'],
+                                results=params['results'], check_mode=check_mode)
         run = outcome['run']
         return outcome['proceed'], dict(
             proceed=outcome['proceed'], run_id=run['run_id'] if run else None, run=run, pending=outcome['pending'],
             last_started=outcome['last_started'], remaining=outcome['remaining'], record=outcome['record'],
+            duplicate=outcome['duplicate'], duplicate_of=outcome['duplicate_of'],
             msg=start_message(workflow_id, params['threshold'], outcome))
     if state in ('progress', 'finished'):
         changed, run, record = store.progress(workflow_id, params['run_id'], params['results'] or {},

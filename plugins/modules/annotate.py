@@ -59,6 +59,11 @@ options:
         Put something unique to the run (a run id) in the message to log one event per run.
       - Logged after the custom attribute is written. Needs the C(Global.LogEvent) privilege.
     type: str
+  parallel:
+    description:
+      - Maximum number of VMs written at once, from 1 to 50, all on one vCenter session.
+    type: int
+    default: 5
 notes:
   - Uses the C(pyvmomi) Python library on the host that runs the module.
 seealso:
@@ -159,6 +164,9 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap im
 from ansible_collections.vsphere.preemption.plugins.module_utils.vm_events import VmEvents, missing
 
 
+MAX_PARALLEL = 50
+
+
 def argument_spec():
     spec = base_argument_spec()
     spec.update(
@@ -167,6 +175,7 @@ def argument_spec():
         value=dict(type='raw', required=True),
         create_field=dict(type='bool', default=False),
         vcenter_event=dict(type='str'),
+        parallel=dict(type='int', default=5),
     )
     return spec
 
@@ -180,7 +189,7 @@ def log_events(service_instance, moids, message, check_mode):
     return to_log
 
 
-def annotate(service_instance, moids, key, value, create_field, check_mode):
+def annotate(service_instance, moids, key, value, create_field, check_mode, parallel=1):
     """Read, compare, write; returns the result fields and the per-VM values before."""
     attributes = CustomAttributes(service_instance)
     field = attributes.field(key)
@@ -195,8 +204,7 @@ def annotate(service_instance, moids, key, value, create_field, check_mode):
     current = attributes.values(moids, field.key if field is not None else None) if moids else {}
     changed, unchanged = plan_changes(current, value)
     if not check_mode:
-        for moid in changed:
-            attributes.set_value(moid, field.key, value)
+        attributes.set_values(changed, field.key, value, parallel=parallel)
     return dict(changed_vms=changed, unchanged_vms=unchanged, field_created=field_created), current
 
 
@@ -208,14 +216,17 @@ def main():
     try:
         moids = unique(params['vms'])
         value = encode_value(params['value'])
+        if not 1 <= params['parallel'] <= MAX_PARALLEL:
+            raise VCenterError('parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel']), retryable=False)
         if not params['key'].strip():
             raise VCenterError('key must be the name of a custom attribute, not an empty string.')
         message = params['vcenter_event'] or None
         if not moids and not params['create_field']:
             module.exit_json(changed=False, value=value, changed_vms=[], unchanged_vms=[], field_created=False, events_logged=[])
-        service_instance = connect(**connection_params(params))
+        service_instance = connect(pool_size=params['parallel'], **connection_params(params))
         try:
-            result, current = annotate(service_instance, moids, params['key'], value, params['create_field'], module.check_mode)
+            result, current = annotate(service_instance, moids, params['key'], value, params['create_field'], module.check_mode,
+                                       parallel=params['parallel'])
             result['events_logged'] = log_events(service_instance, moids, message, module.check_mode) if message and moids else []
         finally:
             disconnect(service_instance)

@@ -23,6 +23,8 @@ description:
   - A moid that names no VM is reported in RV(failed_vms); the other VMs are still powered off.
   - With O(notice_period) or O(notice), each VM that is not off first gets a preemption notice in its ExtraConfig key
     C(guestinfo.preemption), and the VMs are powered off only when its deadline has passed; see O(notice).
+  - Tasks and guest shutdowns are awaited with the PropertyCollector (C(WaitForUpdatesEx)), not by polling, so the
+    requests a power-off makes do not grow with how long vCenter takes. Hard power-offs run in waves of O(parallel).
   - Supports check mode; nothing is changed, RV(preempted) lists the VMs that would be powered off, with the method
     that would be tried first.
 author: vsphere.preemption contributors (@vsphere-preemption)
@@ -281,7 +283,7 @@ def main():
         module.fail_json(msg=problem)
     moids = [moid.strip() for moid in params['vms']]
     try:
-        service_instance = connect(**connection_params(params))
+        service_instance = connect(pool_size=params['parallel'], **connection_params(params))
         try:
             content = service_instance.RetrieveContent()
             notice, unnoticed = None, {}

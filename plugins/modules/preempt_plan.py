@@ -32,6 +32,9 @@ options:
   state_file:
     description: The workflow state file; the workflow's record in it must be readable (see M(vsphere.preemption.workflow_state)).
     type: path
+  state_url:
+    description: A C(postgresql://) URL of the state database, used instead of O(state_file) when set.
+    type: str
   tag:
     description: The role variable C(preemption_tag).
     type: raw
@@ -170,6 +173,17 @@ recorded:
   description: The part of the plan the run records in the state, so that a later run can finish it as this one would have.
   returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: dict
+tag_id:
+  description:
+    - The id of the tag as the workflow's latest run found it, handed to M(vsphere.preemption.tagged_vm_info) to skip
+      the lookup by name; null when unknown.
+  returned: O(purpose=preempt) and a state is given
+  type: str
+state_keys:
+  description: The records status and cancel act on, one per scope of the workflow (see the README, "Workflows").
+  returned: O(purpose=status) or O(purpose=cancel), and a state is given
+  type: list
+  elements: str
 sink:
   description: The CloudEvent sink without user info, query or fragment, which logs may show.
   returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)

@@ -3,13 +3,22 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Fixtures shared by the playbook-level suites."""
+"""Fixtures shared by the playbook-level suites.
+
+    sink    a real local CloudEvent receiver (tests/functional/event_receiver.py)
+    moids   (module) {name: moid} of the module's TAGGED VMs, tagged "preemptible", with the
+            preemption custom attribute defined
+    since   every VM powered on and the TAGGED VMs unannotated: the time the test starts, for
+            tests/functional/preemption_invariants.py
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.functional.event_receiver import EventReceiver
+from tests.functional.preempt_helpers import FIELD, tag_vms
+from tests.functional import preemption_invariants
 
 
 @pytest.fixture
@@ -17,3 +26,15 @@ def sink():
     """A real local CloudEvent receiver, the run's reply_to sink."""
     with EventReceiver() as receiver:
         yield receiver
+
+
+@pytest.fixture(scope='module')
+def moids(request, vcenter):
+    names = tag_vms(vcenter, request.module.TAGGED)
+    vcenter.add_custom_field(FIELD)
+    return {name: names[name] for name in request.module.TAGGED}
+
+
+@pytest.fixture
+def since(vcenter, moids):
+    return preemption_invariants.reset(vcenter, moids.values())

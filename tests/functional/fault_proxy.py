@@ -26,8 +26,12 @@ and has uses left (``times``, None for always) decides what happens:
 ``respond=status``       answer ``status`` (a 503, a 500 with a `soap_fault` body...) without forwarding;
 ``forward_then=status``  forward, let the simulator act, then answer ``status`` instead of its answer;
 ``forward_then='drop'``  forward, then reset the connection without an answer (the answer is lost);
+``forward_then='hold'``  forward, then answer nothing until the proxy stops (the upstream acted, the client
+                         never learns it: kill the client meanwhile);
 ``drop=True``            reset the connection without forwarding;
-``delay=seconds``        wait, then forward (a slow vCenter or sink);
+``delay=seconds``        wait, then forward (a slow vCenter or sink); ``delay=threading.Event()``: forward
+                         when the test sets the event (a request held at a known point, released at will,
+                         even after its client was killed);
 ``hold=seconds``         answer nothing for that long, then reset the connection, without forwarding (a
                          call that never answers: the client's timeout fires, or the client is killed meanwhile);
 ``expire_session=True``  forward with the session id replaced by an unknown one, so the simulator itself
@@ -36,7 +40,8 @@ and has uses left (``times``, None for always) decides what happens:
 ``outage=seconds``       the upstream becomes unreachable (see `outage`) from this request on, which is lost.
 
 Requests matching no rule are forwarded unchanged. ``log`` lists every request
-as ``(http method, path, SOAP method or None, action)``.
+as ``(http method, path, SOAP method or None, action)``, logged when it arrives,
+before its action; `wait_for` waits until a request is there (a held one stays held).
 
 `outage` with ``mode='refuse'`` closes the listening socket, so new connections
 are refused (ECONNREFUSED) as by a stopped vCenter; ``'reset'`` accepts and
@@ -226,7 +231,7 @@ class FaultProxy:
         if len(chosen) != 1:
             raise ValueError('give exactly one action, not %s' % chosen)
         action, argument = chosen[0]
-        if action in ('respond', 'forward_then') and argument != 'drop':
+        if action in ('respond', 'forward_then') and argument not in ('drop', 'hold'):
             argument = (argument, body if isinstance(body, bytes) else body.encode(), content_type)
         rule = Rule(match, times, action, argument)
         with self._lock:
@@ -252,6 +257,16 @@ class FaultProxy:
         with self._lock:
             return [entry for entry in self.log if (soap_method is None or entry[2] == soap_method)
                     and (path_prefix is None or entry[1].startswith(path_prefix)) and (action is None or entry[3] == action)]
+
+    def wait_for(self, timeout=120, **filters):
+        """Wait until `requests` (same filters) lists a request; returns them. AssertionError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.requests(**filters)
+            if found:
+                return found
+            time.sleep(0.01)
+        raise AssertionError('no request %r reached the proxy within %s s; log: %r' % (filters, timeout, self.log))
 
     # -- outages
 
@@ -384,7 +399,10 @@ class FaultProxy:
                     self._send(client, *rule.argument)
                     continue
                 if action == 'delay':
-                    time.sleep(rule.argument)
+                    if isinstance(rule.argument, threading.Event):
+                        rule.argument.wait()
+                    else:
+                        time.sleep(rule.argument)
                 if action == 'expire_session':
                     self._expire(request)
                 if upstream is None:
@@ -392,7 +410,9 @@ class FaultProxy:
                                 else http.client.HTTPConnection(*self.upstream, timeout=300))
                 status, reason, headers, body = self._forward(upstream, request)
                 if action == 'forward_then':
-                    if rule.argument == 'drop':
+                    if rule.argument == 'hold':
+                        self._stopped.wait()
+                    if rule.argument in ('drop', 'hold'):
                         _reset(client)
                         return
                     self._send(client, *rule.argument)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+import signal
 import subprocess
+import time
 import uuid
 
 from tests.functional.ansible_cli import BIN, ansible_env, run_playbook
@@ -40,6 +42,11 @@ def power_on_all(vcenter):
 
 def power_states(vcenter):
     return {vm['name']: vm['power_state'] for vm in vcenter.vms()}
+
+
+def off(vcenter):
+    """The names of the VMs that are powered off, sorted."""
+    return sorted(name for name, power in power_states(vcenter).items() if power == 'poweredOff')
 
 
 def annotation(vcenter, moid):
@@ -117,6 +124,26 @@ def start_playbook(name, sim_env, variables):
                             text=True, start_new_session=True)
 
 
+def kill_at(proc, arrived, timeout=120):
+    """Wait until ``arrived()`` returns something true, then SIGKILL the playbook's whole process group.
+
+    ``arrived`` names a point where the run is stopped from outside (a request held by a FaultProxy, the
+    state file's lock held by the test), so the run cannot have moved past it when the kill comes.
+    Returns what ``arrived`` returned.
+    """
+    deadline = time.monotonic() + timeout
+    found = None
+    while not found and time.monotonic() < deadline:
+        found = arrived()
+        if not found:
+            assert proc.poll() is None, 'the playbook ended before the kill point:\n%s' % (proc.communicate(),)
+            time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert found, 'the run never reached the kill point within %s s' % timeout
+    return found
+
+
 def finish(proc, timeout=120):
     stdout, stderr = proc.communicate(timeout=timeout)
     return Run(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
@@ -128,3 +155,10 @@ def state(path):
         return {}
     with open(path) as handle:
         return json.load(handle)['workflows']
+
+
+def latest_run(path):
+    """The latest run of the only workflow in the state file (what `workflow_state: query` returns), None before any."""
+    workflows = state(path)
+    assert len(workflows) <= 1, 'expected one workflow in %s, got %r' % (path, list(workflows))
+    return next(iter(workflows.values()))['run'] if workflows else None

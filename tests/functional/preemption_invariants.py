@@ -10,7 +10,9 @@ Used by the fault, crash and concurrency suites after the runs of a scenario:
 - every tagged VM that a run powered off carries its annotation (same run id);
 - every run that powered off VMs announced them with exactly one CloudEvent id,
   listing exactly the VMs annotated with that run id, and no other event arrived;
-- vCenter's event log shows each VM powered off at most once.
+- vCenter's event log shows each VM powered off at most once;
+- every VM outside the tagged, in-scope set the runs were given (untagged, out
+  of scope) is untouched: still powered on, never powered off, unannotated.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ def power_off_counts(vcenter, since):
 def check(vcenter, tagged, sink, since, deliveries_per_event=1):
     """Assert the promises for the VMs ``tagged`` ({name: moid}) after the runs since ``since``.
 
+    ``tagged`` is the set the runs may touch: the tagged VMs in the runs' scope.
+    Every other VM of the inventory must be as `reset` left it.
+
     ``deliveries_per_event``: accepted deliveries of each CloudEvent id the sink
     must show (1; None when a run killed between the sink's answer and its record
     may have made a resumed run deliver the same id again).
@@ -55,6 +60,12 @@ def check(vcenter, tagged, sink, since, deliveries_per_event=1):
     counts = power_off_counts(vcenter, since)
     twice = {moid: n for moid, n in counts.items() if n > 1}
     assert not twice, 'VMs powered off more than once: %r' % twice
+    others = {vm['name']: vm for vm in vcenter.vms() if vm['moid'] not in tagged.values()}
+    touched = {name: (vm['power_state'], counts.get(vm['moid'], 0), vcenter.custom_value(vm['moid'], FIELD))
+               for name, vm in others.items()
+               if (vm['power_state'] != 'poweredOn' and not vm['template']) or counts.get(vm['moid'])
+               or vcenter.custom_value(vm['moid'], FIELD)}
+    assert not touched, 'VMs outside the tagged, in-scope set were touched (power state, power-offs, annotation): %r' % touched
     by_run = collections.defaultdict(list)
     for name, moid in sorted(tagged.items()):
         if vcenter.power_state(moid) != 'poweredOff':

@@ -94,12 +94,15 @@ def test_source_emits_new_alarm_changes_as_veba_cloudevents(vcsim, vcenter, monk
             await asyncio.to_thread(post_alarm, vcenter, 'red', name='not-watched')
             await asyncio.to_thread(post_alarm, vcenter, 'green', frm='red', name='other')
             first, second = await next_event(queue), await next_event(queue)
-            await asyncio.sleep(1.5)
-            return first, second, queue.empty(), where
+            # A last watched change: the next event must be it, so nothing else (a repeat, an unwatched alarm,
+            # one from before the start) came in between.
+            await asyncio.to_thread(post_alarm, vcenter, 'yellow', frm='red')
+            return first, second, await next_event(queue), where
 
     with caplog.at_level(logging.INFO, logger='vsphere.preemption.alarms'):
-        first, second, drained, where = asyncio.run(scenario())
-    assert drained, 'only the two watched alarm changes, once each, and nothing from before the start'
+        first, second, sentinel, where = asyncio.run(scenario())
+    assert (sentinel['data']['Alarm']['Name'], sentinel['data']['From'], sentinel['data']['To']) == (ALARM, 'red', 'yellow'), (
+        'only the two watched alarm changes, once each, and nothing from before the start, then the last one')
     assert (first['data']['Alarm']['Name'], first['data']['From'], first['data']['To']) == (ALARM, 'green', 'red')
     assert (second['data']['Alarm']['Name'], second['data']['From'], second['data']['To']) == ('other', 'red', 'green')
     assert first['source'] == 'https://%s:%s/sdk' % (vcsim.host, vcsim.port)
@@ -163,7 +166,7 @@ def test_rulebook_with_the_alarms_source_preempts(vcsim, vcenter, tmp_path):
 
     def record():
         workflows = json.loads(state_file.read_text() or '{}').get('workflows', {}) if state_file.exists() else {}
-        return next((r for key, r in workflows.items() if key.split('@')[0] == ALARM), None)
+        return next((r for key, r in workflows.items() if key.split('@')[0].split('/')[0] == ALARM), None)
 
     variables = {'preemption_alarm_name': ALARM, 'preemption_state_file': str(state_file)}
     with Rulebook(os.path.join(RULEBOOKS, 'preemption_vcenter.yml'), variables, tmp_path, env=vcsim.env()) as process:

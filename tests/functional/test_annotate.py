@@ -3,7 +3,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""vsphere.preemption.annotate run by the real ansible CLI against the simulator."""
+"""vsphere.preemption.annotate run by the real ansible CLI against the simulator.
+
+Each test defines (or removes) the custom attribute and writes the values it starts from: they
+pass in any order.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,16 @@ def annotate(vcsim, check=False, diff=False, env=None, **args):
     return run_module(MODULE, args, env=dict(vcsim.env(), **(env or {})), check=check, diff=diff)
 
 
+def written(vcenter, values):
+    """The attribute defined, and ``{vm name: value}`` written; returns the moids, in order."""
+    vcenter.add_custom_field(KEY)
+    for name, value in values.items():
+        vcenter.set_custom_value(vcenter.moid(name), KEY, value)
+    return [vcenter.moid(name) for name in values]
+
+
 def test_a_missing_field_is_a_clear_error(vcsim, vcenter):
+    vcenter.remove_custom_field(KEY)
     vm = vcenter.moid('DC0_C0_RP0_VM0')
     result = annotate(vcsim, vms=[vm], value=RECORD)
     assert result['failed'] is True
@@ -33,6 +46,7 @@ def test_a_missing_field_is_a_clear_error(vcsim, vcenter):
 
 
 def test_check_mode_does_not_create_the_field(vcsim, vcenter):
+    vcenter.remove_custom_field(KEY)
     vms = [vcenter.moid('DC0_C0_RP0_VM0'), vcenter.moid('DC0_C0_RP0_VM1')]
     result = annotate(vcsim, check=True, vms=vms, value=RECORD, create_field=True)
     assert result['changed'] is True
@@ -42,6 +56,7 @@ def test_check_mode_does_not_create_the_field(vcsim, vcenter):
 
 
 def test_create_field_creates_it_and_writes_compact_json(vcsim, vcenter):
+    vcenter.remove_custom_field(KEY)
     vms = [vcenter.moid('DC0_C0_RP0_VM0'), vcenter.moid('DC0_C0_RP0_VM1')]
     result = annotate(vcsim, vms=vms, value=RECORD, create_field=True)
     assert result['_rc'] == 0, result
@@ -56,7 +71,7 @@ def test_create_field_creates_it_and_writes_compact_json(vcsim, vcenter):
 
 
 def test_the_same_value_again_is_not_a_change(vcsim, vcenter):
-    vms = [vcenter.moid('DC0_C0_RP0_VM0'), vcenter.moid('DC0_C0_RP0_VM1')]
+    vms = written(vcenter, {'DC0_C0_RP0_VM0': RECORD_TEXT, 'DC0_C0_RP0_VM1': RECORD_TEXT})
     # Same data, keys in another order: the same text, so nothing to do.
     result = annotate(vcsim, vms=vms, value=dict(reversed(list(RECORD.items()))), create_field=True)
     assert result['changed'] is False
@@ -66,8 +81,7 @@ def test_the_same_value_again_is_not_a_change(vcsim, vcenter):
 
 
 def test_diff_shows_only_the_vms_that_change(vcsim, vcenter):
-    vms = [vcenter.moid('DC0_C0_RP0_VM0'), vcenter.moid('DC0_C0_RP0_VM1'), vcenter.moid('DC0_H0_VM0')]
-    vcenter.set_custom_value(vms[1], KEY, 'edited by hand')
+    vms = written(vcenter, {'DC0_C0_RP0_VM0': RECORD_TEXT, 'DC0_C0_RP0_VM1': 'edited by hand', 'DC0_H0_VM0': ''})
     result = annotate(vcsim, diff=True, vms=vms, value=RECORD)
     assert result['changed'] is True
     assert result['changed_vms'] == vms[1:]
@@ -84,7 +98,7 @@ def test_diff_shows_only_the_vms_that_change(vcsim, vcenter):
 
 
 def test_check_mode_writes_nothing(vcsim, vcenter):
-    vm = vcenter.moid('DC0_C0_RP0_VM0')
+    [vm] = written(vcenter, {'DC0_C0_RP0_VM0': RECORD_TEXT})
     result = annotate(vcsim, check=True, diff=True, vms=[vm], value='a plain string')
     assert result['changed'] is True
     assert result['changed_vms'] == [vm]
@@ -95,19 +109,19 @@ def test_check_mode_writes_nothing(vcsim, vcenter):
 
 def test_a_string_is_written_as_it_is_under_another_key(vcsim, vcenter):
     vcenter.add_custom_field('owner')
-    vm = vcenter.moid('DC0_H0_VM1')
+    [vm] = written(vcenter, {'DC0_H0_VM1': 'left alone'})
     result = annotate(vcsim, vms=[vm], key='owner', value='{"not": "re-encoded"}')
     assert result['changed'] is True
     assert vcenter.custom_value(vm, 'owner') == '{"not": "re-encoded"}'
-    assert vcenter.custom_value(vm, KEY) is None
+    assert vcenter.custom_value(vm, KEY) == 'left alone'
 
 
 def test_an_unknown_moid_is_named_before_anything_is_written(vcsim, vcenter):
-    vm = vcenter.moid('DC0_H0_VM1')
+    [vm] = written(vcenter, {'DC0_H0_VM1': ''})
     result = annotate(vcsim, vms=[vm, 'vm-99999', 'vm-99998'], value=RECORD)
     assert result['failed'] is True
     assert result['msg'] == 'No virtual machine with moid vm-99999, vm-99998 in vCenter; nothing was written.'
-    assert vcenter.custom_value(vm, KEY) is None
+    assert vcenter.custom_value(vm, KEY) == ''
 
 
 def test_bad_input_fails_before_vcenter_is_touched(vcsim):

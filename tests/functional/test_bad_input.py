@@ -6,12 +6,14 @@
 """The preempt playbook given bad input: one clear error, nothing changed.
 
 Each case runs the real playbook against the simulator (tagged VMs all powered
-on, no preemption custom attribute defined, a state file holding another
-workflow's record) and must: exit non-zero; end with one error naming the bad
-value; leave every VM powered on and unannotated (vCenter's event log shows no
-power-off); leave the state file byte for byte as it was. Retries are off
-(preemption_retries 0) so each failure shows at once; that the wrong password
-is not retried is a case of its own.
+on, the preemption custom attribute defined, so that only the bad value can stop
+the run, a state file holding another workflow's record) and must: exit non-zero;
+end with one error naming the bad value; leave every VM powered on and
+unannotated (vCenter's event log shows no power-off); leave the state file byte
+for byte as it was. Retries are off (preemption_retries 0) so each failure shows
+at once. The custom attribute not defined is a case of its own, on a vCenter
+without it (where `setup --check` must not define it either), and so is the
+wrong password that is not retried.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 import pytest
 
 from tests.functional.fault_proxy import FaultProxy
-from tests.functional.preempt_helpers import annotation, playbook, power_states, tag_vms
+from tests.functional.preempt_helpers import FIELD, annotation, playbook, power_states, tag_vms
 from tests.functional import preemption_invariants
 from tests.vcsim.harness import generate_ca
 
@@ -101,9 +103,6 @@ CASES = [
      "Could not list the VMs tagged 'preemptible' after 1 attempts: Cannot resolve the vCenter host name 'no-such-vcenter.invalid'."),
     ('untrusted-certificate', {}, {'REQUESTS_CA_BUNDLE': '{other_ca}', 'SSL_CERT_FILE': '{other_ca}'}, 'valid',
      "Could not list the VMs tagged 'preemptible' after 1 attempts: Cannot verify the TLS certificate of vCenter 127.0.0.1:{port}"),
-    ('missing-custom-attribute', {}, {}, 'valid',
-     "The VM custom attribute 'com.vmware.workflows.vsphere.preemption' is not defined in vCenter. Create it once with "
-     "`ansible-playbook vsphere.preemption.setup`, or set create_field: true."),
     ('corrupt-state-file', {}, {}, 'corrupt', 'The state file {state} is not valid JSON ('),
     ('foreign-state-file', {}, {}, 'foreign',
      'The state file {state} is not a vsphere.preemption state file (expected a JSON object with "workflows")'),
@@ -119,7 +118,17 @@ def moids(vcenter):
     # The same tag name in two categories, for the ambiguous case.
     for category in ('team-a', 'team-b'):
         vcenter.attach_tag(vcenter.create_tag('batch', vcenter.create_category(category)), names['DC0_H0_VM1'])
+    vcenter.add_custom_field(FIELD)
     return {name: names[name] for name in TAGGED}
+
+
+@pytest.fixture
+def without_the_attribute(vcenter, moids):
+    """The preemption custom attribute not defined in vCenter, for one test."""
+    vcenter.remove_custom_field(FIELD)
+    assert vcenter._field_key(FIELD) is None
+    yield moids
+    vcenter.add_custom_field(FIELD)
 
 
 @pytest.fixture(scope='module')
@@ -150,14 +159,14 @@ def filled(text, placeholders):
     return text
 
 
-def unchanged(vcenter, moids, since):
+def unchanged(vcenter, since):
+    """Every VM powered on, none annotated, none powered off since ``since``."""
     return (all(power == 'poweredOn' for power in power_states(vcenter).values())
-            and all(annotation(vcenter, moid) is None for moid in moids.values())
+            and all(annotation(vcenter, vm['moid']) is None for vm in vcenter.vms())
             and preemption_invariants.power_off_counts(vcenter, since) == {})
 
 
-@pytest.mark.parametrize('variables, env, kind, message', [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_bad_input_fails_clearly_and_changes_nothing(vcsim, vcenter, moids, other_ca, tmp_path, variables, env, kind, message):
+def assert_fails_and_changes_nothing(vcsim, vcenter, moids, other_ca, tmp_path, variables, env, kind, message):
     since = preemption_invariants.reset(vcenter, moids.values())
     path, guarded = state_file(tmp_path, kind)
     before = guarded.read_bytes()
@@ -171,8 +180,30 @@ def test_bad_input_fails_clearly_and_changes_nothing(vcsim, vcenter, moids, othe
     assert run.rc != 0, run
     failures = run.failures()
     assert failures and filled(message, fill) in failures[-1], run
-    assert unchanged(vcenter, moids, since), 'VMs changed: %r' % power_states(vcenter)
+    assert unchanged(vcenter, since), 'VMs changed: %r' % power_states(vcenter)
     assert guarded.read_bytes() == before
+
+
+@pytest.mark.parametrize('variables, env, kind, message', [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_bad_input_fails_clearly_and_changes_nothing(vcsim, vcenter, moids, other_ca, tmp_path, variables, env, kind, message):
+    assert_fails_and_changes_nothing(vcsim, vcenter, moids, other_ca, tmp_path, variables, env, kind, message)
+
+
+def test_an_undefined_custom_attribute_fails_clearly_and_changes_nothing(vcsim, vcenter, without_the_attribute, other_ca, tmp_path):
+    assert_fails_and_changes_nothing(
+        vcsim, vcenter, without_the_attribute, other_ca, tmp_path, {}, {}, 'valid',
+        "The VM custom attribute 'com.vmware.workflows.vsphere.preemption' is not defined in vCenter. Create it once with "
+        "`ansible-playbook vsphere.preemption.setup`, or set create_field: true.")
+
+
+def test_setup_in_check_mode_defines_nothing(vcsim, vcenter, without_the_attribute):
+    checked = playbook('setup', vcsim.env(), {}, check=True)
+    assert checked.rc == 0, checked
+    assert vcenter._field_key(FIELD) is None
+    # What check mode held back: the real run defines it.
+    defined = playbook('setup', vcsim.env(), {})
+    assert defined.rc == 0, defined
+    assert vcenter._field_key(FIELD) is not None
 
 
 def test_a_wrong_password_is_tried_once_not_once_per_retry(vcsim, vcenter, moids, tmp_path):
@@ -187,4 +218,4 @@ def test_a_wrong_password_is_tried_once_not_once_per_retry(vcsim, vcenter, moids
     assert run.rc != 0, run
     assert "refused the login of user 'user': wrong user name or password." in run.failures()[-1]
     assert len(refused_logins) == 1, refused_logins
-    assert unchanged(vcenter, moids, since)
+    assert unchanged(vcenter, since)

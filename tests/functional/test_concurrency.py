@@ -14,10 +14,9 @@ claimed by two runs (vCenter's event log, the annotations, the CloudEvents).
 from __future__ import annotations
 
 import collections
+import datetime
 
-import pytest
-
-from tests.functional.preempt_helpers import FIELD, finish, power_states, start_playbook, state, tag_vms
+from tests.functional.preempt_helpers import finish, off, start_playbook, state
 from tests.functional import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=3, hosts=1, clusters=2)
@@ -26,36 +25,42 @@ TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2', 'DC0_C1_RP0_VM0'
 RUNS = 10
 
 
-@pytest.fixture(scope='module')
-def moids(vcenter):
-    names = tag_vms(vcenter, TAGGED)
-    vcenter.add_custom_field(FIELD)
-    return {name: names[name] for name in TAGGED}
-
-
-@pytest.fixture
-def since(vcenter, moids):
-    return preemption_invariants.reset(vcenter, moids.values())
-
-
 def run_all(vcsim, variables):
     procs = [start_playbook('preempt', vcsim.env(), extra) for extra in variables]
     return [finish(proc, timeout=300) for proc in procs]
 
 
-def off(vcenter):
-    return sorted(name for name, power in power_states(vcenter).items() if power == 'poweredOff')
+def most_at_once(runs):
+    """The largest number of the runs' plays that were under way at one moment (their json callback's times)."""
+    def moment(text):
+        return datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%S.%fZ')
+    edges = []
+    for run in runs:
+        duration = run.output['plays'][0]['play']['duration']
+        edges += [(moment(duration['start']), 1), (moment(duration['end']), -1)]
+    under_way = most = 0
+    for _moment, step in sorted(edges):
+        under_way += step
+        most = max(most, under_way)
+    return most
+
+
+def assert_overlapped(runs):
+    """Serial runs would prove nothing about the state file's lock: most of them must have run at the same time."""
+    assert most_at_once(runs) >= RUNS // 2, 'the runs hardly overlapped: at most %d at once' % most_at_once(runs)
 
 
 def test_ten_runs_of_one_workflow_preempt_once(vcsim, vcenter, moids, since, sink, tmp_path):
-    common = dict(preemption_criticality='HIGH', preemption_scope='all', preemption_workflow_id='nightly-batch',
+    # A threshold no run of the test can outlast: "skipped" can only mean another run proceeded.
+    common = dict(preemption_criticality='HIGH', preemption_scope='all', preemption_workflow_id='nightly-batch', preemption_threshold=3600,
                   preemption_state_file=str(tmp_path / 'state.json'), preemption_reply_to=sink.url)
     runs = run_all(vcsim, [common] * RUNS)
     assert [run.rc for run in runs] == [0] * RUNS, '\n\n'.join(str(run) for run in runs if run.rc)
+    assert_overlapped(runs)
     summaries = [run.summary() for run in runs]
     preempted = [line for line in summaries if line.startswith('HIGH preemption nightly-batch')]
     assert len(preempted) == 1, summaries
-    assert len([line for line in summaries if 'skipped' in line and 'threshold 60 s' in line]) == RUNS - 1, summaries
+    assert len([line for line in summaries if 'skipped' in line and 'threshold 3600 s' in line]) == RUNS - 1, summaries
     assert off(vcenter) == sorted(TAGGED)
     [record] = state(tmp_path / 'state.json').values()
     assert record['runs'] == 1
@@ -70,6 +75,7 @@ def test_ten_workflows_racing_for_the_same_vms_keep_their_caps_and_never_share_a
                                 preemption_max_vms=cap, preemption_state_file=str(tmp_path / 'state.json'),
                                 preemption_reply_to=sink.url) for workflow, cap in caps.items()])
     assert [run.rc for run in runs] == [0] * RUNS, '\n\n'.join(str(run) for run in runs if run.rc)
+    assert_overlapped(runs)
 
     records = state(tmp_path / 'state.json')
     assert len(records) == RUNS

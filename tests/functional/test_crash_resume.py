@@ -3,51 +3,59 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The preempt playbook killed with SIGKILL after each step, and the run after it.
+"""The preempt playbook killed with SIGKILL at each step, and the run after it.
 
 A manual HIGH run (workflow "manual", CloudEvent id ``manual-<run id>``) is
-watched through its state file, vCenter and the sink, and its whole process
-group is killed right after: the run was started; the VMs were powered off;
-they were annotated (the CloudEvent is held at the sink's door); the CloudEvent
-was sent. The next run must finish exactly what was left, under the killed
-run's id, and nothing twice.
+stopped from outside at a known point, and its whole process group is killed
+there: a fault proxy in front of vCenter holds its PowerOffVM_Task calls (the
+run is recorded, nothing is off) or its SetField calls (the VMs are off, none
+is annotated); a proxy in front of the sink holds the CloudEvent before the sink
+(annotated, nothing sent) or holds the sink's answer (delivered, the run never
+learns it); or the test holds the state file's lock once the sink has answered
+(delivered and answered, not recorded). The next run must finish exactly what
+was left, under the killed run's id, and power nothing off twice; a CloudEvent
+the killed run may have delivered is delivered again with the same id (at
+least once, never under two ids). Check mode over a killed run's state changes
+nothing.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import time
+import fcntl
+import threading
 
 import pytest
 
 from tests.functional.event_receiver import EventReceiver
-from tests.functional.fault_proxy import FaultProxy, Match
-from tests.functional.preempt_helpers import FIELD, annotation, playbook, power_states, start_playbook, state, tag_vms
+from tests.functional.fault_proxy import FaultProxy, Match, soap
+from tests.functional.preempt_helpers import annotation, kill_at, latest_run, off, playbook, start_playbook
 from tests.functional import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
+# DC0_H0_VM1 stays untagged: the invariants check it is never touched.
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_H0_VM0']
-
-
-@pytest.fixture(scope='module')
-def moids(vcenter):
-    names = tag_vms(vcenter, TAGGED)
-    vcenter.add_custom_field(FIELD)
-    return {name: names[name] for name in TAGGED}
-
-
-@pytest.fixture
-def since(vcenter, moids):
-    return preemption_invariants.reset(vcenter, moids.values())
 
 
 @pytest.fixture
 def sink():
-    """The sink, behind a proxy that can hold a delivery at the door."""
+    """The sink, behind a proxy that can hold a delivery at the door, or hold the sink's answer."""
     with EventReceiver() as receiver, FaultProxy(upstream_url=receiver.url) as front:
         receiver.front = front
         yield receiver
+
+
+@pytest.fixture(scope='module')
+def vcenter_front(vcsim):
+    """A proxy in front of vCenter, for every run (the vCenter's address names the workflow)."""
+    with FaultProxy(vcsim) as front:
+        yield front
+
+
+@pytest.fixture
+def since(since, vcenter_front):
+    """No fault rule left from another test."""
+    vcenter_front.clear()
+    return since
 
 
 def variables(tmp_path, sink, **extra):
@@ -55,115 +63,141 @@ def variables(tmp_path, sink, **extra):
                      preemption_reply_to=sink.front.url), **extra)
 
 
-def off(vcenter):
-    return sorted(name for name, power in power_states(vcenter).items() if power == 'poweredOff')
-
-
-def current_run(tmp_path):
-    """The latest run in the state file; None before the first."""
-    workflows = state(tmp_path / 'state.json')
-    return next(iter(workflows.values()))['run'] if workflows else None
-
-
-def kill_when(proc, condition, timeout=60):
-    """Poll until condition() holds, then SIGKILL the playbook's process group; returns what condition returned."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            return found
-        assert proc.poll() is None, 'the playbook ended before the step awaited:\n%s' % (proc.communicate(),)
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()
-    raise AssertionError('the step awaited never came')
-
-
-def resume(vcsim, tmp_path, sink):
+def resume(vcenter_front, tmp_path, sink):
     """The next run, after the threshold (here 0 s)."""
-    run = playbook('preempt', vcsim.env(), variables(tmp_path, sink, preemption_threshold=0))
+    run = playbook('preempt', vcenter_front.env(), variables(tmp_path, sink, preemption_threshold=0))
     assert run.rc == 0, run
     return run
 
 
-def test_killed_right_after_the_run_started(vcsim, vcenter, moids, since, sink, tmp_path):
-    proc = start_playbook('preempt', vcsim.env(), variables(tmp_path, sink))
-    killed = kill_when(proc, lambda: current_run(tmp_path))
+def killed_runs_id(vcenter, moids):
+    """The run id every tagged VM's annotation names (one id for all)."""
+    [run_id] = {annotation(vcenter, moid)['runID'] for moid in moids.values()}
+    return run_id
+
+
+def kill_after_the_power_off(vcenter_front, tmp_path, sink):
+    """Start a run, hold its annotations at vCenter's door, kill it there; returns its (unfinished) run record."""
+    vcenter_front.add(soap('SetField'), times=None, hold=3600)
+    proc = start_playbook('preempt', vcenter_front.env(), variables(tmp_path, sink))
+    kill_at(proc, lambda: vcenter_front.requests(soap_method='SetField'))
+    vcenter_front.clear()
+    killed = latest_run(tmp_path / 'state.json')
+    assert killed['status'] == 'running'
+    return killed
+
+
+def test_killed_before_the_power_off_reached_vcenter(vcenter, vcenter_front, moids, since, sink, tmp_path):
+    vcenter_front.add(soap('PowerOffVM_Task'), times=None, hold=3600)
+    proc = start_playbook('preempt', vcenter_front.env(), variables(tmp_path, sink))
+    kill_at(proc, lambda: vcenter_front.requests(soap_method='PowerOffVM_Task'))
+    vcenter_front.clear()
+    killed = latest_run(tmp_path / 'state.json')
     assert killed['status'] == 'running'
     assert off(vcenter) == []
 
     # Inside the threshold: skipped, saying that run has not finished.
-    skipped = playbook('preempt', vcsim.env(), variables(tmp_path, sink))
+    skipped = playbook('preempt', vcenter_front.env(), variables(tmp_path, sink))
     assert skipped.rc == 0, skipped
     assert 'Run %s (started %s) has not finished' % (killed['run_id'], killed['started']) in skipped.summary()
     assert off(vcenter) == [] and sink.requests == []
 
-    run = resume(vcsim, tmp_path, sink)
-    [record] = state(tmp_path / 'state.json').values()
-    new = record['run']
+    run = resume(vcenter_front, tmp_path, sink)
+    new = latest_run(tmp_path / 'state.json')
+    assert new['run_id'] != killed['run_id'] and new['status'] == 'finished'
     assert 'finished earlier run %s first' % killed['run_id'] in run.summary()
     assert off(vcenter) == sorted(TAGGED)
-    # The killed run had done nothing: the new run did it all, under its own id.
+    # The killed run had powered nothing off: the new run did it all, under its own id.
     by_run = preemption_invariants.check(vcenter, moids, sink, since)
     assert by_run == {new['run_id']: sorted(moids.values())}
     assert [event['id'] for event in sink.events] == ['manual-%s' % new['run_id']]
-    assert record['unfinished'] == [] and record['runs'] == 2
 
 
-def test_killed_right_after_the_power_off(vcsim, vcenter, moids, since, sink, tmp_path):
-    proc = start_playbook('preempt', vcsim.env(), variables(tmp_path, sink))
-
-    def powered_off():
-        run = current_run(tmp_path)
-        return run if run and len(run['results'].get('powered_off') or []) == len(TAGGED) else None
-
-    killed = kill_when(proc, powered_off)
+def test_killed_after_the_power_off_before_the_annotations(vcenter, vcenter_front, moids, since, sink, tmp_path):
+    killed = kill_after_the_power_off(vcenter_front, tmp_path, sink)
     assert off(vcenter) == sorted(TAGGED)
     assert all(annotation(vcenter, moid) is None for moid in moids.values())
 
-    run = resume(vcsim, tmp_path, sink)
+    run = resume(vcenter_front, tmp_path, sink)
     assert 'finished earlier run %s first' % killed['run_id'] in run.summary()
     assert 'nothing to power off' in run.summary()
     by_run = preemption_invariants.check(vcenter, moids, sink, since)
     assert by_run == {killed['run_id']: sorted(moids.values())}
     assert [event['id'] for event in sink.events] == ['manual-%s' % killed['run_id']]
     assert all(annotation(vcenter, moid)['forcedShutdown'] is True for moid in moids.values())
+    assert latest_run(tmp_path / 'state.json')['status'] == 'finished'
 
 
-def test_killed_right_after_the_annotations(vcsim, vcenter, moids, since, sink, tmp_path):
+def test_check_mode_over_a_killed_runs_state_changes_nothing(vcenter, vcenter_front, moids, since, sink, tmp_path):
+    # A real run would annotate and announce what the killed run powered off: check mode only says so.
+    killed = kill_after_the_power_off(vcenter_front, tmp_path, sink)
+    path = tmp_path / 'state.json'
+    before = path.read_bytes()
+
+    checked = playbook('preempt', vcenter_front.env(), variables(tmp_path, sink, preemption_threshold=0), check=True)
+    assert checked.rc == 0, checked
+    cancelled = playbook('cancel', vcenter_front.env(), {'preemption_state_file': str(path)}, check=True)
+    assert cancelled.rc == 0, cancelled
+
+    assert path.read_bytes() == before
+    assert off(vcenter) == sorted(TAGGED)
+    assert all(annotation(vcenter, moid) is None for moid in moids.values())
+    assert sink.requests == [] and sink.front.log == []
+    assert preemption_invariants.power_off_counts(vcenter, since) == {moid: 1 for moid in moids.values()}
+    # The state was a resumable one: the next real run finishes the killed run.
+    resume(vcenter_front, tmp_path, sink)
+    assert preemption_invariants.check(vcenter, moids, sink, since) == {killed['run_id']: sorted(moids.values())}
+
+
+def test_killed_after_the_annotations_before_the_cloudevent(vcenter, vcenter_front, moids, since, sink, tmp_path):
     # The CloudEvent is held at the sink's door: the run has annotated, and is sending.
-    sink.front.add(Match(http_method='POST'), hold=60)
-    proc = start_playbook('preempt', vcsim.env(), variables(tmp_path, sink))
-    killed = kill_when(proc, lambda: sink.front.log and current_run(tmp_path))
-    assert {annotation(vcenter, moid)['runID'] for moid in moids.values()} == {killed['run_id']}
+    sink.front.add(Match(http_method='POST'), hold=3600)
+    proc = start_playbook('preempt', vcenter_front.env(), variables(tmp_path, sink))
+    kill_at(proc, lambda: sink.front.requests(action='hold'))
+    run_id = killed_runs_id(vcenter, moids)
     assert sink.requests == []
+    assert latest_run(tmp_path / 'state.json')['status'] == 'running'
     sink.front.clear()
 
-    run = resume(vcsim, tmp_path, sink)
-    assert 'finished earlier run %s first' % killed['run_id'] in run.summary()
+    run = resume(vcenter_front, tmp_path, sink)
+    assert 'finished earlier run %s first' % run_id in run.summary()
     by_run = preemption_invariants.check(vcenter, moids, sink, since)
-    assert by_run == {killed['run_id']: sorted(moids.values())}
-    assert [event['id'] for event in sink.events] == ['manual-%s' % killed['run_id']]
+    assert by_run == {run_id: sorted(moids.values())}
+    assert [event['id'] for event in sink.events] == ['manual-%s' % run_id]
 
 
-def test_killed_right_after_the_cloudevent(vcsim, vcenter, moids, since, sink, tmp_path):
-    proc = start_playbook('preempt', vcsim.env(), variables(tmp_path, sink))
+def assert_delivered_again_with_the_same_id(vcenter_front, vcenter, moids, since, sink, tmp_path, run_id):
+    """After a kill between the sink's acceptance and the run's record of it: the next run delivers it again, same id."""
+    assert [event['id'] for event in sink.events] == ['manual-%s' % run_id]
+    assert latest_run(tmp_path / 'state.json')['status'] == 'running'
+    sink.front.clear()
 
-    def sent():
-        run = current_run(tmp_path)
-        return run if run and run['results'].get('event_sent') else None
+    run = resume(vcenter_front, tmp_path, sink)
+    assert 'finished earlier run %s first' % run_id in run.summary()
+    # At least once, always the same id (receivers deduplicate on it), never a second id for this run.
+    assert [event['id'] for event in sink.events] == ['manual-%s' % run_id] * 2
+    by_run = preemption_invariants.check(vcenter, moids, sink, since, deliveries_per_event=None)
+    assert by_run == {run_id: sorted(moids.values())}
+    assert latest_run(tmp_path / 'state.json')['status'] == 'finished'
 
-    killed = kill_when(proc, sent)
-    assert killed['status'] == 'running'
-    assert len(sink.events) == 1
 
-    run = resume(vcsim, tmp_path, sink)
-    assert 'finished earlier run %s first' % killed['run_id'] in run.summary()
-    # Nothing was left but marking the run finished: no second CloudEvent.
-    by_run = preemption_invariants.check(vcenter, moids, sink, since)
-    assert by_run == {killed['run_id']: sorted(moids.values())}
-    assert len(sink.requests) == 1
-    [record] = state(tmp_path / 'state.json').values()
-    assert record['unfinished'] == []
+def test_killed_while_the_sinks_answer_is_held(vcenter, vcenter_front, moids, since, sink, tmp_path):
+    # The sink accepted the CloudEvent, but its answer never reaches the run.
+    sink.front.add(Match(http_method='POST'), forward_then='hold')
+    proc = start_playbook('preempt', vcenter_front.env(), variables(tmp_path, sink))
+    kill_at(proc, lambda: [request for request in sink.requests if request.accepted])
+    assert_delivered_again_with_the_same_id(vcenter_front, vcenter, moids, since, sink, tmp_path, killed_runs_id(vcenter, moids))
+
+
+def test_killed_after_the_sink_answered_before_the_run_recorded_it(vcenter, vcenter_front, moids, since, sink, tmp_path):
+    # The CloudEvent waits at the sink's door while the test takes the state file's lock; then the sink takes it and
+    # answers, and the run, wanting to record that, waits for the lock: killed there.
+    door = threading.Event()
+    sink.front.add(Match(http_method='POST'), delay=door)
+    proc = start_playbook('preempt', vcenter_front.env(), variables(tmp_path, sink))
+    sink.front.wait_for(action='delay')
+    with open(str(tmp_path / 'state.json') + '.lock', 'a') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        door.set()
+        kill_at(proc, lambda: [request for request in sink.requests if request.accepted])
+    assert_delivered_again_with_the_same_id(vcenter_front, vcenter, moids, since, sink, tmp_path, killed_runs_id(vcenter, moids))

@@ -20,18 +20,11 @@ import pytest
 
 from tests.functional.event_receiver import EventReceiver
 from tests.functional.fault_proxy import FaultProxy, rest, soap, soap_fault
-from tests.functional.preempt_helpers import FIELD, playbook, power_states, state, tag_vms
+from tests.functional.preempt_helpers import off, playbook, state
 from tests.functional import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_H0_VM0']
-
-
-@pytest.fixture(scope='module')
-def moids(vcenter):
-    names = tag_vms(vcenter, TAGGED)
-    vcenter.add_custom_field(FIELD)
-    return {name: names[name] for name in TAGGED}
 
 
 @pytest.fixture(scope='module')
@@ -41,20 +34,16 @@ def proxy(vcsim):
 
 
 @pytest.fixture
-def since(vcenter, moids, proxy):
+def since(since, proxy):
     """Every VM on, no annotation, no fault rule: the time the scenario starts."""
     proxy.clear()
-    return preemption_invariants.reset(vcenter, moids.values())
+    return since
 
 
 def preempt(proxy, tmp_path, sink_url, **variables):
     variables = dict(dict(preemption_criticality='HIGH', preemption_scope='all', preemption_retry_delay=0,
                           preemption_state_file=str(tmp_path / 'state.json'), preemption_reply_to=sink_url), **variables)
     return playbook('preempt', proxy.env(), variables)
-
-
-def off(vcenter):
-    return sorted(name for name, power in power_states(vcenter).items() if power == 'poweredOff')
 
 
 def failed_attempts(run):

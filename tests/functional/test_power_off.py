@@ -3,7 +3,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""vsphere.preemption.power_off run by the real ansible CLI against the simulator."""
+"""vsphere.preemption.power_off run by the real ansible CLI against the simulator.
+
+Each test powers on (or off) the VMs it needs first: they pass in any order.
+"""
 
 from __future__ import annotations
 
@@ -42,8 +45,16 @@ def powered_off_times(vcenter, moids, after_key):
     return sorted(e.createdTime for e in events if e.key > after_key and e.vm is not None and e.vm.vm._moId in moids)
 
 
+def powered_on(vcenter, moids, names):
+    """The moids of ``names``, each powered on."""
+    for name in names:
+        vcenter.power_on(moids[name])
+    return [moids[name] for name in names]
+
+
 def test_check_mode_reports_and_touches_nothing(vcsim, vcenter, moids):
     names = ['DC0_C0_RP0_VM5', 'DC0_C0_RP0_VM0']
+    powered_on(vcenter, moids, names)
     result = power_off(vcsim, check=True, vms=[moids[n] for n in names], mode='soft_then_hard')
     assert result['_rc'] == 0, result
     assert result['changed'] is True
@@ -55,7 +66,7 @@ def test_check_mode_reports_and_touches_nothing(vcsim, vcenter, moids):
 
 
 def test_hard_power_off_runs_at_most_parallel_tasks_at_once(vcsim, vcenter, moids):
-    targets = [moids[n] for n in NO_TOOLS]
+    targets = powered_on(vcenter, moids, NO_TOOLS)
     before = last_event_key(vcenter)
     result = power_off(vcsim, vms=targets, mode='hard', parallel=5)
     assert result['_rc'] == 0, result
@@ -72,6 +83,7 @@ def test_hard_power_off_runs_at_most_parallel_tasks_at_once(vcsim, vcenter, moid
 
 
 def test_an_already_off_vm_is_not_a_change(vcsim, vcenter, moids):
+    vcenter.power_off(moids['DC0_H0_VM0'])
     result = power_off(vcsim, vms=[moids['DC0_H0_VM0']], mode='hard')
     assert result['_rc'] == 0, result
     assert result['changed'] is False
@@ -80,8 +92,7 @@ def test_an_already_off_vm_is_not_a_change(vcsim, vcenter, moids):
 
 
 def test_soft_without_tools_fails_then_soft_then_hard_powers_it_off_hard(vcsim, vcenter, moids):
-    vm = moids['DC0_C0_RP0_VM1']
-    vcenter.power_on(vm)
+    [vm] = powered_on(vcenter, moids, ['DC0_C0_RP0_VM1'])
     soft = power_off(vcsim, vms=[vm], mode='soft', grace_period=5)
     assert soft['_rc'] != 0 and soft['failed'] is True
     assert soft['failed_vms'] == [{'moid': vm, 'name': 'DC0_C0_RP0_VM1', 'msg': 'VMware Tools not running, so no guest '
@@ -97,8 +108,9 @@ def test_soft_without_tools_fails_then_soft_then_hard_powers_it_off_hard(vcsim, 
 
 
 def test_soft_with_tools_running_is_a_guest_shutdown(vcsim, vcenter, moids):
+    targets = powered_on(vcenter, moids, TOOLS)
     before = last_event_key(vcenter)
-    result = power_off(vcsim, vms=[moids[n] for n in TOOLS], mode='soft', parallel=2)
+    result = power_off(vcsim, vms=targets, mode='soft', parallel=2)
     assert result['_rc'] == 0, result
     assert result['preempted'] == [{'moid': moids[n], 'name': n, 'method': 'soft'} for n in TOOLS]
     assert {vcenter.power_state(moids[n]) for n in TOOLS} == {'poweredOff'}
@@ -108,8 +120,7 @@ def test_soft_with_tools_running_is_a_guest_shutdown(vcsim, vcenter, moids):
 
 
 def test_an_unknown_moid_fails_and_the_others_are_powered_off(vcsim, vcenter, moids):
-    vm = moids['DC0_C0_RP0_VM2']
-    vcenter.power_on(vm)
+    [vm] = powered_on(vcenter, moids, ['DC0_C0_RP0_VM2'])
     result = power_off(vcsim, vms=['vm-99999', vm], mode='hard')
     assert result['_rc'] != 0 and result['failed'] is True and result['changed'] is True
     assert result['preempted'] == [{'moid': vm, 'name': 'DC0_C0_RP0_VM2', 'method': 'hard'}]

@@ -24,9 +24,9 @@ from tests.functional.preempt_helpers import (
     alarm_event,
     annotation,
     finish,
+    off,
     playbook,
     power_on_all,
-    power_states,
     start_playbook,
     state,
     tag_vms,
@@ -57,10 +57,6 @@ def preempt(vcsim, tmp_path, check=False, env=None, **variables):
     return playbook('preempt', dict(vcsim.env(), **(env or {})), variables, check=check)
 
 
-def off(vcenter):
-    return sorted(name for name, power in power_states(vcenter).items() if power == 'poweredOff')
-
-
 def test_a_red_alarm_powers_off_the_tagged_vms_of_its_cluster(vcsim, vcenter, vms, sink, tmp_path):
     event = alarm_event(vcenter, 'DC0_C0')
     run = preempt(vcsim, tmp_path, preemption_event=event, preemption_reply_to=sink.url)
@@ -74,8 +70,8 @@ def test_a_red_alarm_powers_off_the_tagged_vms_of_its_cluster(vcsim, vcenter, vm
     for name in ('DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1'):
         assert annotation(vcenter, vms[name]) == {
             'preempted': True, 'tag': 'preemptible', 'forcedShutdown': True, 'criticality': 'HIGH',
-            'workflowID': 'cluster-cpu-above-80', 'workflowStarted': run_record['started'], 'runID': run_record['run_id'],
-            'event': event}
+            'workflowID': 'cluster-cpu-above-80', 'scope': event['data']['ComputeResource']['ComputeResource']['Value'],
+            'workflowStarted': run_record['started'], 'runID': run_record['run_id'], 'event': event}
     assert annotation(vcenter, vms['DC0_C0_RP0_VM2']) is None
 
     sink.wait_for(1)
@@ -96,9 +92,9 @@ def test_a_red_alarm_powers_off_the_tagged_vms_of_its_cluster(vcsim, vcenter, vm
 
     # A second trigger inside the threshold: skipped, nothing powered off, no second event.
     power_on_all(vcenter)
-    again = preempt(vcsim, tmp_path, preemption_event=alarm_event(vcenter, 'DC0_C0'), preemption_reply_to=sink.url)
+    again = preempt(vcsim, tmp_path, preemption_event=alarm_event(vcenter, 'DC0_C0'), preemption_reply_to=sink.url, preemption_threshold=3600)
     assert again.rc == 0, again
-    assert 'skipped' in again.summary() and 'threshold 60 s' in again.summary()
+    assert 'skipped' in again.summary() and 'threshold 3600 s' in again.summary()
     assert off(vcenter) == []
     assert len(sink.requests) == 1
 
@@ -106,7 +102,7 @@ def test_a_red_alarm_powers_off_the_tagged_vms_of_its_cluster(vcsim, vcenter, vm
     status = playbook('status', vcsim.env(), {'preemption_state_file': str(tmp_path / 'state.json'), 'preemption_event': event})
     assert status.rc == 0, status
     [lines] = [result['msg'] for result in status.results("Show the workflow's record")]
-    assert lines[0].startswith('Workflow cluster-cpu-above-80 on 127.0.0.1:%d: 1 run' % vcsim.port)
+    assert lines[0].startswith('Workflow cluster-cpu-above-80 (scope %s) on 127.0.0.1:%d: 1 run' % (event['data']['ComputeResource']['ComputeResource']['Value'], vcsim.port))
     assert 'CloudEvent %s sent' % received['id'] in lines[1]
     cancel = playbook('cancel', vcsim.env(), {'preemption_state_file': str(tmp_path / 'state.json'),
                                               'preemption_workflow_id': 'cluster-cpu-above-80'})
@@ -181,13 +177,15 @@ def test_a_dropped_alarm_cancels_and_powers_off_nothing(vcsim, vcenter, vms, tmp
 
 def test_two_simultaneous_runs_preempt_once(vcsim, vcenter, vms, sink, tmp_path):
     event = alarm_event(vcenter, 'DC0_C0')
-    variables = dict(preemption_state_file=str(tmp_path / 'state.json'), preemption_event=event, preemption_reply_to=sink.url)
+    variables = dict(preemption_state_file=str(tmp_path / 'state.json'), preemption_event=event, preemption_reply_to=sink.url,
+                     preemption_threshold=3600)
     procs = [start_playbook('preempt', vcsim.env(), variables), start_playbook('preempt', vcsim.env(), variables)]
     runs = [finish(proc) for proc in procs]
     assert [run.rc for run in runs] == [0, 0], runs
     summaries = sorted(run.summary() for run in runs)
     assert summaries[0].startswith('HIGH preemption cluster-cpu-above-80')
-    assert 'skipped' in summaries[1]
+    # The same trigger event twice: the second is a duplicate, whatever the threshold.
+    assert 'Duplicate event' in summaries[1]
     assert off(vcenter) == ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']
     assert len(sink.requests) == 1
     [record] = state(tmp_path / 'state.json').values()

@@ -3,176 +3,147 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The preempt playbook's retries (a doubling delay) and resume: runs killed with SIGKILL, or failed
-half-way, are finished by the next run.
+"""The preempt playbook's retries and resume, for a red alarm on cluster DC0_C0: runs killed with
+SIGKILL, or failed half-way, are finished by the next run.
 
-The simulator answers PowerOffVM_Task after 1 s and SetField after 0.2 s, so a run can be
-killed at a known step.
+Every run goes to vCenter through a fault proxy, which stops the run that is killed at a known
+point: its SetField calls held (the VMs are off, none annotated), or one of its two
+PowerOffVM_Task calls held until after the kill (killed during the power-off). DC0_H0_VM0 is
+tagged but outside the alarm's cluster, DC0_C0_RP0_VM2 in the cluster but untagged: neither
+may be touched.
 """
 
 from __future__ import annotations
 
-import os
-import signal
+import threading
 import time
 
 import pytest
 
 from tests.functional.event_receiver import EventReceiver
-from tests.functional.preempt_helpers import (
-    FIELD,
-    alarm_event,
-    annotation,
-    playbook,
-    power_on_all,
-    power_states,
-    start_playbook,
-    state,
-    tag_vms,
-)
+from tests.functional.fault_proxy import FaultProxy, soap
+from tests.functional.preempt_helpers import alarm_event, annotation, kill_at, latest_run, off, playbook, start_playbook
+from tests.functional import preemption_invariants
 
-VCSIM_OPTIONS = dict(vms=2, hosts=2, clusters=1, method_delay={'PowerOffVM_Task': 1000, 'SetField': 200})
+VCSIM_OPTIONS = dict(vms=3, hosts=2, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_H0_VM0']
 IN_CLUSTER = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']
 
 
 @pytest.fixture(scope='module')
-def moids(vcenter):
-    names = tag_vms(vcenter, TAGGED)
-    vcenter.add_custom_field(FIELD)
-    return names
+def front(vcsim):
+    """The proxy every run talks to vCenter through (the vCenter's address names the workflow)."""
+    with FaultProxy(vcsim) as proxy:
+        yield proxy
 
 
 @pytest.fixture
-def vms(vcenter, moids):
-    power_on_all(vcenter)
+def vms(moids, since, front):
+    """Every VM powered on, the tagged ones unannotated, no fault rule left."""
+    front.clear()
     return moids
+
+
+def in_scope(vms):
+    """The VMs the alarm's runs may touch: tagged, in its cluster."""
+    return {name: vms[name] for name in IN_CLUSTER}
 
 
 def variables(tmp_path, event, sink, **extra):
     return dict(preemption_state_file=str(tmp_path / 'state.json'), preemption_event=event, preemption_reply_to=sink.url, **extra)
 
 
-def off(vcenter):
-    return sorted(name for name, power in power_states(vcenter).items() if power == 'poweredOff')
-
-
-def wait_for_state(path, condition, proc, timeout=60):
-    """Poll the state file until condition(run results) holds for its current run."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        workflows = state(path)
-        if workflows and condition(next(iter(workflows.values()))['run']['results']):
-            return
-        assert proc.poll() is None, 'the playbook ended before the awaited step:\n%s' % (proc.communicate(),)
-        time.sleep(0.01)
-    raise AssertionError('the state file never reached the awaited step')
-
-
-def kill(proc):
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()
-
-
-def test_the_cloudevent_is_retried_after_a_fixed_delay(vcsim, vcenter, vms, tmp_path):
+def test_the_cloudevent_is_retried_after_the_retry_delay(front, vcenter, vms, since, tmp_path):
     with EventReceiver(responses=[503, 503]) as sink:
-        started = time.monotonic()
-        run = playbook('preempt', vcsim.env(), variables(tmp_path, alarm_event(vcenter, 'DC0_C0'), sink, preemption_retry_delay=1))
-        took = time.monotonic() - started
+        run = playbook('preempt', front.env(), variables(tmp_path, alarm_event(vcenter, 'DC0_C0'), sink, preemption_retry_delay=1))
         assert run.rc == 0, run
         requests = sink.requests
     assert [request.status for request in requests] == [503, 503, 204]
     assert len({request.headers['ce-id'] for request in requests}) == 1
-    # Ansible's retries/until: the third attempt succeeded, each retry 1 s after the last.
-    [sent] = run.results('Send the CloudEvent')
-    assert [item['attempts'] for item in sent['results']] == [3]
-    assert took >= 2
+    # Each retry came at least preemption_retry_delay after the attempt before it.
+    gaps = [later.received - earlier.received for earlier, later in zip(requests, requests[1:])]
+    assert min(gaps) >= 1, gaps
     assert off(vcenter) == IN_CLUSTER
+    preemption_invariants.check(vcenter, in_scope(vms), sink, since)
 
 
-def test_a_run_that_cannot_send_is_finished_by_the_next_one(vcsim, vcenter, vms, sink, tmp_path):
+def test_a_run_that_cannot_send_is_finished_by_the_next_one(front, vcenter, vms, since, sink, tmp_path):
     event = alarm_event(vcenter, 'DC0_C0')
     sink.respond(*[500] * 2)
-    failed = playbook('preempt', vcsim.env(), variables(tmp_path, event, sink, preemption_retries=1, preemption_retry_delay=0))
+    failed = playbook('preempt', front.env(), variables(tmp_path, event, sink, preemption_retries=1, preemption_retry_delay=0))
     assert failed.rc == 2, failed
     assert failed.failures()[-1].startswith('Could not send CloudEvent cluster-cpu-above-80-%s to %s after 2 attempts: ' % (event['id'], sink.url))
     assert off(vcenter) == IN_CLUSTER
-    [record] = state(tmp_path / 'state.json').values()
-    killed_run = record['run']
-    assert killed_run['status'] == 'running'
-    assert annotation(vcenter, vms['DC0_C0_RP0_VM0'])['runID'] == killed_run['run_id']
+    failed_run = latest_run(tmp_path / 'state.json')
+    assert failed_run['status'] == 'running'
+    assert annotation(vcenter, vms['DC0_C0_RP0_VM0'])['runID'] == failed_run['run_id']
 
     # The next run after the threshold (here 0 s) sends it, with the same id and VMs; it finds nothing more to power off.
     sink.clear()
-    resumed = playbook('preempt', vcsim.env(), variables(tmp_path, alarm_event(vcenter, 'DC0_C0'), sink, preemption_threshold=0))
+    resumed = playbook('preempt', front.env(), variables(tmp_path, alarm_event(vcenter, 'DC0_C0'), sink, preemption_threshold=0))
     assert resumed.rc == 0, resumed
     [received] = sink.events
     assert received['id'] == 'cluster-cpu-above-80-' + event['id']
     assert [vm['Value'] for vm in received['data']['virtualMachines']] == [vms[name] for name in IN_CLUSTER]
-    assert received['data']['runID'] == killed_run['run_id']
-    assert 'finished earlier run %s first' % killed_run['run_id'] in resumed.summary()
-    [record] = state(tmp_path / 'state.json').values()
-    assert record['unfinished'] == []
-    assert record['run']['status'] == 'finished'
+    assert received['data']['runID'] == failed_run['run_id']
+    assert 'finished earlier run %s first' % failed_run['run_id'] in resumed.summary()
+    assert latest_run(tmp_path / 'state.json')['status'] == 'finished'
+    assert preemption_invariants.check(vcenter, in_scope(vms), sink, since) == {failed_run['run_id']: sorted(in_scope(vms).values())}
 
 
-def test_a_run_killed_right_after_the_power_off_is_finished_by_the_next_one(vcsim, vcenter, vms, sink, tmp_path):
+def test_a_run_killed_right_after_the_power_off_is_finished_by_the_next_one(front, vcenter, vms, since, sink, tmp_path):
     event = alarm_event(vcenter, 'DC0_C0')
-    proc = start_playbook('preempt', vcsim.env(), variables(tmp_path, event, sink))
-    wait_for_state(tmp_path / 'state.json', lambda results: results.get('powered_off'), proc)
-    kill(proc)
+    front.add(soap('SetField'), times=None, hold=3600)
+    proc = start_playbook('preempt', front.env(), variables(tmp_path, event, sink))
+    kill_at(proc, lambda: front.requests(soap_method='SetField'))
+    front.clear()
     assert off(vcenter) == IN_CLUSTER
-    [record] = state(tmp_path / 'state.json').values()
-    killed_run = record['run']
-    assert 'event_sent' not in killed_run['results'] and killed_run['status'] == 'running'
+    assert all(annotation(vcenter, vms[name]) is None for name in IN_CLUSTER)
+    killed_run = latest_run(tmp_path / 'state.json')
+    assert killed_run['status'] == 'running'
     assert sink.requests == []
 
     # Within the threshold: skipped, and the unfinished run is left alone (it might still be at work).
-    skipped = playbook('preempt', vcsim.env(), variables(tmp_path, alarm_event(vcenter, 'DC0_C0'), sink))
+    skipped = playbook('preempt', front.env(), variables(tmp_path, alarm_event(vcenter, 'DC0_C0'), sink))
     assert skipped.rc == 0, skipped
     assert 'Run %s (started %s) has not finished' % (killed_run['run_id'], killed_run['started']) in skipped.summary()
     assert sink.requests == []
+    assert all(annotation(vcenter, vms[name]) is None for name in IN_CLUSTER)
 
-    resumed = playbook('preempt', vcsim.env(), variables(tmp_path, alarm_event(vcenter, 'DC0_C0'), sink, preemption_threshold=0))
+    resumed = playbook('preempt', front.env(), variables(tmp_path, alarm_event(vcenter, 'DC0_C0'), sink, preemption_threshold=0))
     assert resumed.rc == 0, resumed
+    assert 'nothing to power off' in resumed.summary()
     [received] = sink.events
     assert received['id'] == 'cluster-cpu-above-80-' + event['id']
     assert received['data']['runID'] == killed_run['run_id']
     assert [vm['Value'] for vm in received['data']['virtualMachines']] == [vms[name] for name in IN_CLUSTER]
     for name in IN_CLUSTER:
-        assert annotation(vcenter, vms[name])['runID'] == killed_run['run_id']
         assert annotation(vcenter, vms[name])['forcedShutdown'] is True
-    [record] = state(tmp_path / 'state.json').values()
-    assert record['unfinished'] == [] and record['run']['status'] == 'finished'
-    assert record['run']['results']['powered_off'] == []
+    assert latest_run(tmp_path / 'state.json')['status'] == 'finished'
+    assert preemption_invariants.check(vcenter, in_scope(vms), sink, since) == {killed_run['run_id']: sorted(in_scope(vms).values())}
 
 
-def test_a_run_killed_during_the_power_off_is_finished_by_the_next_one(vcsim, vcenter, vms, sink, tmp_path):
+def test_a_run_killed_during_the_power_off_is_finished_by_the_next_one(front, vcenter, vms, since, sink, tmp_path):
+    # The first power-off call waits at vCenter's door; the run is killed once the other VM is off, so its
+    # power-off step never returned. The held call then reaches vCenter, as one in flight would.
+    door = threading.Event()
+    front.add(soap('PowerOffVM_Task'), delay=door)
     event = alarm_event(vcenter, 'DC0_C0')
-    proc = start_playbook('preempt', vcsim.env(), variables(tmp_path, event, sink))
-    # Killed as soon as the first VM is off: the power-off has not returned, so the run recorded
-    # its selection but not what it powered off.
-    wait_for_state(tmp_path / 'state.json', lambda results: results.get('selected'), proc)
+    proc = start_playbook('preempt', front.env(), variables(tmp_path, event, sink))
+    kill_at(proc, lambda: front.requests(action='delay') and len(off(vcenter)) == 1)
+    door.set()
     deadline = time.monotonic() + 30
-    while not any(vcenter.power_state(vms[name]) == 'poweredOff' for name in IN_CLUSTER):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.01)
-    kill(proc)
-    # The other power-off was in flight in the simulator; it completes.
-    deadline = time.monotonic() + 10
     while off(vcenter) != IN_CLUSTER and time.monotonic() < deadline:
         time.sleep(0.1)
     assert off(vcenter) == IN_CLUSTER
-    [record] = state(tmp_path / 'state.json').values()
-    killed_run = record['run']
-    assert 'powered_off' not in killed_run['results']
+    killed_run = latest_run(tmp_path / 'state.json')
+    assert killed_run['status'] == 'running'
 
-    resumed = playbook('preempt', vcsim.env(), variables(tmp_path, alarm_event(vcenter, 'DC0_C0'), sink, preemption_threshold=0))
+    resumed = playbook('preempt', front.env(), variables(tmp_path, alarm_event(vcenter, 'DC0_C0'), sink, preemption_threshold=0))
     assert resumed.rc == 0, resumed
     [received] = sink.events
     assert received['id'] == 'cluster-cpu-above-80-' + event['id']
     assert sorted(vm['Value'] for vm in received['data']['virtualMachines']) == sorted(vms[name] for name in IN_CLUSTER)
-    for name in IN_CLUSTER:
-        assert annotation(vcenter, vms[name])['runID'] == killed_run['run_id']
-    [record] = state(tmp_path / 'state.json').values()
-    assert record['unfinished'] == []
+    assert latest_run(tmp_path / 'state.json')['status'] == 'finished'
+    # Both VMs count as powered off by the killed run, once each.
+    assert preemption_invariants.check(vcenter, in_scope(vms), sink, since) == {killed_run['run_id']: sorted(in_scope(vms).values())}

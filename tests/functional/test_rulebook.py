@@ -163,6 +163,7 @@ def test_raised_preempts_dropped_cancels_and_other_events_are_ignored(routing):
         'preemption_notice_period': 0,
         'preemption_scope': 'event',
         'preemption_state_file': '~/.ansible/vsphere_preemption_state.json',
+        'preemption_state_url': None,
         'preemption_create_field': False,
     }
     # The binary-mode request reaches the playbook as the same structured CloudEvent.
@@ -256,7 +257,7 @@ def workflow_record(process):
     if not process.state_file.exists():
         return None
     workflows = json.loads(process.state_file.read_text() or '{}').get('workflows', {})
-    found = [record for key, record in workflows.items() if key.split('@')[0] == ALARM]
+    found = [record for key, record in workflows.items() if key.split('@')[0].split('/')[0] == ALARM]
     return found[0] if found else None
 
 

@@ -8,9 +8,12 @@
 One full preempt run at -vvvv (vCenter password as the vcenter_password
 variable, a bearer token for the CloudEvent sink in preemption_reply_headers, a
 token in the sink URL's query) is examined from every side: its output, the
-annotations, what reached the sink, the state file and its mode. Failing runs
-and failing module calls at -vvvv must not show the password either. A run
-that does not trust the simulator's CA fails with a certificate message.
+annotations, what reached the sink, the state file and its mode (created under
+umask 022, so 0600 is the collection's doing). Failing runs and failing module
+calls at -vvvv must not show the password either. A secret is looked for as it
+is, URL-encoded, and (the password) inside HTTP basic credentials, base64 of
+``user:password``. A run that does not trust the simulator's CA fails with a
+certificate message.
 
 The webhook rulebook's bearer token is tested in tests/functional/test_rulebook.py
 (test_requests_without_the_token_are_refused).
@@ -18,32 +21,41 @@ The webhook rulebook's bearer token is tested in tests/functional/test_rulebook.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import ssl
 import stat
 import subprocess
+import urllib.parse
 
 import pytest
 
 from tests.functional.ansible_cli import BIN, ansible_env, run_module, run_playbook
 from tests.functional.event_receiver import EventReceiver
-from tests.functional.preempt_helpers import FIELD, alarm_event, annotation, power_states, tag_vms
+from tests.process_umask import umask
+from tests.functional.preempt_helpers import FIELD, alarm_event, power_states
 from tests.functional import preemption_invariants
 
-PASSWORD = 'vC-Pa55w0rd-7f3kQz'
-WRONG_PASSWORD = 'wR0ng-Pa55-9Lm2xV'
-SINK_TOKEN = 'sink-B3arer-4TqP8w'
+# Characters that URL-encoding changes, so that the encoded forms differ from the secret itself.
+PASSWORD = 'vC/Pa55+w0rd@7f3k:Qz'
+WRONG_PASSWORD = 'wR0ng/Pa55+9Lm2@xV'
+SINK_TOKEN = 'sink-B3arer/4TqP8w+'
 URL_TOKEN = 'url-T0ken-Hx83Zp'
-VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1, password=PASSWORD)
+USER = 'user'
+VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1, password=PASSWORD, username=USER)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']
 
 
-@pytest.fixture(scope='module')
-def moids(vcenter):
-    names = tag_vms(vcenter, TAGGED)
-    vcenter.add_custom_field(FIELD)
-    return {name: names[name] for name in TAGGED}
+def forms(secret):
+    """The secret as it is, URL-encoded (path and form style), and as HTTP basic credentials with the user name."""
+    return {secret, urllib.parse.quote(secret, safe=''), urllib.parse.quote_plus(secret),
+            base64.b64encode(('%s:%s' % (USER, secret)).encode()).decode()}
+
+
+def assert_hidden(output, *secrets):
+    found = sorted(form for secret in secrets for form in forms(secret) if form in output)
+    assert not found, 'secrets (or their encodings) in the output: %r' % found
 
 
 def env_without_password(vcsim):
@@ -62,7 +74,7 @@ def secrets_file(directory, **secrets):
 
 @pytest.fixture(scope='module')
 def full_run(vcsim, vcenter, moids, tmp_path_factory):
-    """The full run at -vvvv; returns (CompletedProcess, sink requests, state file path)."""
+    """The full run at -vvvv, under umask 022; returns (CompletedProcess, sink requests, state file path)."""
     preemption_invariants.reset(vcenter, moids.values())
     directory = tmp_path_factory.mktemp('security')
     state_file = directory / 'new-directory' / 'state.json'
@@ -70,15 +82,19 @@ def full_run(vcsim, vcenter, moids, tmp_path_factory):
         secrets = secrets_file(directory, vcenter_password=PASSWORD, preemption_reply_to=sink.url + '?access_token=' + URL_TOKEN,
                                preemption_reply_headers={'Authorization': 'Bearer ' + SINK_TOKEN})
         variables = dict(preemption_event=alarm_event(vcenter, 'DC0_C0'), preemption_state_file=str(state_file))
-        proc = run_playbook('vsphere.preemption.preempt', variables, env=env_without_password(vcsim), args=secrets + ['-vvvv'])
+        with umask(0o022):
+            proc = run_playbook('vsphere.preemption.preempt', variables, env=env_without_password(vcsim), args=secrets + ['-vvvv'])
         requests = sink.requests
+    # What vCenter holds right after the run: other tests of the module reset the VMs.
+    proc.power_states = power_states(vcenter)
+    proc.annotations = {moid: vcenter.custom_value(moid, FIELD) for moid in moids.values()}
     return proc, requests, state_file
 
 
-def test_the_full_run_worked_with_the_secrets(vcenter, moids, full_run):
+def test_the_full_run_worked_with_the_secrets(full_run):
     proc, requests, _state_file = full_run
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
-    assert all(power == 'poweredOff' for name, power in power_states(vcenter).items() if name in TAGGED)
+    assert all(power == 'poweredOff' for name, power in proc.power_states.items() if name in TAGGED)
     # The sink took the event with the token: the token was in use, so its absence elsewhere means something.
     [request] = requests
     assert request.accepted and request.headers['Authorization'] == 'Bearer ' + SINK_TOKEN
@@ -88,8 +104,7 @@ def test_the_password_and_the_tokens_are_not_in_the_output_at_vvvv(full_run):
     proc, _requests, _state_file = full_run
     output = proc.stdout + proc.stderr
     assert 'ansible-playbook' in output and 'AnsiballZ_' in output  # really -vvvv
-    assert PASSWORD not in output
-    assert SINK_TOKEN not in output
+    assert_hidden(output, PASSWORD, SINK_TOKEN)
 
 
 def test_a_token_in_the_sink_url_is_not_in_the_summary(full_run):
@@ -101,17 +116,17 @@ def test_a_token_in_the_sink_url_is_not_in_the_summary(full_run):
     assert URL_TOKEN not in summary
 
 
-def test_no_secret_in_the_annotations_the_cloudevent_or_the_state_file(vcenter, moids, full_run):
-    _proc, requests, state_file = full_run
-    written = [vcenter.custom_value(moid, FIELD) for moid in moids.values()]
-    assert all(annotation(vcenter, moid)['preempted'] for moid in moids.values())
+def test_no_secret_in_the_annotations_the_cloudevent_or_the_state_file(full_run):
+    proc, requests, state_file = full_run
+    written = list(proc.annotations.values())
+    assert all(json.loads(value)['preempted'] for value in written)
     [request] = requests
     # All the request but the Authorization header (which must carry the token) and the URL (which has it by choice).
     sent = [request.body.decode()] + ['%s: %s' % item for item in request.headers.items() if item[0].lower() != 'authorization']
     stored = state_file.read_text()
-    for secret in (PASSWORD, SINK_TOKEN):
-        for where, texts in (('annotation', written), ('CloudEvent', sent), ('state file', [stored])):
-            assert not [text for text in texts if secret in text], '%s found in the %s' % (secret, where)
+    for where, texts in (('annotation', written), ('CloudEvent', sent), ('state file', [stored])):
+        for text in texts:
+            assert_hidden(text, PASSWORD, SINK_TOKEN)
 
 
 def test_the_state_file_is_private(full_run):
@@ -128,7 +143,7 @@ def test_a_failing_run_does_not_show_the_password_at_vvvv(vcsim, vcenter, moids,
                         env=dict(vcsim.env(), VMWARE_PASSWORD=WRONG_PASSWORD), args=['-vvvv'])
     assert proc.returncode == 2
     assert "refused the login of user 'user': wrong user name or password." in proc.stdout
-    assert WRONG_PASSWORD not in proc.stdout + proc.stderr
+    assert_hidden(proc.stdout + proc.stderr, WRONG_PASSWORD, PASSWORD)
     assert preemption_invariants.power_off_counts(vcenter, since) == {}
 
 
@@ -155,8 +170,7 @@ def test_failing_module_calls_do_not_show_the_secrets_at_vvvv(vcsim, moids, tmp_
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output[-3000:]
     assert message in proc.stdout, output[-3000:]
-    for secret in (PASSWORD, WRONG_PASSWORD, SINK_TOKEN):
-        assert secret not in output
+    assert_hidden(output, PASSWORD, WRONG_PASSWORD, SINK_TOKEN)
 
 
 def system_ca_bundle():

@@ -119,13 +119,13 @@ def test_an_event_from_a_file_is_data(vcsim, vcenter, fresh, sink, tmp_path, as_
     assert received['id'] == '%s-%s' % (event['data']['Alarm']['Name'], event['id'])
     assert event['data']['Alarm']['Name'] in run.summary()
     [key] = state(tmp_path / 'state.json')
-    assert key.startswith(event['data']['Alarm']['Name'] + '@')
+    assert key == '%s/%s@127.0.0.1:%d' % (event['data']['Alarm']['Name'], event['data']['ComputeResource']['ComputeResource']['Value'], vcsim.port)
 
     # The state now holds the hostile text: the status playbook and a resumed, skipped run read it as data.
     status = playbook('status', vcsim.env(), variables, args=['-e', '@%s' % (tmp_path / 'event.json')])
     assert status.rc == 0, status
     again = playbook('preempt', vcsim.env(), variables, args=['-e', '@%s' % (tmp_path / 'event.json')])
-    assert again.rc == 0 and 'skipped' in again.summary(), again
+    assert again.rc == 0 and 'Duplicate event' in again.summary(), again
     assert markers(tmp_path) == []
 
 

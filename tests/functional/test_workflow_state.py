@@ -33,7 +33,7 @@ def state(path, check=False, **args):
     return run_module(MODULE, dict(args, path=path, workflow_id=args.pop('workflow_id', WORKFLOW)), check=check)
 
 
-def test_a_run_from_start_to_finish(path):
+def test_a_run_from_start_to_finish(path, umask_022):
     started = state(path, state='started', tag='preemptible', criticality='HIGH', trigger='eda', event=EVENT)
     assert started['_rc'] == 0, started
     assert started['changed'] is True

@@ -298,12 +298,15 @@ class Simulator:
     -cluster, -standalone-host). ``tools_running``: None, ``'all'`` or a list
     of VM names reporting VMware Tools running. ``method_delay``: ``{method: ms}``
     (e.g. ``{'PowerOffVM_Task': 500}``) delaying the SOAP response of those methods.
+    ``task_duration``: ``{method: ms}`` (``PowerOffVM_Task``, ``PowerOnVM_Task``,
+    ``ShutdownGuest``...) answered at once and completed that long afterwards, as
+    vCenter does (vcsim 0.24 completes a task inside the call); our main.go only.
     """
 
     def __init__(self, vms: int = 2, hosts: int = 3, clusters: int = 1, standalone_hosts: int = 1,
                  tools_running=None, method_delay: dict | None = None, username: str = 'user',
                  password: str = 'pass', workdir=None, datacenters: int = 1, pools: int = 0,
-                 delay: int = 0, port: int = 0, binary: str | None = None, extra_args=()):
+                 delay: int = 0, port: int = 0, binary: str | None = None, extra_args=(), task_duration: dict | None = None):
         self.vms = vms
         self.hosts = hosts
         self.clusters = clusters
@@ -312,6 +315,7 @@ class Simulator:
         self.pools = pools
         self.tools_running = tools_running
         self.method_delay = dict(method_delay or {})
+        self.task_duration = dict(task_duration or {})
         self.delay = delay
         self.username = username
         self.password = password
@@ -367,6 +371,8 @@ class Simulator:
             args += ['-delay', str(int(self.delay))]
         if self.method_delay:
             args += ['-method-delay', ','.join('%s:%d' % (m, int(ms)) for m, ms in self.method_delay.items())]
+        if self.task_duration:
+            args += ['-task-duration', ','.join('%s:%d' % (m, int(ms)) for m, ms in self.task_duration.items())]
         tools = self._tools_running_arg()
         if tools is not None:
             args += ['-tools-running', tools]
@@ -698,6 +704,12 @@ class VCenterClient:
         if key is not None:
             return key
         return self.content.customFieldsManager.AddFieldDefinition(name=name, moType=vim.VirtualMachine).key
+
+    def remove_custom_field(self, name: str) -> None:
+        """Delete the VirtualMachine custom attribute's definition, if there is one."""
+        key = self._field_key(name)
+        if key is not None:
+            self.content.customFieldsManager.RemoveCustomFieldDef(key=key)
 
     def custom_value(self, moid: str, field_name: str) -> str | None:
         """The VM's value for the attribute, None when unset or undefined.

@@ -13,7 +13,9 @@
 // meanings (-l -dc -cluster -host -standalone-host -vm -pool -folder -ds -app
 // -username -password -tlscert -tlskey -delay -method-delay -delay-jitter
 // -trace), so the official binary is a drop-in replacement wherever the extra
-// flag below is not used. Extra flag: -tools-running none|all|VM1,VM2,...
+// flags below are not used. Extra flags: -tools-running none|all|VM1,VM2,...
+// and -task-duration Method:ms,... (see asyncTasks: the call returns at once,
+// as vCenter's does, and the work completes that long afterwards).
 //
 // When the server is ready, it prints the official line to stdout:
 //
@@ -46,17 +48,24 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"io/ioutil"
 	"log"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/simulator"
@@ -96,6 +105,8 @@ func main() {
 
 	toolsRunning := flag.String("tools-running", "none",
 		"VMs reporting VMware Tools running: none, all, or a comma-separated list of VM names")
+	taskDuration := flag.String("task-duration", "",
+		"Methods answered at once and completed later, on the form 'PowerOffVM_Task:3000,ShutdownGuest:2000' (ms)")
 
 	flag.Parse()
 
@@ -140,6 +151,14 @@ func main() {
 	}
 
 	s := model.Service.NewServer()
+	if *taskDuration != "" {
+		durations, err := parseMethodDelay(*taskDuration)
+		if err != nil {
+			log.Fatal(err)
+		}
+		// Before the URL is printed, so before any request.
+		s.Config.Handler = &asyncTasks{next: s.Config.Handler, duration: durations}
+	}
 
 	if _, err := fmt.Fprintf(os.Stdout, "export GOVC_URL=%s GOVC_SIM_PID=%d\n", s.URL, os.Getpid()); err != nil {
 		log.Fatal(err)
@@ -257,4 +276,101 @@ func secret(s string) string {
 		log.Fatal(err)
 	}
 	return val
+}
+
+// asyncTasks makes chosen VM methods behave as on vCenter, where the call
+// returns a task at once and the task ends later: vcsim 0.24 runs the whole
+// task inside the call. For a SOAP call of a method in duration on a
+// VirtualMachine, it answers at once (with a new queued task for the *_Task
+// methods, an empty answer for ShutdownGuest), then, after the duration, hands
+// the original request to the simulator and copies the end state, result and
+// error of the simulator's own task into the task it answered with.
+type asyncTasks struct {
+	next     http.Handler
+	duration map[string]int
+}
+
+var (
+	soapCall   = regexp.MustCompile(`<(\w+)[^>]*>\s*<_this[^>]*type="VirtualMachine"[^>]*>([^<]+)</_this>`)
+	taskReturn = regexp.MustCompile(`<returnval[^>]*type="Task"[^>]*>([^<]+)</returnval>`)
+)
+
+func (a *asyncTasks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/sdk") {
+		a.next.ServeHTTP(w, r)
+		return
+	}
+	body, err := ioutil.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.Body = ioutil.NopCloser(bytes.NewReader(body))
+	match := soapCall.FindSubmatch(body)
+	if match == nil {
+		a.next.ServeHTTP(w, r)
+		return
+	}
+	method, moid := string(match[1]), string(match[2])
+	ms, delayed := a.duration[method]
+	vm := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: moid})
+	if !delayed || vm == nil {
+		a.next.ServeHTTP(w, r)
+		return
+	}
+	later := r.Clone(context.Background())
+	var task *simulator.Task
+	answer := ""
+	if strings.HasSuffix(method, "_Task") {
+		task = simulator.CreateTask(vm, strings.TrimSuffix(method, "_Task"), nil)
+		answer = fmt.Sprintf(`<returnval type="Task">%s</returnval>`, task.Self.Value)
+	}
+	go func() {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		if task != nil {
+			simulator.Map.Update(task, []types.PropertyChange{
+				{Name: "info.startTime", Val: time.Now()},
+				{Name: "info.state", Val: types.TaskInfoStateRunning},
+			})
+		}
+		later.Body = ioutil.NopCloser(bytes.NewReader(body))
+		recorder := httptest.NewRecorder()
+		a.next.ServeHTTP(recorder, later)
+		if task != nil {
+			finish(task, recorder.Body.Bytes())
+		}
+	}()
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>`+
+		`<soapenv:Envelope xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" `+
+		`xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" `+
+		`xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>`+
+		`<%sResponse xmlns="urn:vim25">%s</%sResponse></soapenv:Body></soapenv:Envelope>`, method, answer, method)
+}
+
+// finish ends task as the simulator's own task (named in its SOAP answer) ended.
+func finish(task *simulator.Task, answer []byte) {
+	changes := []types.PropertyChange{{Name: "info.completeTime", Val: time.Now()}}
+	match := taskReturn.FindSubmatch(answer)
+	var inner *simulator.Task
+	if match != nil {
+		inner, _ = simulator.Map.Get(types.ManagedObjectReference{Type: "Task", Value: string(match[1])}).(*simulator.Task)
+	}
+	switch {
+	case inner == nil:
+		changes = append(changes,
+			types.PropertyChange{Name: "info.state", Val: types.TaskInfoStateError},
+			types.PropertyChange{Name: "info.error", Val: types.LocalizedMethodFault{
+				Fault: &types.SystemError{Reason: "the delayed call failed"}, LocalizedMessage: "the delayed call failed"}})
+	case inner.Info.Error != nil:
+		changes = append(changes,
+			types.PropertyChange{Name: "info.state", Val: inner.Info.State},
+			types.PropertyChange{Name: "info.error", Val: *inner.Info.Error})
+	default:
+		changes = append(changes, types.PropertyChange{Name: "info.state", Val: inner.Info.State})
+		if inner.Info.Result != nil {
+			changes = append(changes, types.PropertyChange{Name: "info.result", Val: inner.Info.Result})
+		}
+	}
+	simulator.Map.Update(task, changes)
 }

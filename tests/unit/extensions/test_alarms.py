@@ -100,7 +100,8 @@ ENV = {'VMWARE_HOST': 'vc.example.com', 'VMWARE_USER': 'administrator@vsphere.lo
 def test_options_fall_back_to_the_vmware_environment():
     assert alarms.source_options({}, ENV) == {
         'hostname': 'vc.example.com', 'username': 'administrator@vsphere.local', 'password': 'S3cret!', 'port': 8443,
-        'validate_certs': False, 'alarm_names': frozenset(), 'poll_interval': 5, 'max_reconnect_delay': 60.0}
+        'validate_certs': False, 'alarm_names': frozenset(), 'poll_interval': 5, 'max_reconnect_delay': 60.0,
+        'checkpoint': None, 'checkpoint_max_age': 3600.0}
 
 
 def test_options_win_over_the_environment():
@@ -205,6 +206,9 @@ class FakeStream:
         self.begin = begin or at(0)
         self.script = list(script)
         self.closed = False
+
+    def backlog(self):
+        return []
 
     def wait(self):
         step = self.script.pop(0)

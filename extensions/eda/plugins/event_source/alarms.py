@@ -11,9 +11,11 @@ import asyncio
 import collections
 import datetime
 import http.client
+import json
 import logging
 import os
 import sys
+import tempfile
 import threading
 import uuid
 
@@ -39,7 +41,12 @@ description:
     C(From), C(To), each entity as C({Name, <Kind>: {Type, Value}})."
   - When vCenter goes away (restart, network, expired session) the source logs one line and
     reconnects with exponential backoff; the new collector starts at the newest event already
-    seen, so changes that happened meanwhile are delivered and none twice.
+    seen and its history is read through, so changes that happened meanwhile are delivered and none twice.
+  - With O(checkpoint), the source also survives its own restarts: after each event is put on the
+    queue, its vCenter event key and creation time (and the keys of the latest events seen) are
+    written to the checkpoint file, and a restarted source reads vCenter's event history from there,
+    so an alarm that changed while the rulebook was down is delivered when it is back (at least
+    once), and an event already delivered is not delivered again.
   - Needs the C(pyvmomi) Python library in the Python that runs ansible-rulebook.
 options:
   hostname:
@@ -90,9 +97,27 @@ options:
       - Upper bound in seconds of the reconnection backoff, which starts at 1 s and doubles.
     type: float
     default: 60
+  checkpoint:
+    description:
+      - A file where the source keeps the key and time of the last event it delivered, and resumes
+        after them when it starts again. Created (mode 0600, and its directory) when missing; replaced
+        atomically on each write. Unset means start at vCenter's current time, as without a checkpoint.
+      - A checkpoint written for another vCenter (another O(hostname) or O(port)) is ignored with a warning.
+      - In the vsphere.preemption rulebooks, the rulebook variable C(preemption_alarms_checkpoint).
+    type: path
+  checkpoint_max_age:
+    description:
+      - Oldest event, in seconds before vCenter's current time, that a restart or a reconnection replays.
+        Alarm changes older than that when the source comes back are not delivered.
+    type: float
+    default: 3600
 notes:
-  - A wrong user name or password at start-up stops the source (a configuration error);
+  - A wrong user name or password at start-up stops the source (a configuration error), and so does
+    a checkpoint file that cannot be read, parsed or written at start-up;
     every other failure to reach vCenter is retried.
+  - Delivery with a checkpoint is at least once: an event put on the queue just before the source
+    is killed, and not yet in the checkpoint, is delivered again after the restart, with the same
+    CloudEvent C(id) (the role's C(workflow_state) never starts a run twice for one event id).
   - The collector's page holds the latest 100 alarm changes; if more arrive between two reads
     the source logs a warning that some may have been missed.
 """
@@ -106,6 +131,8 @@ EXAMPLES = r"""
         alarm_names:
           - cluster-cpu-above-80
         poll_interval: 5
+        # Deliver what changed while the rulebook was down (up to an hour back).
+        checkpoint: /var/lib/eda/preemption-alarms.checkpoint
   rules:
     - name: Alarm raised to red
       condition: event.payload.data.Alarm.Name == "cluster-cpu-above-80" and event.payload.data.To == "red"
@@ -155,7 +182,9 @@ SEEN_MEMORY = 1000
 FIRST_RECONNECT_DELAY = 1.0
 # A vCenter call that has not answered after the wait plus this many seconds counts as a lost connection.
 CALL_TIMEOUT = 60.0
-OPTIONS = ('hostname', 'username', 'password', 'port', 'validate_certs', 'alarm_names', 'poll_interval', 'max_reconnect_delay')
+OPTIONS = ('hostname', 'username', 'password', 'port', 'validate_certs', 'alarm_names', 'poll_interval', 'max_reconnect_delay',
+           'checkpoint', 'checkpoint_max_age')
+CHECKPOINT_VERSION = 1
 ENV_FALLBACK = {'hostname': 'VMWARE_HOST', 'username': 'VMWARE_USER', 'password': 'VMWARE_PASSWORD',
                 'port': 'VMWARE_PORT', 'validate_certs': 'VMWARE_VALIDATE_CERTS'}
 TRUE_STRINGS = frozenset(('1', 'true', 'yes', 'on', 'y', 't'))
@@ -211,6 +240,9 @@ def source_options(args, environ=None):
         names = [names]
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
         raise ValueError('vsphere.preemption.alarms: alarm_names must be a list of alarm names, got %r' % (names,))
+    checkpoint = merged['checkpoint']
+    if checkpoint is not None and not isinstance(checkpoint, str):
+        raise ValueError('vsphere.preemption.alarms: checkpoint must be a file path, got %r' % (checkpoint,))
     return {
         'hostname': str(merged['hostname']),
         'username': str(merged['username']),
@@ -221,14 +253,25 @@ def source_options(args, environ=None):
         'poll_interval': _to_number('poll_interval', 5 if merged['poll_interval'] is None else merged['poll_interval'], int, 1),
         'max_reconnect_delay': _to_number('max_reconnect_delay', 60 if merged['max_reconnect_delay'] is None else merged['max_reconnect_delay'],
                                           float, FIRST_RECONNECT_DELAY),
+        # An empty string is what a rulebook passes for an unset variable rendered with default('').
+        'checkpoint': os.path.abspath(os.path.expanduser(checkpoint)) if checkpoint else None,
+        'checkpoint_max_age': _to_number('checkpoint_max_age', 3600 if merged['checkpoint_max_age'] is None else merged['checkpoint_max_age'],
+                                         float, 0),
     }
 
 
 # --------------------------------------------------------------------------- the CloudEvent
 
+TIMESTAMP_FORMAT = '%Y-%m-%dT%H:%M:%S.%fZ'
+
+
 def _timestamp(value):
     """RFC 3339 in UTC with microseconds and a Z, as VEBA writes times (pyvmomi's are timezone-aware)."""
-    return value.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+    return value.astimezone(datetime.timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+def _parse_timestamp(text):
+    return datetime.datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=datetime.timezone.utc)
 
 
 def _moref(ref):
@@ -300,16 +343,23 @@ class EventCursor:
     filter) and its (key, creation time) was not seen before; keys alone restart with a new vCenter.
     """
 
-    def __init__(self, since, page_size=PAGE_SIZE, memory=SEEN_MEMORY):
+    def __init__(self, since, page_size=PAGE_SIZE, memory=SEEN_MEMORY, seen=()):
         self.since = since
         self.newest = since
         self.page_size = page_size
         self._memory = memory
-        self._seen = collections.OrderedDict()
+        self._seen = collections.OrderedDict((ident, None) for ident in list(seen)[-memory:])
         self._reads = 0
 
-    def fresh(self, page):
-        """The new events of ``page`` in vCenter's order (by key); remembers them."""
+    def seen(self):
+        """The (key, creation time) of the events remembered, oldest first."""
+        return list(self._seen)
+
+    def fresh(self, page, complete=False):
+        """The new events of ``page`` in vCenter's order (by key); remembers them.
+
+        ``complete``: the page is the whole history since the start, not a latest page that may have overflowed.
+        """
         new = []
         for event in sorted(page or [], key=lambda e: e.key):
             ident = (event.key, event.createdTime)
@@ -320,10 +370,77 @@ class EventCursor:
                 self._seen.popitem(last=False)
             new.append(event)
             self.newest = max(self.newest, event.createdTime)
-        if self._reads and new and len(new) >= self.page_size:
+        if self._reads and not complete and new and len(new) >= self.page_size:
             logger.warning('More than %d alarm status changes arrived between two reads of vCenter; some may have been missed.', self.page_size)
         self._reads += 1
         return new
+
+
+class Checkpoint:
+    """The checkpoint file: where a restarted source resumes, and which events it already delivered.
+
+    One JSON object, replaced atomically (temporary file, fsync, ``os.replace``; mode 0600)::
+
+        {"version": 1, "source": "https://vc/sdk", "key": 15227, "time": "<creation time of that event>",
+         "seen": [[15226, "<time>"], [15227, "<time>"]]}
+
+    ``key``/``time`` are the last event delivered (``key`` null and ``time`` the start when none was
+    yet); ``seen`` the (key, creation time) of the latest events read, so none is delivered twice.
+    """
+
+    def __init__(self, path, source):
+        self.path = path
+        self.source = source
+        self.key = self.time = None
+
+    def _invalid(self, why):
+        return ValueError('vsphere.preemption.alarms: the checkpoint file %s %s; fix or remove it (the source then starts at '
+                          "vCenter's current time)" % (self.path, why))
+
+    def load(self):
+        """``(time, seen)`` to resume from, or ``(None, [])`` for a missing file or one of another vCenter."""
+        try:
+            with open(self.path, encoding='utf-8') as handle:
+                document = json.load(handle)
+        except FileNotFoundError:
+            return None, []
+        except OSError as exc:
+            raise self._invalid('cannot be read (%s)' % (exc.strerror or exc)) from None
+        except ValueError:
+            raise self._invalid('is not JSON') from None
+        version = document.get('version') if isinstance(document, dict) else None
+        if version != CHECKPOINT_VERSION:
+            raise self._invalid('is not a version %d checkpoint of this source (version %r)' % (CHECKPOINT_VERSION, version))
+        try:
+            time = _parse_timestamp(document['time'])
+            seen = [(int(key), _parse_timestamp(created)) for key, created in document['seen']]
+            source = document['source']
+        except (KeyError, TypeError, ValueError):
+            raise self._invalid('is malformed') from None
+        if source != self.source:
+            logger.warning('The checkpoint %s is of %s, not %s: ignored.', self.path, source, self.source)
+            return None, []
+        self.key, self.time = document.get('key'), time
+        return time, seen
+
+    def save(self, cursor, key=None, time=None):
+        """Record ``cursor``'s memory and the event (``key``, ``time``) just delivered (none: the start ``cursor.since``)."""
+        self.time = max(filter(None, (self.time, time, cursor.since)))
+        self.key = self.key if key is None else key
+        document = {'version': CHECKPOINT_VERSION, 'source': self.source, 'key': self.key, 'time': _timestamp(self.time),
+                    'seen': [[seen_key, _timestamp(created)] for seen_key, created in cursor.seen()]}
+        directory = os.path.dirname(self.path)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        descriptor, temp_path = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(self.path), suffix='.tmp')
+        try:
+            with os.fdopen(descriptor, 'w', encoding='utf-8') as handle:
+                json.dump(document, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp_path, self.path)
+        except BaseException:
+            os.unlink(temp_path)
+            raise
 
 
 def reconnect_delays(first, maximum):
@@ -354,8 +471,9 @@ class VCenterEventStream:
             content = self.si.RetrieveContent()
             self.api_version = content.about.apiVersion
             self.source = vcenter_source(options['hostname'], options['port'])
-            # vCenter's clock, not ours: "now" is when vCenter says it is.
-            self.begin = begin or self.si.CurrentTime()
+            # vCenter's clock, not ours: "now" is when vCenter says it is; a resumption goes back at most checkpoint_max_age.
+            now = self.si.CurrentTime()
+            self.begin = now if begin is None else max(begin, now - datetime.timedelta(seconds=options['checkpoint_max_age']))
             spec = vim.event.EventFilterSpec(eventTypeId=[EVENT_TYPE], maxCount=PAGE_SIZE,
                                              time=vim.event.EventFilterSpec.ByTime(beginTime=self.begin))
             self.collector = content.eventManager.CreateCollectorForEvents(filter=spec)
@@ -377,6 +495,16 @@ class VCenterEventStream:
         if isinstance(scheme_args, dict):
             scheme_args['timeout'] = seconds
             stub.DropConnections()  # pooled connections were opened without the timeout
+
+    def backlog(self):
+        """Every event of the collector since ``begin``, oldest first, as one page: what changed while nobody watched."""
+        self.collector.RewindCollector()
+        events = []
+        while True:
+            batch = self.collector.ReadNextEvents(PAGE_SIZE)
+            if not batch:
+                return [events]
+            events.extend(batch)
 
     def wait(self):
         """Wait up to poll_interval for the latest page to change; return the pages seen (lists of events)."""
@@ -407,13 +535,18 @@ class VCenterEventStream:
 # --------------------------------------------------------------------------- the source
 
 class AlarmSource:
-    """Feeds the rulebook queue from vCenter, reconnecting with backoff. ``open_stream``/``sleep`` are seams for tests."""
+    """Feeds the rulebook queue from vCenter, reconnecting with backoff. ``open_stream``/``sleep`` are seams for tests.
 
-    def __init__(self, options, open_stream=None, sleep=asyncio.sleep):
+    ``checkpoint``: a `Checkpoint` to resume from and record each delivered event in, or None.
+    """
+
+    def __init__(self, options, open_stream=None, sleep=asyncio.sleep, checkpoint=None):
         self.options = options
         self.open_stream = open_stream or (lambda begin: VCenterEventStream(options, begin))
         self.sleep = sleep
+        self.checkpoint = checkpoint
         self.cursor = None
+        self._resume, self._seen = checkpoint.load() if checkpoint else (None, [])
 
     def _wanted(self, event):
         names = self.options['alarm_names']
@@ -424,7 +557,7 @@ class AlarmSource:
         where = '%s:%s' % (self.options['hostname'], self.options['port'])
         while True:
             try:
-                stream = await asyncio.to_thread(self.open_stream, self.cursor.newest if self.cursor else None)
+                stream = await asyncio.to_thread(self.open_stream, self.cursor.newest if self.cursor else self._resume)
             except VCenterError as exc:
                 if self.cursor is None and login_refused(exc):
                     raise
@@ -438,22 +571,50 @@ class AlarmSource:
             logger.error('%s Retrying in %g s.', reason, delay)
             await self.sleep(delay)
 
+    async def _deliver(self, queue, stream, page, complete=False):
+        for event in self.cursor.fresh(page, complete=complete):
+            if self._wanted(event):
+                await queue.put({'payload': to_cloudevent(event, stream.source, stream.api_version)})
+                if self.checkpoint:
+                    self._save_checkpoint(event)
+
+    def _save_checkpoint(self, event):
+        try:
+            self.checkpoint.save(self.cursor, event.key, event.createdTime)
+        except OSError as exc:
+            # The event is delivered; only a restart would deliver it again.
+            logger.error('Cannot write the checkpoint %s: %s.', self.checkpoint.path, exc.strerror or exc)
+
+    def _start_cursor(self, stream):
+        self.cursor = EventCursor(stream.begin, seen=self._seen)
+        if self.checkpoint:
+            # Written at once: an unwritable path stops the source now, and a restart resumes from here
+            # even when nothing was delivered meanwhile.
+            try:
+                self.checkpoint.save(self.cursor)
+            except OSError as exc:
+                raise ValueError('vsphere.preemption.alarms: cannot write the checkpoint file %s: %s'
+                                 % (self.checkpoint.path, exc.strerror or exc)) from None
+
     async def run(self, queue):
         while True:
             stream = await self._connect(reconnect_delays(FIRST_RECONNECT_DELAY, self.options['max_reconnect_delay']))
-            if self.cursor is None:
-                self.cursor = EventCursor(stream.begin)
             try:
+                if self.cursor is None:
+                    self._start_cursor(stream)
+                else:
+                    self.cursor.since = max(self.cursor.since, stream.begin)
+                # First the history since the start (what changed while nobody watched), then the latest page as it changes.
+                read, complete = stream.backlog, True
                 while True:
                     try:
-                        pages = await asyncio.wait_for(asyncio.to_thread(stream.wait), self.options['poll_interval'] + CALL_TIMEOUT)
+                        pages = await asyncio.wait_for(asyncio.to_thread(read), self.options['poll_interval'] + CALL_TIMEOUT)
                     except (asyncio.TimeoutError,) + CONNECTION_ERRORS as exc:
                         logger.warning('Lost vCenter %s:%s (%s); reconnecting.', self.options['hostname'], self.options['port'], exc.__class__.__name__)
                         break
                     for page in pages:
-                        for event in self.cursor.fresh(page):
-                            if self._wanted(event):
-                                await queue.put({'payload': to_cloudevent(event, stream.source, stream.api_version)})
+                        await self._deliver(queue, stream, page, complete=complete)
+                    read, complete = stream.wait, False
             finally:
                 # Not awaited: logging out of a vCenter that is gone may take a while, and shutdown must not wait.
                 threading.Thread(target=stream.close, daemon=True).start()
@@ -464,7 +625,9 @@ async def main(queue, args):
     if not HAS_PYVMOMI or vcenter_soap.PYVMOMI_IMPORT_ERROR:
         raise ImportError('vsphere.preemption.alarms needs the pyvmomi Python library in the Python that runs ansible-rulebook '
                           '(%s): pip install pyvmomi' % sys.executable)
-    await AlarmSource(source_options(args)).run(queue)
+    options = source_options(args)
+    checkpoint = Checkpoint(options['checkpoint'], vcenter_source(options['hostname'], options['port'])) if options['checkpoint'] else None
+    await AlarmSource(options, checkpoint=checkpoint).run(queue)
 
 
 if __name__ == '__main__':

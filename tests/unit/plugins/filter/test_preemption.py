@@ -43,5 +43,6 @@ def test_the_filters_chain_as_the_role_uses_them():
     assert FILTERS['preemption_power_error'](work, power, plan) == ''
     assert FILTERS['preemption_step_error']({'failed': True, 'msg': 'down.'}, 'select', plan) == (
         "Could not list the VMs tagged 'preemptible' after 1 attempts: down.")
-    assert FILTERS['preemption_status'](None, workflow_identity(REQUEST), '/s.json') == [
+    assert FILTERS['preemption_status']([{'item': 'manual@vc1.example.com', 'record': None, 'state_file': '/s.json'}],
+                                        workflow_identity(REQUEST)) == [
         'Workflow manual on vc1.example.com has no record in /s.json.']

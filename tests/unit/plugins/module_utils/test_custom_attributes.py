@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -135,3 +137,51 @@ def test_values_names_every_unknown_moid():
     collector = Collector({'vm-1': {}})
     with pytest.raises(CustomAttributeError, match=r'^No virtual machine with moid vm-8, vm-9 in vCenter; nothing was written\.$'):
         attributes_with(collector).values(['vm-8', 'vm-1', 'vm-9'], 7)
+
+
+# ---------------------------------------------------------------- writing values (the CustomFieldsManager replaced)
+
+class Manager:
+    """Records SetField calls and the most ever in flight; fails for the moids in ``refuse``."""
+
+    def __init__(self, refuse=()):
+        self.refuse = refuse
+        self.written = []
+        self.lock = threading.Lock()
+        self.in_flight = self.most = 0
+
+    def SetField(self, entity, key, value):
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        try:
+            time.sleep(0.02)
+            if entity._moId in self.refuse:
+                raise vim.fault.TaskInProgress(msg='busy')
+            with self.lock:
+                self.written.append((entity._moId, key, value))
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def attributes_writing(manager):
+    content = SimpleNamespace(customFieldsManager=manager, propertyCollector=None)
+    return CustomAttributes(SimpleNamespace(RetrieveContent=lambda: content, _stub=None))
+
+
+def test_set_values_writes_every_vm_at_most_parallel_at_a_time():
+    manager = Manager()
+    moids = ['vm-%d' % i for i in range(12)]
+    attributes_writing(manager).set_values(moids, 7, 'v', parallel=4)
+    assert sorted(manager.written) == sorted((moid, 7, 'v') for moid in moids)
+    assert manager.most == 4
+
+
+def test_set_values_tries_every_vm_then_raises_the_first_failure_with_its_flag():
+    manager = Manager(refuse={'vm-3'})
+    moids = ['vm-%d' % i for i in range(6)]
+    with pytest.raises(CustomAttributeError, match='vm-3') as caught:
+        attributes_writing(manager).set_values(moids, 7, 'v', parallel=3)
+    assert caught.value.retryable is True
+    assert len(manager.written) == 5

@@ -16,34 +16,31 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.power import Al
 
 
 class FakeClock:
-    """Time that moves only when somebody sleeps; thread-safe."""
+    """Time that moves only when a fake wait says so; thread-safe."""
 
     def __init__(self):
         self.now = 1000.0
         self.lock = threading.Lock()
-        self.sleeps = []
 
     def __call__(self):
         with self.lock:
             return self.now
 
-    def sleep(self, seconds):
-        assert seconds >= 0
+    def advance_to(self, moment):
         with self.lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
+            self.now = max(self.now, moment)
 
 
 class FakeVM:
     def __init__(self, name, power_state='poweredOn', tools_running=False, off_after=None, shutdown_error=None,
-                 task_error=None, task_polls=0):
+                 task_error=None, task_seconds=0):
         self.name = name
         self.power_state = power_state
         self.tools_running = tools_running
         self.off_after = off_after          # seconds after ShutdownGuest the guest is off; None = never
         self.shutdown_error = shutdown_error
         self.task_error = task_error
-        self.task_polls = task_polls        # task_done() calls answering "running" before the task ends
+        self.task_seconds = task_seconds    # how long the power-off task runs before it ends
         self.shutdown_at = None
 
 
@@ -58,7 +55,7 @@ class FakeOps:
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
-        self.describe_error = None
+        self.wait_error = None
 
     def _enter(self, name, *args):
         with self.lock:
@@ -78,18 +75,8 @@ class FakeOps:
     def describe(self, moids):
         self._enter('describe', tuple(moids))
         try:
-            if self.describe_error and len(self.calls) > 1:
-                raise self.describe_error
-            now = self.clock()
-            out = {}
-            for moid in moids:
-                vm = self.vms.get(moid)
-                if vm is None:
-                    continue
-                if vm.shutdown_at is not None and vm.off_after is not None and now >= vm.shutdown_at + vm.off_after:
-                    vm.power_state = 'poweredOff'
-                out[moid] = {'name': vm.name, 'power_state': vm.power_state, 'tools_running': vm.tools_running}
-            return out
+            return {moid: {'name': vm.name, 'power_state': vm.power_state, 'tools_running': vm.tools_running}
+                    for moid, vm in ((moid, self.vms.get(moid)) for moid in moids) if vm is not None}
         finally:
             self._leave()
 
@@ -110,23 +97,57 @@ class FakeOps:
     def start_power_off(self, moid):
         self._enter('start_power_off', moid)
         try:
-            return {'moid': moid, 'polls': 0}
+            return {'moid': moid, 'started': self.clock()}
         finally:
             self._leave()
 
-    def task_done(self, task):
-        self._enter('task_done', task['moid'])
+    def wait_tasks(self, tasks, timeout):
+        """Ends when the slowest task ends, or at the timeout."""
+        self._enter('wait_tasks', tuple(tasks), timeout)
         try:
-            vm = self.vms[task['moid']]
-            if task['polls'] < vm.task_polls:
-                task['polls'] += 1
-                return False
-            if vm.task_error == 'already_off':
-                raise AlreadyOff()
-            if vm.task_error:
-                raise _error(vm.task_error)
-            vm.power_state = 'poweredOff'
-            return True
+            if self.wait_error:
+                raise self.wait_error
+            states, ends = {}, []
+            for moid, task in tasks.items():
+                vm = self.vms[moid]
+                if vm.task_seconds > timeout:
+                    states[moid] = 'running'
+                    ends.append(task['started'] + timeout)
+                    continue
+                ends.append(task['started'] + vm.task_seconds)
+                if vm.task_error == 'already_off':
+                    states[moid] = 'already_off'
+                elif vm.task_error:
+                    states[moid] = _error(vm.task_error)
+                else:
+                    vm.power_state = 'poweredOff'
+                    states[moid] = 'success'
+            self.clock.advance_to(max(ends))
+            return states
+        finally:
+            self._leave()
+
+    def wait_off(self, deadlines):
+        """Ends when the last guest is off or at its deadline; each judged at its own deadline."""
+        self._enter('wait_off', tuple(deadlines))
+        try:
+            if self.wait_error:
+                raise self.wait_error
+            states, ends = {}, []
+            for moid, deadline in deadlines.items():
+                vm = self.vms.get(moid)
+                if vm is None:
+                    states[moid] = None
+                    continue
+                off_at = vm.shutdown_at + vm.off_after if vm.off_after is not None else None
+                if off_at is not None and off_at <= deadline:
+                    vm.power_state = 'poweredOff'
+                    ends.append(off_at)
+                else:
+                    ends.append(deadline)
+                states[moid] = vm.power_state
+            self.clock.advance_to(max(ends or [self.clock()]))
+            return states
         finally:
             self._leave()
 
@@ -140,7 +161,7 @@ def engine(vms, clock=None, **kwargs):
     clock = clock or FakeClock()
     ops = FakeOps(vms, clock, call_seconds=kwargs.pop('call_seconds', 0.0))
     kwargs.setdefault('grace_period', 30)
-    return PowerOffEngine(ops, clock=clock, sleep=clock.sleep, **kwargs), ops, clock
+    return PowerOffEngine(ops, clock=clock, **kwargs), ops, clock
 
 
 # ---------------------------------------------------------------- plan (pure)
@@ -171,11 +192,12 @@ def test_plan_messages_say_why():
 # ---------------------------------------------------------------- hard
 
 def test_hard_waits_for_the_task_and_reports_hard():
-    eng, ops, clock = engine({'vm-1': FakeVM('a', task_polls=3)}, task_poll_interval=0.5)
+    eng, ops, clock = engine({'vm-1': FakeVM('a', task_seconds=3)})
     assert eng.run(['vm-1'], 'hard') == {'preempted': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}], 'already_off': [], 'failed': [],
                                          'retryable': False}
-    assert ops.count('task_done') == 4
-    assert clock.sleeps == [0.5, 0.5, 0.5]
+    # One wait, whatever the task takes: no polling.
+    assert [c[0] for c in ops.calls] == ['describe', 'start_power_off', 'wait_tasks']
+    assert clock() == 1003
     assert ops.vms['vm-1'].power_state == 'poweredOff'
 
 
@@ -187,10 +209,30 @@ def test_task_error_fails_with_the_vcenter_message():
 
 
 def test_task_still_running_after_the_task_timeout_fails():
-    eng, _ops, clock = engine({'vm-1': FakeVM('a', task_polls=10 ** 6)}, task_timeout=20, task_poll_interval=1)
+    eng, ops, clock = engine({'vm-1': FakeVM('a', task_seconds=10 ** 6)}, task_timeout=20)
     result = eng.run(['vm-1'], 'hard')
     assert result['failed'] == [{'moid': 'vm-1', 'name': 'a', 'msg': 'power-off task still running after 20 s'}]
-    assert 1020 <= clock() <= 1021
+    assert result['retryable'] is True
+    assert clock() == 1020
+    assert ops.calls[-1] == ('wait_tasks', ('vm-1',), 20)
+
+
+def test_tasks_run_in_waves_of_parallel_each_awaited_once():
+    vms = {'vm-%02d' % i: FakeVM('vm%d' % i, task_seconds=2) for i in range(7)}
+    eng, ops, clock = engine(vms, parallel=3)
+    assert len(eng.run(sorted(vms), 'hard')['preempted']) == 7
+    waits = [c[1] for c in ops.calls if c[0] == 'wait_tasks']
+    assert waits == [('vm-00', 'vm-01', 'vm-02'), ('vm-03', 'vm-04', 'vm-05'), ('vm-06',)]
+    assert clock() == 1006
+
+
+def test_a_failed_wait_fails_its_tasks_with_the_flag_of_the_error():
+    eng, ops, _clock = engine({'vm-1': FakeVM('a'), 'vm-2': FakeVM('b')})
+    ops.wait_error = PowerOpError('vCenter refused to report the progress of its tasks: NotAuthenticated', retryable=True)
+    result = eng.run(['vm-1', 'vm-2'], 'hard')
+    assert [f['msg'] for f in result['failed']] == ['power-off task state unknown: vCenter refused to report the progress of its '
+                                                    'tasks: NotAuthenticated'] * 2
+    assert result['retryable'] is True
 
 
 def test_vm_found_off_by_the_task_is_already_off():
@@ -200,7 +242,7 @@ def test_vm_found_off_by_the_task_is_already_off():
 
 @pytest.mark.parametrize('parallel', [1, 3, 5])
 def test_never_more_than_parallel_calls_in_flight(parallel):
-    vms = {'vm-%d' % i: FakeVM('vm%d' % i, task_polls=2) for i in range(12)}
+    vms = {'vm-%d' % i: FakeVM('vm%d' % i, task_seconds=2) for i in range(12)}
     eng, ops, _clock = engine(vms, parallel=parallel, call_seconds=0.02)
     result = eng.run(sorted(vms), 'hard')
     assert len(result['preempted']) == 12
@@ -219,40 +261,39 @@ def test_soft_then_hard_mixed_run_stays_within_parallel():
 # ---------------------------------------------------------------- soft
 
 def test_soft_waits_until_the_guest_is_off():
-    eng, ops, clock = engine({'vm-1': FakeVM('a', tools_running=True, off_after=5)}, poll_interval=1)
+    eng, ops, clock = engine({'vm-1': FakeVM('a', tools_running=True, off_after=5)})
     result = eng.run(['vm-1'], 'soft')
     assert result['preempted'] == [{'moid': 'vm-1', 'name': 'a', 'method': 'soft'}]
     assert clock() == 1005
-    assert ops.count('shutdown_guest') == 1
-    assert ops.count('start_power_off') == 0
+    assert [c[0] for c in ops.calls] == ['describe', 'shutdown_guest', 'wait_off']
+    assert ops.calls[-1] == ('wait_off', ('vm-1',))
 
 
 def test_soft_reports_a_vm_still_on_after_the_grace_period_without_waiting_for_real():
-    eng, ops, clock = engine({'vm-1': FakeVM('a', tools_running=True)}, grace_period=30, poll_interval=2)
+    eng, ops, clock = engine({'vm-1': FakeVM('a', tools_running=True)}, grace_period=30)
     started = time.monotonic()
     result = eng.run(['vm-1'], 'soft')
     assert result['failed'] == [{'moid': 'vm-1', 'name': 'a', 'msg': 'still on 30 s after the guest shutdown request (grace_period)'}]
     assert result['preempted'] == []
     assert clock() == 1030
-    assert sum(clock.sleeps) == 30 and max(clock.sleeps) == 2
     assert ops.count('start_power_off') == 0
     assert time.monotonic() - started < 5
 
 
-def test_the_last_poll_happens_at_the_deadline():
-    eng, _ops, clock = engine({'vm-1': FakeVM('a', tools_running=True, off_after=7)}, grace_period=7, poll_interval=5)
+def test_a_guest_off_at_the_deadline_counts_as_off():
+    eng, _ops, clock = engine({'vm-1': FakeVM('a', tools_running=True, off_after=7)}, grace_period=7)
     assert eng.run(['vm-1'], 'soft')['preempted'] == [{'moid': 'vm-1', 'name': 'a', 'method': 'soft'}]
-    assert clock.sleeps == [5, 2]
+    assert clock() == 1007
 
 
 def test_grace_periods_run_at_the_same_time():
     vms = {'vm-%d' % i: FakeVM('vm%d' % i, tools_running=True) for i in range(6)}
-    eng, ops, clock = engine(vms, parallel=2, grace_period=30, poll_interval=1)
+    eng, ops, clock = engine(vms, parallel=2, grace_period=30)
     result = eng.run(sorted(vms), 'soft')
     assert len(result['failed']) == 6
     assert clock() == 1030
-    # One describe for all pending VMs per round, not one per VM.
-    assert ops.count('describe') == 1 + 31
+    # One wait for all of them, not one per VM.
+    assert ops.count('wait_off') == 1 and ops.count('describe') == 1
 
 
 def test_grace_period_zero_checks_once():
@@ -261,7 +302,7 @@ def test_grace_period_zero_checks_once():
     result = eng.run(['vm-1', 'vm-2'], 'soft')
     assert result['preempted'] == [{'moid': 'vm-1', 'name': 'a', 'method': 'soft'}]
     assert result['failed'] == [{'moid': 'vm-2', 'name': 'b', 'msg': 'still on 0 s after the guest shutdown request (grace_period)'}]
-    assert ops.count('describe') == 2
+    assert ops.count('wait_off') == 1
 
 
 def test_soft_without_tools_fails_and_touches_nothing():
@@ -281,11 +322,12 @@ def test_soft_finds_the_vm_already_off():
     assert eng.run(['vm-1'], 'soft')['already_off'] == [{'moid': 'vm-1', 'name': 'a'}]
 
 
-def test_poll_errors_are_reported_at_the_deadline():
-    eng, ops, _clock = engine({'vm-1': FakeVM('a', tools_running=True)}, grace_period=3, poll_interval=1)
-    ops.describe_error = PowerOpError('connection reset', retryable=True)
+def test_a_failed_wait_for_the_guests_is_reported_with_its_flag():
+    eng, ops, _clock = engine({'vm-1': FakeVM('a', tools_running=True)}, grace_period=3)
+    ops.wait_error = PowerOpError('connection reset', retryable=True)
     result = eng.run(['vm-1'], 'soft')
-    assert result['failed'] == [{'moid': 'vm-1', 'name': 'a', 'msg': 'power state unknown 3 s after the guest shutdown request: connection reset'}]
+    assert result['failed'] == [{'moid': 'vm-1', 'name': 'a', 'msg': 'power state unknown after the guest shutdown request: connection reset'}]
+    assert result['retryable'] is True
 
 
 def test_vm_deleted_during_the_shutdown_fails():
@@ -304,7 +346,7 @@ def test_vm_deleted_during_the_shutdown_fails():
 
 def test_soft_then_hard_escalates_a_vm_still_on_and_reports_hard():
     eng, ops, clock = engine({'vm-1': FakeVM('a', tools_running=True), 'vm-2': FakeVM('b', tools_running=True, off_after=2)},
-                             grace_period=10, poll_interval=1)
+                             grace_period=10)
     result = eng.run(['vm-1', 'vm-2'], 'soft_then_hard')
     assert result['preempted'] == [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}, {'moid': 'vm-2', 'name': 'b', 'method': 'soft'}]
     assert result['failed'] == []
@@ -382,18 +424,17 @@ def test_duplicates_are_powered_off_once_and_results_follow_the_input_order():
 
 def test_unknown_mode_is_rejected():
     eng, _ops, _clock = engine({})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match='mode must be one of soft, soft_then_hard, hard'):
         eng.run(['vm-1'], 'gentle')
 
 
 # ---------------------------------------------------------------- pyvmomi adapter
 
 class FakeVim:
-    """Stands in for a pyvmomi VirtualMachine / Task whose calls raise the given fault."""
+    """Stands in for a pyvmomi VirtualMachine whose calls raise the given fault."""
 
-    def __init__(self, fault=None, info=None):
+    def __init__(self, fault):
         self.fault = fault
-        self.info = info
 
     def ShutdownGuest(self):
         raise self.fault
@@ -425,14 +466,16 @@ def test_adapter_turns_faults_into_one_line(monkeypatch):
         ops.start_power_off('vm-1')
 
 
-def test_adapter_reads_task_states(monkeypatch):
-    ops = adapter(monkeypatch, None)
-    assert ops.task_done(FakeVim(info=vim.TaskInfo(state='running'))) is False
-    assert ops.task_done(FakeVim(info=vim.TaskInfo(state='success'))) is True
-    with pytest.raises(PowerOpError, match='^InvalidState: host is in maintenance$'):
-        ops.task_done(FakeVim(info=vim.TaskInfo(state='error', error=vim.fault.InvalidState(msg='host is in maintenance'))))
-    with pytest.raises(AlreadyOff):
-        ops.task_done(FakeVim(info=vim.TaskInfo(state='error', error=vim.fault.InvalidPowerState(existingState='poweredOff'))))
+def test_adapter_reads_task_outcomes():
+    outcome = power.task_wait.TaskOutcome
+    assert power._task_state(outcome('running', None)) == 'running'
+    assert power._task_state(outcome('success', None)) == 'success'
+    failed = power._task_state(outcome('error', vim.fault.InvalidState(msg='host is in maintenance')))
+    assert isinstance(failed, PowerOpError) and str(failed) == 'InvalidState: host is in maintenance' and failed.retryable is False
+    busy = power._task_state(outcome('error', vim.fault.TaskInProgress(msg='busy')))
+    assert busy.retryable is True
+    assert power._task_state(outcome('error', vim.fault.InvalidPowerState(existingState='poweredOff'))) == 'already_off'
+    assert power._task_state(outcome(None, None)).retryable is True
 
 
 def test_fault_text_without_message_is_the_fault_name():

@@ -17,6 +17,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
     build_plan,
     plain_data,
     redact_url,
+    scope_keys,
     workflow_identity,
 )
 
@@ -256,7 +257,7 @@ def test_long_values_are_shortened_in_messages(red_event):
 def test_the_vcenter_names_the_state_key_and_the_event_source(red_event):
     plan = build_plan(request(event=red_event))
     assert (plan['vcenter'], plan['state_key'], plan['event_source']) == (
-        'vc1.example.com', 'cluster-cpu-above-80@vc1.example.com', '/vsphere.preemption/vc1.example.com')
+        'vc1.example.com', 'cluster-cpu-above-80/domain-c7@vc1.example.com', '/vsphere.preemption/vc1.example.com')
     plan = build_plan(request(criticality='LOW', vcenter_hostname='127.0.0.1', vcenter_port='8989', event_source='urn:x'))
     assert (plan['vcenter'], plan['state_key'], plan['event_source']) == ('127.0.0.1:8989', 'manual@127.0.0.1:8989', 'urn:x')
     assert build_plan(request(criticality='LOW', vcenter_port=443))['vcenter'] == 'vc1.example.com'
@@ -273,8 +274,8 @@ def test_a_vcenter_is_required():
 
 def test_workflow_identity_needs_no_criticality(red_event):
     assert workflow_identity(request()) == {'workflow_id': 'manual', 'vcenter': 'vc1.example.com', 'state_key': 'manual@vc1.example.com',
-                                            'reason': 'manual run', 'criticality': None, 'mode': None, 'scope': None}
-    assert workflow_identity(request(event=red_event))['state_key'] == 'cluster-cpu-above-80@vc1.example.com'
+                                            'reason': 'manual run', 'criticality': None, 'mode': None, 'scope': None, 'per_scope': False}
+    assert workflow_identity(request(event=red_event))['state_key'] == 'cluster-cpu-above-80/domain-c7@vc1.example.com'
     assert workflow_identity(request(workflow_id='nightly', criticality='bogus'))['workflow_id'] == 'nightly'
     assert workflow_identity(request(event=alarm(red_event, 'red', 'green')))['reason'] == "alarm 'cluster-cpu-above-80' red -> green"
     with pytest.raises(PreemptionRequestError, match='^No vCenter'):
@@ -311,3 +312,43 @@ def test_protect_tag_is_optional_text():
     with pytest.raises(PreemptionRequestError) as error:
         build_plan(request(criticality='LOW', protect_tag=['a']))
     assert str(error.value).startswith('preemption_protect_tag ')
+
+
+# ------------------------------------------------------------------ a workflow per alarm and scope
+
+def test_the_same_alarm_on_two_clusters_is_two_workflows(red_event):
+    other = copy.deepcopy(red_event)
+    other['data']['ComputeResource']['ComputeResource']['Value'] = 'domain-c9'
+    first, second = build_plan(request(event=red_event)), build_plan(request(event=other))
+    assert (first['workflow_id'], second['workflow_id']) == ('cluster-cpu-above-80', 'cluster-cpu-above-80')
+    assert (first['state_key'], second['state_key']) == ('cluster-cpu-above-80/domain-c7@vc1.example.com',
+                                                         'cluster-cpu-above-80/domain-c9@vc1.example.com')
+    # The drop of an alarm names its scope the same way, so it finds the record its raise wrote.
+    assert workflow_identity(request(event=alarm(other, 'red', 'green')))['state_key'] == second['state_key']
+
+
+def test_a_host_alarm_is_the_workflow_of_its_cluster_else_of_its_host(red_event):
+    on_other_host = copy.deepcopy(red_event)
+    on_other_host['data']['Host']['Host']['Value'] = 'host-99'
+    assert build_plan(request(event=on_other_host))['state_key'] == build_plan(request(event=red_event))['state_key']
+    del on_other_host['data']['ComputeResource']
+    assert build_plan(request(event=on_other_host))['state_key'] == 'cluster-cpu-above-80/host-99@vc1.example.com'
+
+
+def test_a_given_scope_names_the_workflow_and_an_explicit_workflow_id_ignores_the_scope(red_event):
+    assert build_plan(request(event=red_event, scope='all'))['state_key'] == 'cluster-cpu-above-80/all@vc1.example.com'
+    assert build_plan(request(event=red_event, scope='domain-c8'))['state_key'] == 'cluster-cpu-above-80/domain-c8@vc1.example.com'
+    plan = build_plan(request(event=red_event, workflow_id='nightly'))
+    assert (plan['state_key'], plan['scope'], plan['per_scope']) == ('nightly@vc1.example.com', 'domain-c7', False)
+
+
+def test_status_and_cancel_act_on_each_scope_of_a_workflow(red_event):
+    stored = ['cluster-cpu-above-80/domain-c7@vc1.example.com', 'cluster-cpu-above-80/domain-c9@vc1.example.com',
+              'cluster-cpu-above-80/domain-c7@vc2.example.com', 'cluster-cpu-above-80@vc1.example.com',
+              'cluster-cpu-above-80/x@y@vc1.example.com', 'other/domain-c7@vc1.example.com']
+    by_id = request(workflow_id='cluster-cpu-above-80')
+    assert scope_keys(by_id, stored) == ['cluster-cpu-above-80@vc1.example.com', 'cluster-cpu-above-80/domain-c7@vc1.example.com',
+                                         'cluster-cpu-above-80/domain-c9@vc1.example.com']
+    assert scope_keys(dict(by_id, scope='domain-c9'), stored) == ['cluster-cpu-above-80/domain-c9@vc1.example.com']
+    assert scope_keys(dict(by_id, scope='all'), stored) == ['cluster-cpu-above-80/all@vc1.example.com']
+    assert scope_keys(request(event=alarm(red_event, 'red', 'green')), stored) == ['cluster-cpu-above-80/domain-c7@vc1.example.com']

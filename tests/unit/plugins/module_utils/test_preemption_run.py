@@ -16,6 +16,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_run 
     EVENT_TYPE,
     attempts,
     cloudevent_id,
+    known_tag_id,
     outcome,
     power_failure,
     power_outcome,
@@ -63,7 +64,7 @@ def test_report_of_a_hard_run(red_event):
     run = dict(RUN, event=red_event)
     report = run_report(run, plan, [{'moid': 'vm-58', 'name': 'a', 'method': 'hard'}, {'moid': 'vm-61', 'name': 'b', 'method': 'hard'}])
     value = {'preempted': True, 'tag': 'preemptible', 'forcedShutdown': True, 'criticality': 'HIGH',
-             'workflowID': 'cluster-cpu-above-80', 'workflowStarted': '2021-11-05T13:02:34.437444Z', 'runID': 'run-1',
+             'workflowID': 'cluster-cpu-above-80', 'scope': 'domain-c7', 'workflowStarted': '2021-11-05T13:02:34.437444Z', 'runID': 'run-1',
              'event': red_event}
     assert report['annotations'] == [{'vms': ['vm-58', 'vm-61'], 'value': value, 'message': (
         'Preempted by vsphere.preemption: workflow cluster-cpu-above-80, run run-1, criticality HIGH, hard power-off.')}]
@@ -149,14 +150,16 @@ def test_summary_of_skipped_cancelled_and_ignored_runs(red_event):
 
 def test_status_lines():
     workflow = {'workflow_id': 'wf', 'vcenter': 'vc1', 'state_key': 'wf@vc1'}
-    assert status_lines(workflow, None, '/tmp/s.json') == ['Workflow wf on vc1 has no record in /tmp/s.json.']
+    assert status_lines(workflow, [{'item': 'wf@vc1', 'record': None, 'state_file': '/tmp/s.json'}]) == [
+        'Workflow wf on vc1 has no record in /tmp/s.json.']
     record = {'runs': 2, 'updated': 'T3',
               'run': {'run_id': 'r2', 'status': 'finished', 'started': 'T2', 'finished': 'T3',
                       'results': {'powered_off': VMS, 'annotated': ['vm-58', 'vm-61'], 'event_sent': 'wf-r2'}},
               'unfinished': [{'run_id': 'r1', 'status': 'running', 'started': 'T1', 'finished': None,
                               'results': {'powered_off': VMS[:1], 'failed': [dict(VMS[1], msg='x')]}}]}
-    assert status_lines(workflow, record, '/tmp/s.json') == [
-        'Workflow wf on vc1: 2 runs, updated T3.',
+    queried = [{'item': 'wf@vc1', 'record': None, 'state_file': '/s'}, {'item': 'wf/domain-c7@vc1', 'record': record, 'state_file': '/s'}]
+    assert status_lines(workflow, queried) == [
+        'Workflow wf (scope domain-c7) on vc1: 2 runs, updated T3.',
         'Latest run r2 started T2, finished T3, powered off 2 VMs: batch-1 (vm-58, hard), batch-2 (vm-61, hard), annotated 2, CloudEvent wf-r2 sent.',
         'Unfinished earlier run r1 started T1, NOT finished, powered off 1 VM: batch-1 (vm-58, hard), failed 1: batch-2 (vm-61), annotated 0; '
         'the next run that proceeds finishes it.']
@@ -334,3 +337,11 @@ def test_the_summary_counts_the_excluded_vms_by_reason():
     assert ('never touched 3 tagged VMs (1 managed_by, 2 protected): vCLS-1 (vm-7, managed_by), db (vm-8, protected), '
             'db2 (vm-9, protected)') in summary['line']
     assert summary['stats']['excluded'] == excluded
+
+
+def test_the_tag_id_of_the_last_run_is_handed_back_for_the_same_tag_only():
+    record = {'run': {'results': {'plan': {'tag': 'preemptible'}, 'tag_id': 'urn:vmomi:InventoryServiceTag:1:GLOBAL'}}}
+    assert known_tag_id(record, 'preemptible') == 'urn:vmomi:InventoryServiceTag:1:GLOBAL'
+    assert known_tag_id(record, 'batch') is None
+    assert known_tag_id(None, 'preemptible') is None
+    assert known_tag_id({'run': {'results': {}}}, 'preemptible') is None

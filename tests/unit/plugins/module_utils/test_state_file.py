@@ -24,6 +24,8 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.state_file impo
     format_timestamp,
     merge_results,
     parse_timestamp,
+    remember_event,
+    vcenter_of,
 )
 
 T0 = datetime.datetime(2021, 11, 5, 13, 2, 34, 437444, tzinfo=datetime.timezone.utc)
@@ -75,7 +77,7 @@ def test_timestamps_are_utc_with_microseconds_and_z():
     assert parse_timestamp('2021-11-05T13:02:34.437444Z') == T0
     cet = datetime.timezone(datetime.timedelta(hours=1))
     assert format_timestamp(T0.astimezone(cet)) == '2021-11-05T13:02:34.437444Z'
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not match format"):
         parse_timestamp('2021-11-05 13:02:34')
 
 
@@ -165,7 +167,7 @@ def test_started_records_a_run_and_skips_inside_the_threshold(state, clock):
         'run_id': 'run-1', 'status': RUNNING, 'started': '2021-11-05T13:02:34.437444Z', 'finished': None,
         'tag': 'preemptible', 'criticality': 'HIGH', 'trigger': 'eda', 'event': {'id': 'e1'}, 'results': {},
     }
-    assert on_disk(state) == {'version': 1, 'workflows': {'wf': first['record']}}
+    assert on_disk(state) == {'version': 2, 'workflows': {'wf': first['record']}}
     assert first['record']['runs'] == 1
 
     state.finished('wf', 'run-1', {'powered_off': []})
@@ -306,9 +308,123 @@ def test_check_mode_writes_nothing(state, clock):
     assert on_disk(state) == before
 
 
+# ---------------------------------------------------------------- trigger events: never twice
+
+def test_an_event_starts_its_workflow_once_whatever_the_threshold(state, clock):
+    first = state.started('wf@vc1', 60, event_id='e1')
+    assert (first['proceed'], first['duplicate'], first['duplicate_of']) == (True, False, None)
+    state.finished('wf@vc1', 'run-1', {})
+    clock.advance(3600)
+    again = state.started('wf@vc1', 60, event_id='e1')
+    assert (again['proceed'], again['duplicate'], again['run']) == (False, True, None)
+    assert again['duplicate_of'] == {'event_id': 'e1', 'workflow_id': 'wf@vc1', 'run_id': 'run-1', 'started': format_timestamp(T0)}
+    assert again['record']['runs'] == 1
+    # Another event, and the same event without an id to compare, start runs as the threshold allows.
+    assert state.started('wf@vc1', 60, event_id='e2')['proceed'] is True
+    clock.advance(3600)
+    assert state.started('wf@vc1', 60)['proceed'] is True
+    assert on_disk(state)['events'] == {'vc1': [
+        {'event_id': 'e1', 'workflow_id': 'wf@vc1', 'run_id': 'run-1', 'started': format_timestamp(T0)},
+        {'event_id': 'e2', 'workflow_id': 'wf@vc1', 'run_id': 'run-2', 'started': format_timestamp(T0 + datetime.timedelta(seconds=3600))},
+    ]}
+
+
+def test_a_forgotten_workflow_still_knows_its_events(state, clock):
+    state.started('wf@vc1', 60, event_id='e1')
+    assert state.absent('wf@vc1')['run']['run_id'] == 'run-1'
+    again = state.started('wf@vc1', 60, event_id='e1')
+    assert (again['proceed'], again['duplicate'], again['record']) == (False, True, None)
+    assert again['last_started'] is None
+    # The same id for another workflow, or for the same alarm on another vCenter, is another start.
+    assert state.started('other@vc1', 60, event_id='e1')['proceed'] is True
+    assert state.started('wf@vc2', 60, event_id='e1')['proceed'] is True
+    assert state.started('manual', 60, event_id='e1')['proceed'] is True
+    assert sorted(on_disk(state)['events']) == ['', 'vc1', 'vc2']
+
+
+def test_a_duplicate_still_reports_the_pending_run(state, clock):
+    state.started('wf@vc1', 60, event_id='e1')
+    state.progress('wf@vc1', 'run-1', {'powered_off': [{'moid': 'vm-1'}]})
+    clock.advance(600)
+    again = state.started('wf@vc1', 60, event_id='e1')
+    assert (again['proceed'], again['duplicate']) == (False, True)
+    assert again['pending']['run_id'] == 'run-1'
+    assert again['remaining'] == 0.0
+
+
+def test_a_duplicate_in_check_mode_and_a_check_mode_start_remember_nothing(state):
+    assert state.started('wf@vc1', 0, event_id='e1', check_mode=True)['proceed'] is True
+    assert state.started('wf@vc1', 0, event_id='e1')['proceed'] is True
+    before = on_disk(state)
+    assert state.started('wf@vc1', 0, event_id='e1', check_mode=True)['duplicate'] is True
+    assert on_disk(state) == before
+
+
+def test_vcenter_of_a_workflow_id():
+    assert vcenter_of('cpu-above-80@vc1.example.com') == 'vc1.example.com'
+    assert vcenter_of('a@b@vc1') == 'vc1'
+    assert vcenter_of('manual') == ''
+
+
+def _seen(index, moment):
+    return {'event_id': 'e%d' % index, 'workflow_id': 'wf@vc', 'run_id': 'r%d' % index, 'started': format_timestamp(moment)}
+
+
+def test_the_event_memory_keeps_the_last_thousand_or_a_week_and_is_capped():
+    old = T0 - datetime.timedelta(days=8)
+    events = [_seen(index, old) for index in range(1200)]
+    kept = remember_event(events, _seen(9999, T0), T0)
+    assert len(kept) == 1000
+    assert kept[0]['event_id'] == 'e201' and kept[-1]['event_id'] == 'e9999'
+    recent = [_seen(index, T0 - datetime.timedelta(days=6)) for index in range(1200)]
+    assert len(remember_event(old_and_recent := events[:50] + recent, _seen(9999, T0), T0)) == 1201
+    assert remember_event(old_and_recent, _seen(9999, T0), T0)[0]['event_id'] == 'e0', 'an old one among the newest 1000 stays'
+    many = [_seen(index, T0) for index in range(state_file.EVENTS_CAP)]
+    capped = remember_event(many, _seen(99999, T0), T0)
+    assert len(capped) == state_file.EVENTS_CAP and capped[0]['event_id'] == 'e1'
+
+
+def test_the_memory_is_bounded_through_the_file(state, clock, monkeypatch):
+    monkeypatch.setattr(state_file, 'EVENTS_KEPT', 10)
+    for index in range(15):
+        clock.advance(8 * 24 * 3600 if index == 5 else 1)
+        state.started('wf@vc', 0, event_id='e%d' % index)
+    events = on_disk(state)['events']['vc']
+    assert len(events) == 10 and events[0]['event_id'] == 'e5'
+    clock.advance(1)
+    assert state.started('wf@vc', 0, event_id='e0')['proceed'] is True, 'forgotten: older than a week and beyond the last 10'
+    assert state.started('wf@vc', 0, event_id='e6')['duplicate'] is True
+
+
+def test_a_version_1_file_without_events_loads_and_gains_them(state):
+    os.makedirs(os.path.dirname(state.path))
+    old = {'version': 1, 'workflows': {'wf@vc': record_started_at(T0 - datetime.timedelta(hours=1), status=FINISHED)}}
+    with open(state.path, 'w', encoding='utf-8') as handle:
+        json.dump(old, handle)
+    assert state.query('wf@vc')['run']['run_id'] == 'r1'
+    result = state.started('wf@vc', 60, event_id='e1')
+    assert result['proceed'] is True and result['record']['runs'] == 2
+    assert [seen['event_id'] for seen in on_disk(state)['events']['vc']] == ['e1']
+
+
+@pytest.mark.parametrize('events', [
+    [],
+    {'vc': 'x'},
+    {'vc': [{'event_id': 'e1'}]},
+    {'vc': [{'event_id': 'e1', 'workflow_id': 'wf@vc', 'run_id': 'r', 'started': 'yesterday'}]},
+])
+def test_a_malformed_event_memory_is_an_error(state, events):
+    os.makedirs(os.path.dirname(state.path))
+    with open(state.path, 'w', encoding='utf-8') as handle:
+        json.dump({'version': 1, 'workflows': {}, 'events': events}, handle)
+    with pytest.raises(StateFileError, match=r'^The (state file .* is not a vsphere.preemption state file|memory of trigger events of '
+                                             r"vCenter 'vc' in the state file .* is malformed)"):
+        state.started('wf@vc', 60, event_id='e1')
+
+
 # ---------------------------------------------------------------- the file itself
 
-def test_created_with_mode_0600_and_parent_directory(state):
+def test_created_with_mode_0600_and_parent_directory(state, umask_022):
     state.started('wf', 60)
     assert stat.S_IMODE(os.stat(state.path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(state.lock_path).st_mode) == 0o600
@@ -351,7 +467,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(state, clock, 
     (b'{"version": 1, "workflows": {', r'is not valid JSON \(Expecting'),
     (b'[1, 2]', r'is not a vsphere.preemption state file'),
     (b'{"version": 1}', r'is not a vsphere.preemption state file'),
-    (b'{"version": 2, "workflows": {}}', r'has version 2; this collection reads version 1 or older'),
+    (b'{"version": 3, "workflows": {}}', r'has version 3; this collection reads version 2 or older'),
     (b'{"workflows": {}}', r'has version None'),
     (b'\xff\xfe{}', r'is not UTF-8 text'),
 ])
@@ -467,3 +583,40 @@ def test_a_finished_run_with_vms_to_restore_is_kept_in_earlier_and_can_be_update
     done['status'] = state_file.FINISHED
     third = state_file.start_record(dict(updated, run=done, earlier=[]), 'wf', state_file.new_run('r4', T0), T0)
     assert 'earlier' not in third
+
+
+def _start_event(path, barrier, results):
+    barrier.wait()
+    results.put(StateFile(path).started('wf@vc', 0, event_id='e1')['proceed'])
+
+
+def test_ten_concurrent_deliveries_of_one_event_start_one_run(tmp_path):
+    path = str(tmp_path / 'state.json')
+    context = multiprocessing.get_context('fork')
+    barrier = context.Barrier(10)
+    results = context.Queue()
+    workers = [context.Process(target=_start_event, args=(path, barrier, results)) for index in range(10)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for worker in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    assert sorted(outcomes) == [False] * 9 + [True]
+
+
+def test_a_0_1_file_is_migrated_to_a_workflow_per_alarm_and_scope(state):
+    os.makedirs(os.path.dirname(state.path))
+    plan = {'workflow_id': 'cpu', 'vcenter': 'vc', 'scope': 'domain-c7', 'reason': "alarm 'cpu' green -> red"}
+    from_alarm = record_started_at(T0 - datetime.timedelta(seconds=10))
+    from_alarm['run']['results'] = {'plan': plan, 'powered_off': [{'moid': 'vm-1'}]}
+    manual = record_started_at(T0 - datetime.timedelta(hours=1), status=FINISHED)
+    manual['run']['results'] = {'plan': dict(plan, workflow_id='manual', scope=None, reason='manual run')}
+    with open(state.path, 'w', encoding='utf-8') as handle:
+        json.dump({'version': 1, 'workflows': {'cpu@vc': from_alarm, 'manual@vc': manual}}, handle)
+    assert sorted(state.load()['workflows']) == ['cpu/domain-c7@vc', 'manual@vc']
+    # The migrated record keeps its threshold and its unfinished run, which the next change writes back.
+    skipped = state.started('cpu/domain-c7@vc', 60)
+    assert skipped['proceed'] is False and skipped['pending']['results']['powered_off'] == [{'moid': 'vm-1'}]
+    state.finished('cpu/domain-c7@vc', skipped['pending']['run_id'], {})
+    assert sorted(on_disk(state)['workflows']) == ['cpu/domain-c7@vc', 'manual@vc'] and on_disk(state)['version'] == 2
