@@ -19,6 +19,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
     scope_keys,
     workflow_identity,
 )
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_restore import AmbiguousWorkflow, restore_key
 from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_run import known_tag_id
 from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import StateError
 from ansible_collections.vsphere.preemption.plugins.module_utils.state_store import open_state
@@ -80,16 +81,11 @@ class ActionModule(ActionBase):
                     plan['state_keys'] = scope_keys(request, store.workflow_ids())
                 records = [store.query(key) for key in plan.get('state_keys') or [plan['state_key']]]
                 if params['purpose'] == 'restore':
-                    # A restore acts on one record: the workflow's own, or the one of its scopes that exists.
-                    found = [key for key, record in zip(plan['state_keys'], records) if record]
-                    if len(found) > 1:
-                        return dict(result, failed=True, retryable=False, msg=(
-                            'Workflow %r has a record per scope (%s); restore one at a time with preemption_scope set to '
-                            'its scope (e.g. -e preemption_scope=%s).' % (plan['workflow_id'], ', '.join(found),
-                                                                          found[-1].rpartition('@')[0].rpartition('/')[2])))
-                    plan['state_key'] = found[0] if found else plan['state_key']
+                    plan['state_key'] = restore_key(plan['workflow_id'], plan['state_keys'], records)
             except StateError as exc:
                 return dict(result, failed=True, msg=str(exc), retryable=exc.retryable)
+            except AmbiguousWorkflow as exc:
+                return dict(result, failed=True, msg=str(exc), retryable=False)
             if params['purpose'] == 'preempt':
                 plan['tag_id'] = known_tag_id(records[0], plan['tag'])
         result.update(plan, changed=False)

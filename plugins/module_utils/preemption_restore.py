@@ -37,6 +37,24 @@ EVENT_TYPE = 'com.vmware.workflows.vsphere.VmRestoredEvent.v0'
 ANNOTATION_FIELD = 'com.vmware.workflows.vsphere.preemption'
 
 
+class AmbiguousWorkflow(ValueError):
+    """A restore of a workflow id that has a record per scope, without saying which."""
+
+
+def restore_key(workflow_id, keys, records):
+    """The one state key a restore acts on: the workflow's own, or the one of its scopes that has a record.
+
+    ``keys`` are the candidate keys (preemption_request.scope_keys), ``records`` theirs (None when absent).
+    Raises AmbiguousWorkflow, naming them and how to choose, when several have a record.
+    """
+    found = [key for key, record in zip(keys, records) if record]
+    if len(found) > 1:
+        raise AmbiguousWorkflow(
+            'Workflow %r has a record per scope (%s); restore one at a time with preemption_scope set to its scope '
+            '(e.g. -e preemption_scope=%s).' % (workflow_id, ', '.join(found), found[-1].rpartition('@')[0].rpartition('/')[2]))
+    return found[0] if found else keys[0]
+
+
 def restore_event_id(workflow_id, run_id):
     return '%s-restore-%s' % (workflow_id, run_id)
 

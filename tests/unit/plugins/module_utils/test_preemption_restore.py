@@ -15,6 +15,8 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
 from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_restore import (
     ANNOTATION_FIELD,
     EVENT_TYPE,
+    AmbiguousWorkflow,
+    restore_key,
     restore_plan,
     restore_selection,
     restore_summary,
@@ -156,3 +158,12 @@ def test_a_restore_event_owed_is_sent_without_powering_anything_on():
 def test_summary_of_a_restore_that_does_nothing_is_its_message(status):
     assert restore_summary(PLAN, {'status': status, 'message': 'why'}) == {
         'status': 'not_restored', 'line': 'why', 'restored': [], 'left_alone': [], 'failed': []}
+
+
+def test_a_restore_acts_on_the_one_record_of_a_workflows_scopes():
+    keys = ['cpu@vc', 'cpu/domain-c7@vc', 'cpu/host-9@vc']
+    assert restore_key('cpu', keys, [None, None, None]) == 'cpu@vc'
+    assert restore_key('cpu', keys, [None, {'run': {}}, None]) == 'cpu/domain-c7@vc'
+    with pytest.raises(AmbiguousWorkflow) as error:
+        restore_key('cpu', keys, [None, {'run': {}}, {'run': {}}])
+    assert 'cpu/domain-c7@vc, cpu/host-9@vc' in str(error.value) and '-e preemption_scope=host-9' in str(error.value)
