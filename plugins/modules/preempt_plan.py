@@ -11,14 +11,14 @@ module: preempt_plan
 short_description: Check the preempt role's variables and plan its run, reading the trigger event as data
 version_added: 0.2.0
 description:
-  - The first step of the role M(vsphere.preemption.preempt) (and of its status and cancel entry points): checks
+  - The first step of the role M(vsphere.preemption.preempt) (and of its status, cancel and restore entry points); checks
     every variable before anything talks to vCenter and returns the plan of the run, or one error naming the bad
     variable, its value and what is allowed.
   - The trigger event is read from the variable C(preemption_event) exactly as it was given, never rendered as a
     template, and returned as plain data that Ansible does not render either. ansible-core trusts extra vars as
     templates and C(ansible-rulebook) passes the event as extra vars, so this is the only place the role reads it.
   - The workflow id is the alarm name of the event, else V(manual), unless O(workflow_id) is given.
-  - An action plugin: it runs on the controller and talks to nothing but the state file.
+  - An action plugin; it runs on the controller and talks to nothing but the state file.
 author: vsphere.preemption contributors (@vsphere-preemption)
 options:
   purpose:
@@ -194,7 +194,7 @@ msg:
   type: str
   sample: "preemption_criticality 'SUPER' is not valid: use LOW, MEDIUM or HIGH (any case)."
 retryable:
-  description: On failure, V(false): a bad variable stays bad.
+  description: On failure, V(false); a bad variable stays bad.
   returned: failure
   type: bool
 '''
