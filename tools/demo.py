@@ -119,7 +119,7 @@ def fields(document, trigger_id, indent=5):
 
 
 def main():
-    say('vsphere.preemption demo: a vCenter alarm turns red, the preempt playbook answers it.')
+    say('vsphere.preemption demo: a vCenter alarm turns red, the preempt playbook answers it; when it clears, restore.')
     with tempfile.TemporaryDirectory(prefix='preemption-demo-') as workdir, \
             Simulator(vms=3, hosts=2, clusters=2, workdir=os.path.join(workdir, 'vcsim')) as sim, \
             EventReceiver() as sink:
@@ -165,24 +165,43 @@ def main():
         say(fields(received['data'], event['id'], indent=7))
 
         step(5, 'The alarm fires again seconds later (60 s threshold per workflow and vCenter).')
-        for vm in preempted:
-            vcenter.power_on(vm['moid'])
-        say('   (%s powered back on first, to show the second run leaves them alone)' % ', '.join(vm['name'] for vm in preempted))
+        first_id = event['id']
         event['id'] = str(uuid.uuid4())
         with open(trigger, 'w') as handle:
             json.dump({'preemption_event': event}, handle, indent=2)
         seconds, output = playbook('preempt', env, workdir, *args)
         say('   %s  [%.1f s]' % (message(output, 'Show the summary'), seconds))
-        still_on = all(vcenter.power_state(vm['moid']) == 'poweredOn' for vm in preempted)
-        say('   Nothing powered off: %s. CloudEvents received in all: %d.' % ('yes' if still_on else 'NO', len(sink.requests)))
+        still_on = sorted(vm['name'] for vm in vcenter.vms() if vm['power_state'] == 'poweredOff') == sorted(vm['name'] for vm in preempted)
+        say('   Nothing more powered off: %s. CloudEvents received in all: %d.' % ('yes' if still_on else 'NO', len(sink.requests)))
+        events_after_preemption = len(sink.requests)
 
         step(6, 'The workflow as the state file records it:')
         seconds, output = playbook('status', env, workdir, '-e', 'preemption_workflow_id=%s' % event['data']['Alarm']['Name'],
                                    '-e', 'preemption_state_file=%s' % state_file)
         for line in message(output, "Show the workflow's record"):
             say('   ' + line)
+
+        step(7, 'The alarm clears: the capacity is back. Restore the workflow (never within its 60 s threshold: no flapping).')
+        restore = ['-e', 'preemption_workflow_id=%s' % event['data']['Alarm']['Name'], '-e', 'preemption_reply_to=%s' % sink.url,
+                   '-e', 'preemption_state_file=%s' % state_file]
+        seconds, output = playbook('restore', env, workdir, *restore)
+        say('   %s  [%.1f s]' % (message(output, 'Show the summary'), seconds))
+        say('   (the demo does not wait the 60 s: preemption_threshold=0 for the next one)')
+        seconds, output = playbook('restore', env, workdir, *restore, '-e', 'preemption_threshold=0')
+        say('   %s  [%.1f s]' % (message(output, 'Show the summary'), seconds))
+        say()
+        vm_table(vcenter)
+        restored = all(vcenter.power_state(vm['moid']) == 'poweredOn' for vm in preempted)
+        say()
+        say('   Custom attribute %s of %s now:' % (FIELD, preempted[0]['name']))
+        say(fields(json.loads(vcenter.custom_value(preempted[0]['moid'], FIELD)), first_id))
+        sink.wait_for(events_after_preemption + 1)
+        received = sink.events[-1]
+        say()
+        say('   CloudEvent received by the sink: %s, id %s, for %s.' % (
+            received['type'], received['id'], ', '.join(vm['Value'] for vm in received['data']['virtualMachines'])))
         vcenter.close()
-        if not still_on or len(sink.requests) != 1:
+        if not still_on or not restored or events_after_preemption != 1 or len(sink.requests) != 2:
             return 1
     return 0
 

@@ -19,12 +19,13 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
     scope_keys,
     workflow_identity,
 )
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_restore import AmbiguousWorkflow, restore_key
 from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_run import known_tag_id
 from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import StateError
 from ansible_collections.vsphere.preemption.plugins.module_utils.state_store import open_state
 
 EVENT_VARIABLE = 'preemption_event'
-PURPOSES = ('preempt', 'setup', 'cancel', 'status')
+PURPOSES = ('preempt', 'setup', 'cancel', 'status', 'restore')
 ARGUMENT_SPEC = dict(
     {key: dict(type='raw') for key in REQUEST_KEYS if key != 'event'},
     purpose=dict(type='str', choices=list(PURPOSES), default='preempt'),
@@ -60,9 +61,11 @@ class ActionModule(ActionBase):
             for key in ('vcenter_hostname', 'vcenter_port'):
                 if request[key] in (None, ''):
                     request[key] = os.environ.get('VMWARE_HOST' if key == 'vcenter_hostname' else 'VMWARE_PORT')
-            if params['purpose'] == 'setup':
-                # Setup checks the tag and the vCenter; it preempts nothing, so it needs no criticality.
+            if params['purpose'] in ('setup', 'restore'):
+                # Setup and restore preempt nothing, so they need no criticality; a restore is one whatever the alarm says.
                 plan = build_plan(dict(request, criticality=request['criticality'] or 'LOW'))
+                if params['purpose'] == 'restore':
+                    plan['action'] = 'restore'
             elif params['purpose'] == 'preempt':
                 plan = build_plan(request)
             else:
@@ -74,11 +77,15 @@ class ActionModule(ActionBase):
             # A state that cannot be read stops the run here, before anything talks to vCenter.
             try:
                 store = open_state(params['state_file'], params['state_url'])
-                if params['purpose'] in ('cancel', 'status'):
+                if params['purpose'] in ('cancel', 'status', 'restore'):
                     plan['state_keys'] = scope_keys(request, store.workflow_ids())
                 records = [store.query(key) for key in plan.get('state_keys') or [plan['state_key']]]
+                if params['purpose'] == 'restore':
+                    plan['state_key'] = restore_key(plan['workflow_id'], plan['state_keys'], records)
             except StateError as exc:
                 return dict(result, failed=True, msg=str(exc), retryable=exc.retryable)
+            except AmbiguousWorkflow as exc:
+                return dict(result, failed=True, msg=str(exc), retryable=False)
             if params['purpose'] == 'preempt':
                 plan['tag_id'] = known_tag_id(records[0], plan['tag'])
         result.update(plan, changed=False)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import preemption_run
+from ansible_collections.vsphere.preemption.plugins.module_utils import preemption_restore, preemption_run
+from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import utcnow
 
 
 def _checked(function, *args):
@@ -52,6 +53,22 @@ def preemption_status(queried, workflow):
     return _checked(preemption_run.status_lines, workflow, queried)
 
 
+def preemption_restore_plan(record, plan, triggered=False):
+    return _checked(preemption_restore.restore_plan, record, plan, utcnow(), bool(triggered))
+
+
+def preemption_restore_selection(restore, found, plan):
+    return _checked(preemption_restore.restore_selection, restore, found or {}, plan)
+
+
+def preemption_restore_work(restore, selection, power, plan):
+    return _checked(preemption_restore.restore_work, restore, selection, power or {}, plan)
+
+
+def preemption_restore_summary(plan, restore, selection=None, work=None, check_mode=False):
+    return _checked(preemption_restore.restore_summary, plan, restore, selection, work, bool(check_mode))
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -62,4 +79,8 @@ class FilterModule:
             'preemption_outcome': preemption_outcome,
             'preemption_summary': preemption_summary,
             'preemption_status': preemption_status,
+            'preemption_restore_plan': preemption_restore_plan,
+            'preemption_restore_selection': preemption_restore_selection,
+            'preemption_restore_work': preemption_restore_work,
+            'preemption_restore_summary': preemption_restore_summary,
         }

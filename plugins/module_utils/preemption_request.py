@@ -34,14 +34,20 @@ NUMBER_RANGES = {
     'retry_delay': (0, 300),
     'threshold': (0, None),
     'grace_period': (0, 3600),
+    'notice_period': (0, 3600),
 }
+
+# Numbers that may be left unset (None or ''), and what they then are.
+NUMBER_DEFAULTS = {'notice_period': 0}
 
 SCOPE_KEYWORDS = ('event', 'all')
 
-RECORDED_PLAN_KEYS = ('workflow_id', 'criticality', 'mode', 'scope', 'reason', 'tag', 'event_id', 'reply_to', 'sink', 'event_source', 'vcenter')
+RECORDED_PLAN_KEYS = ('workflow_id', 'criticality', 'mode', 'scope', 'reason', 'tag', 'event_id', 'reply_to', 'sink', 'event_source', 'vcenter',
+                      'notice_period')
 
 REQUEST_KEYS = ('tag', 'tag_category', 'criticality', 'event', 'workflow_id', 'reply_to', 'scope',
-                'priority_attribute', 'event_source', 'create_field', 'vcenter_hostname', 'vcenter_port') + tuple(NUMBER_RANGES)
+                'priority_attribute', 'event_source', 'create_field', 'vcenter_hostname', 'vcenter_port',
+                'protect_tag') + tuple(NUMBER_RANGES)
 
 
 class PreemptionRequestError(ValueError):
@@ -333,10 +339,14 @@ def build_plan(request):
     over the alarm's; the alarm still decides whether to preempt at all.
     """
     _check_request(request)
-    plan = {key: normalize_number(key, request.get(key)) for key in NUMBER_RANGES}
+    plan = {key: normalize_number(key, NUMBER_DEFAULTS[key] if key in NUMBER_DEFAULTS and request.get(key) in (None, '') else request.get(key))
+            for key in NUMBER_RANGES}
     plan['tag'] = normalize_tag(request.get('tag'))
     plan['tag_category'] = _optional_text('tag_category', request.get('tag_category'))
     plan['priority_attribute'] = _optional_text('priority_attribute', request.get('priority_attribute'))
+    # Whether the tag exists is tagged_vm_info's to check, before anything is powered off.
+    plan['protect_tag'] = _optional_text('protect_tag', request.get('protect_tag'),
+                                         "expected the name of a vSphere tag ('name' or 'category:name'), or nothing")
     plan['reply_to'] = normalize_reply_to(request.get('reply_to'))
     plan['sink'] = redact_url(plan['reply_to'])
     plan['create_field'] = normalize_bool('create_field', request.get('create_field'))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 
 EVENT_TYPE = 'com.vmware.workflows.vsphere.VmPreemptedEvent.v0'
+RESTORE_STATUSES = ('restored', 'not_restored', 'restore_failed')
 
 
 def cloudevent_id(workflow_id, trigger_event_id, run_id):
@@ -37,13 +38,14 @@ def _forced(vm, mode):
     return mode == 'hard'
 
 
-def annotation_value(run, plan, forced):
+def annotation_value(run, plan, forced, notice=None):
     """The JSON record written into the VM custom attribute (the Go prototype's field names).
 
     ``run`` is the run as vsphere.preemption.workflow_state returned it
     (``run_id``, ``started``, ``event``); ``plan`` is the plan the run recorded.
+    ``notice`` (``{period, deadline}``), when the guests were given a notice, is kept as the field ``notice``.
     """
-    return {
+    value = {
         'preempted': True,
         'tag': plan['tag'],
         'forcedShutdown': bool(forced),
@@ -55,25 +57,47 @@ def annotation_value(run, plan, forced):
         'runID': run['run_id'],
         'event': copy.deepcopy(run.get('event')),
     }
+    if notice:
+        value['notice'] = {'period': notice['period'], 'deadline': notice['deadline']}
+    return value
 
 
-def run_report(run, plan, powered_off):
+def event_message(plan, run_id, forced, notice=None):
+    """The vCenter event logged on each VM of a run: who powered it off, how and why (one per VM per run)."""
+    how = 'hard power-off' if forced else 'guest shutdown'
+    given = ' after a %d s notice' % notice['period'] if notice else ''
+    return ('Preempted by vsphere.preemption: workflow %s, run %s, criticality %s, %s%s.'
+            % (plan['workflow_id'], run_id, plan['criticality'], how, given))
+
+
+def given_notice(power, plan):
+    """``{period, deadline}`` of the notice a power_off result says it gave, or None."""
+    notice = (power or {}).get('notice')
+    if not isinstance(notice, dict) or not notice.get('deadline'):
+        return None
+    return {'period': plan.get('notice_period') or 0, 'deadline': notice['deadline']}
+
+
+def run_report(run, plan, powered_off, notice=None):
     """What a run writes for the VMs it powered off.
 
     ``powered_off`` is a list of ``{moid, name, method}`` (``method`` may be
-    missing for a VM whose power-off answer was lost). Returns
-    ``{annotations: [{vms, value}], event: {id, type, source, subject, data} or None}``:
+    missing for a VM whose power-off answer was lost); ``notice`` the notice
+    the run gave (see `given_notice`), or None. Returns
+    ``{annotations: [{vms, value, message}], event: {id, type, source, subject, data} or None}``:
     one annotation group per forcedShutdown value (a MEDIUM run may power off
-    some VMs soft and others hard), and the CloudEvent, None when nothing was
-    powered off.
+    some VMs soft and others hard) with the vCenter event message of its VMs,
+    and the CloudEvent, None when nothing was powered off.
     """
     groups = {}
     for vm in powered_off:
         groups.setdefault(_forced(vm, plan['mode']), []).append(vm['moid'])
-    annotations = [{'vms': groups[forced], 'value': annotation_value(run, plan, forced)} for forced in (True, False) if forced in groups]
+    annotations = [{'vms': groups[forced], 'value': annotation_value(run, plan, forced, notice),
+                    'message': event_message(plan, run['run_id'], forced, notice)}
+                   for forced in (True, False) if forced in groups]
     if not powered_off:
         return {'annotations': annotations, 'event': None}
-    data = annotation_value(run, plan, any(_forced(vm, plan['mode']) for vm in powered_off))
+    data = annotation_value(run, plan, any(_forced(vm, plan['mode']) for vm in powered_off), notice)
     data['virtualMachines'] = [{'Type': 'VirtualMachine', 'Value': vm['moid']} for vm in powered_off]
     event = {'id': cloudevent_id(plan['workflow_id'], plan.get('event_id'), run['run_id']), 'type': EVENT_TYPE,
              'source': plan['event_source'], 'subject': plan['workflow_id'], 'data': data}
@@ -178,7 +202,7 @@ def work(start, power=None, probe=None):
         {'progress': {powered_off, already_off, failed},  # the new run's, to record before annotating
          'annotations': [{vms, value}], 'events': [{url, sink, event}],  # what is owed, every run together
          'finish': [{run_id, results}],  # the final results of each run, for workflow_state: finished
-         'resumed': [run_id], 'current': {powered_off, failed}}
+         'resumed': [run_id], 'current': {powered_off, failed, notice (when one was given)}}
 
     Each run's recorded plan says whether it sends a CloudEvent.
     """
@@ -205,8 +229,13 @@ def work(start, power=None, probe=None):
                     powered_off.append({'moid': vm['moid'], 'name': vm.get('name')})
                 else:
                     failed.append({'moid': vm['moid'], 'name': vm.get('name'), 'msg': error})
+            notice = given_notice(power, plan) or results.get('notice')
             result['progress'] = {'powered_off': powered_off, 'already_off': already_off, 'failed': failed}
+            if notice:
+                result['progress']['notice'] = notice
             result['current'] = {'powered_off': powered_off, 'failed': failed}
+            if notice:
+                result['current']['notice'] = notice
         elif _unsure(run, on_since) and _probe_failed(probe):
             # What became of its VMs is unknown still: it stays unfinished, for a later run to finish.
             continue
@@ -214,14 +243,17 @@ def work(start, power=None, probe=None):
             powered_off = [dict(vm) for vm in results.get('powered_off') or []]
             powered_off += [{'moid': vm['moid'], 'name': vm.get('name')} for vm in _unsure(run, on_since) if vm['moid'] in off_now]
             failed = results.get('failed') or []
+            notice = results.get('notice')
             result['resumed'].append(run['run_id'])
-        report = run_report(run, plan, powered_off)
+        report = run_report(run, plan, powered_off, notice)
         result['annotations'].extend(report['annotations'])
         sent = results.get('event_sent')
         event_due = bool(plan.get('reply_to')) and report['event'] is not None
         if event_due and sent != report['event']['id']:
             result['events'].append({'url': plan['reply_to'], 'sink': plan['sink'], 'event': report['event']})
         final = {'powered_off': powered_off, 'failed': failed, 'annotated': [vm['moid'] for vm in powered_off]}
+        if notice:
+            final['notice'] = notice
         if event_due:
             final['event_sent'] = report['event']['id']
         if run['run_id'] != current_id:
@@ -298,27 +330,48 @@ def outcome(start, found=None, work_done=None, sent=False):
     current = start['run']
     plan = (current.get('results') or {}).get('plan') or {}
     selected = (current.get('results') or {}).get('selected') or []
-    event = run_report(current, plan, work_done['current']['powered_off'])['event'] if plan else None
+    notice = work_done['current'].get('notice')
+    event = run_report(current, plan, work_done['current']['powered_off'], notice)['event'] if plan else None
     return {
         'status': 'finished', 'run_id': current['run_id'], 'resumed': work_done['resumed'],
         'total': (found or {}).get('total', len(selected)), 'selected': selected,
         'powered_off': work_done['current']['powered_off'], 'failed': work_done['current']['failed'],
         'annotated': [vm['moid'] for vm in work_done['current']['powered_off']],
         'event_id': event['id'] if event and plan.get('reply_to') else None, 'event_sent': bool(sent),
+        'excluded': (found or {}).get('excluded') or [], 'notice': notice,
     }
+
+
+def excluded_phrase(excluded):
+    """'never touched 2 tagged VMs (1 protected, 1 managed_by): a (vm-1, protected), ...' for tagged_vm_info's ``excluded``."""
+    counts = {}
+    for vm in excluded:
+        counts[vm['reason']] = counts.get(vm['reason'], 0) + 1
+    return 'never touched %s tagged %s (%s): %s' % (
+        len(excluded), 'VM' if len(excluded) == 1 else 'VMs', ', '.join('%d %s' % (counts[reason], reason) for reason in sorted(counts)),
+        _vm_list(excluded, 'reason'))
 
 
 def run_summary(plan, outcome_, check_mode=False):
     """The one summary line of a role invocation, and the stats it publishes with set_stats.
 
     ``outcome_``: ``status`` (``finished``, ``skipped``, ``duplicate`` (a
-    trigger event that already started a run), ``cancelled`` or ``ignored``) and, as they apply, ``message`` and ``pending`` (why it was
+    trigger event that already started a run), ``cancelled`` or ``ignored``; or a restore's, see
+    preemption_restore.restore_summary, whose ``line`` is used) and, as they apply, ``message`` and ``pending`` (why it was
     skipped, and the unfinished run it left alone), ``removed`` (cancelled: a record was there),
     ``run_id``, ``total`` (tagged VMs in scope before max_vms), ``selected``,
     ``powered_off``, ``failed``, ``annotated``, ``event_id``, ``event_sent``,
-    ``resumed`` (run ids of earlier unfinished runs this one finished).
+    ``resumed`` (run ids of earlier unfinished runs this one finished),
+    ``excluded`` (tagged_vm_info's: protected, solution-managed, Fault Tolerance, templates) and
+    ``notice`` (``{period, deadline}`` given to the guests).
     """
     status = outcome_['status']
+    if status in RESTORE_STATUSES:
+        # A restore's line is made by preemption_restore.restore_summary.
+        stats = {'workflow_id': plan['workflow_id'], 'vcenter': plan['vcenter'], 'status': status, 'check_mode': bool(check_mode),
+                 'restored': outcome_.get('restored') or [], 'left_alone': outcome_.get('left_alone') or [],
+                 'failed': outcome_.get('failed') or []}
+        return {'line': outcome_['line'], 'stats': stats}
     where = '%s on %s' % (plan['workflow_id'], plan['vcenter'])
     scope = plan['scope'] or 'all of vCenter'
     powered_off = list(outcome_.get('powered_off') or [])
@@ -348,6 +401,10 @@ def run_summary(plan, outcome_, check_mode=False):
         left = (outcome_.get('total') or 0) - len(outcome_.get('selected') or [])
         if left > 0:
             parts.append('%d more left running (max_vms %d)' % (left, plan['max_vms']))
+        if outcome_.get('excluded'):
+            parts.append(excluded_phrase(outcome_['excluded']))
+        if outcome_.get('notice') and powered_off:
+            parts.append('notice of %d s given (deadline %s)' % (outcome_['notice']['period'], outcome_['notice']['deadline']))
         if failed:
             reasons = ['%s (%s): %s' % (vm.get('name') or vm['moid'], vm['moid'], vm.get('msg')) for vm in failed]
             parts.append('FAILED to power off %d: %s' % (len(failed), '; '.join(reasons)))
@@ -364,6 +421,7 @@ def run_summary(plan, outcome_, check_mode=False):
         'criticality': plan['criticality'], 'mode': plan['mode'], 'scope': plan['scope'], 'run_id': outcome_.get('run_id'),
         'powered_off': powered_off, 'failed': failed,
         'event_id': outcome_.get('event_id') if outcome_.get('event_sent') else None,
+        'excluded': list(outcome_.get('excluded') or []),
     }
     return {'line': prefix + line, 'stats': stats}
 

@@ -19,6 +19,7 @@ and a record is::
     {"workflow_id": "...",
      "run": <run>,            # the latest run that proceeded
      "unfinished": [<run>],   # older runs that never finished, oldest first
+     "earlier": [<run>],      # older finished runs with VMs not yet restored, oldest first (at most EARLIER_RUNS)
      "runs": 3,               # how many runs of this workflow proceeded
      "updated": "<timestamp>"}
 
@@ -76,6 +77,8 @@ FINISHED = 'finished'
 EVENTS_KEPT = 1000
 EVENTS_MAX_AGE = datetime.timedelta(days=7)
 EVENTS_CAP = 10000
+# Finished runs kept for a restore after a later run replaced them.
+EARLIER_RUNS = 20
 
 
 class StateError(Exception):
@@ -161,18 +164,32 @@ def decide_start(record, now, threshold):
                 pending=copy.deepcopy(pending_run(record)))
 
 
+def _unrestored(run):
+    """Whether a finished run powered off VMs that no restore brought back yet."""
+    results = run.get('results') or {}
+    restored = {vm.get('moid') for vm in results.get('restored') or [] if isinstance(vm, dict)}
+    return any(isinstance(vm, dict) and vm.get('moid') not in restored for vm in results.get('powered_off') or [])
+
+
 def start_record(record, workflow_id, run, now):
-    """The record after `run` proceeded; an unfinished current run is kept in ``unfinished``."""
+    """The record after `run` proceeded; an unfinished current run is kept in ``unfinished``, a finished one
+    whose VMs are not all restored in ``earlier`` (a restore brings them back)."""
     unfinished = copy.deepcopy(record.get('unfinished') or []) if record else []
+    earlier = copy.deepcopy(record.get('earlier') or []) if record else []
     if record and record['run'].get('status') != FINISHED:
         unfinished.append(copy.deepcopy(record['run']))
-    return {
+    elif record and _unrestored(record['run']):
+        earlier = (earlier + [copy.deepcopy(record['run'])])[-EARLIER_RUNS:]
+    new = {
         'workflow_id': workflow_id,
         'run': copy.deepcopy(run),
         'unfinished': unfinished,
         'runs': (record.get('runs', 0) if record else 0) + 1,
         'updated': format_timestamp(now),
     }
+    if earlier:
+        new['earlier'] = earlier
+    return new
 
 
 def _merge_lists(current, update):
@@ -216,7 +233,7 @@ def update_run(record, run_id, results, now, finish=False):
     had been superseded leaves ``unfinished``. Raises RunNotFound when the
     workflow has no such run.
     """
-    runs = [record['run']] + list(record.get('unfinished') or [])
+    runs = [record['run']] + list(record.get('unfinished') or []) + list(record.get('earlier') or [])
     matches = [run for run in runs if run['run_id'] == run_id]
     if not matches:
         known = ', '.join(run['run_id'] for run in runs)
@@ -231,6 +248,8 @@ def update_run(record, run_id, results, now, finish=False):
     new = copy.deepcopy(record)
     if new['run'].get('run_id') == run_id:
         new['run'] = run
+    elif any(item.get('run_id') == run_id for item in new.get('earlier') or []):
+        new['earlier'] = [run if item.get('run_id') == run_id else item for item in new['earlier']]
     elif run['status'] == FINISHED:
         new['unfinished'] = [item for item in new['unfinished'] if item.get('run_id') != run_id]
     else:
@@ -299,7 +318,7 @@ def _check_record(where, workflow_id, record):
     try:
         if not isinstance(record.get('runs', 0), int):
             raise TypeError
-        for run in [record['run']] + list(record.get('unfinished', [])):
+        for run in [record['run']] + list(record.get('unfinished', [])) + list(record.get('earlier', [])):
             if not isinstance(run['run_id'], str) or not isinstance(run.get('results', {}), dict):
                 raise TypeError
             parse_timestamp(run['started'])

@@ -59,18 +59,19 @@ def scope_type(moid):
                        '(resgroup-...), folder (group-...) or datacenter (datacenter-...).' % moid, retryable=False)
 
 
-def field_key(fields, name):
+def field_key(fields, name, option='priority_attribute'):
     """The key of the VM custom attribute ``name`` among CustomFieldsManager's ``fields``.
 
     ``fields`` are dicts ``{key, name, type}`` (``type`` is the managed object
-    type the attribute applies to, None for global attributes).
+    type the attribute applies to, None for global attributes); ``option`` names
+    the module option that gave ``name``, for the error.
     """
     for field in fields:
         if field['name'] == name and field['type'] in (None, 'VirtualMachine'):
             return field['key']
     names = sorted(f['name'] for f in fields if f['type'] in (None, 'VirtualMachine'))
-    raise VCenterError('priority_attribute %r is not a custom attribute of VMs in vCenter (defined: %s).'
-                       % (name, ', '.join(repr(n) for n in names) or 'none'), retryable=False)
+    raise VCenterError('%s %r is not a custom attribute of VMs in vCenter (defined: %s).'
+                       % (option, name, ', '.join(repr(n) for n in names) or 'none'), retryable=False)
 
 
 def _chain(objects, start):
@@ -95,13 +96,14 @@ def fault_tolerance(vm):
     return None if state in (None, '', FT_NOT_CONFIGURED) else state
 
 
-def vm_records(objects, moids, scope=None, priority_key=None):
+def vm_records(objects, moids, scope=None, priority_key=None, attribute_keys=None):
     """One record per VM of ``moids`` that exists, from the plain ``objects`` retrieve_objects() returns.
 
     Record: ``moid, name, power_state, tools_running, host, cluster, template,
     managed_by`` (the extension key of the solution managing the VM, or None),
     ``fault_tolerance`` (see fault_tolerance()), ``priority_raw`` (the custom
-    attribute's string, None when unset) and
+    attribute's string, None when unset), with ``attribute_keys`` (``{name: key}``)
+    ``attributes`` (``{name: value or None}``), and
     ``in_scope`` (True when ``scope`` is None or the VM's host, folder chain or
     resource pool chain contains it). Raises VCenterError when ``scope`` is
     not in vCenter.
@@ -132,6 +134,9 @@ def vm_records(objects, moids, scope=None, priority_key=None):
             'priority_raw': (vm.get('customValue') or {}).get(priority_key) if priority_key is not None else None,
             'in_scope': scope is None or scope in ancestors,
         })
+        if attribute_keys is not None:
+            values = vm.get('customValue') or {}
+            records[-1]['attributes'] = {name: values.get(key) for name, key in attribute_keys.items()}
     return records
 
 
@@ -239,15 +244,18 @@ def vm_properties(content, moids, paths):
     return {moid: props for moid, props in _collect(content.propertyCollector, [spec]).items() if 'name' in props}
 
 
-def inventory(content, moids, scope=None, priority_attribute=None):
+def inventory(content, moids, scope=None, priority_attribute=None, attributes=None):
     """Records (see vm_records) for the VMs ``moids``, in one PropertyCollector retrieve.
+
+    ``attributes``: names of VM custom attributes whose values each record carries (in the same retrieve).
 
     ``content`` is the ServiceContent (``si.RetrieveContent()``, read once by the caller).
     """
-    if not moids and scope is None and priority_attribute is None:
+    if not moids and scope is None and priority_attribute is None and not attributes:
         return []
-    objects = retrieve_objects(content, moids, scope=scope, with_fields=priority_attribute is not None)
-    priority_key = None
-    if priority_attribute is not None:
-        priority_key = field_key(objects['customFieldsManager'].get('field') or [], priority_attribute)
-    return vm_records(objects, moids, scope=scope, priority_key=priority_key)
+    with_fields = priority_attribute is not None or bool(attributes)
+    objects = retrieve_objects(content, moids, scope=scope, with_fields=with_fields)
+    fields = objects['customFieldsManager'].get('field') or [] if with_fields else []
+    priority_key = field_key(fields, priority_attribute) if priority_attribute is not None else None
+    attribute_keys = {name: field_key(fields, name, 'attributes') for name in attributes} if attributes else None
+    return vm_records(objects, moids, scope=scope, priority_key=priority_key, attribute_keys=attribute_keys)

@@ -77,6 +77,8 @@ def select(records, power_states=None, limit=0, priority_attribute=None, protect
             warnings.append('Custom attribute %r of VM %s (%s) %s.' % (priority_attribute, record['name'], record['moid'], problem))
         vm = {key: record[key] for key in RETURNED_KEYS if key != 'priority'}
         vm['priority'] = priority
+        if 'attributes' in record:
+            vm['attributes'] = record['attributes']
         matches.append(vm)
     matches.sort(key=lambda vm: (vm['priority'], vm['name'], vm['moid']))
     excluded.sort(key=lambda vm: (vm['name'], vm['moid']))

@@ -11,7 +11,7 @@ module: preempt_plan
 short_description: Check the preempt role's variables and plan its run, reading the trigger event as data
 version_added: 0.2.0
 description:
-  - The first step of the role M(vsphere.preemption.preempt) (and of its status and cancel entry points); it checks
+  - The first step of the role M(vsphere.preemption.preempt) (and of its status, cancel and restore entry points); checks
     every variable before anything talks to vCenter and returns the plan of the run, or one error naming the bad
     variable, its value and what is allowed.
   - The trigger event is read from the variable C(preemption_event) exactly as it was given, never rendered as a
@@ -24,8 +24,10 @@ options:
   purpose:
     description:
       - V(preempt) checks everything a run needs, V(setup) the same but for the criticality; V(cancel) and V(status) only the workflow and the vCenter.
+      - V(restore) checks what a restore needs (the workflow, the numbers, the sink; no criticality) and returns
+        RV(action=restore) whatever the trigger event's alarm colours.
     type: str
-    choices: [preempt, setup, cancel, status]
+    choices: [preempt, setup, cancel, status, restore]
     default: preempt
   state_file:
     description: The workflow state file; the workflow's record in it must be readable (see M(vsphere.preemption.workflow_state)).
@@ -78,6 +80,12 @@ options:
   grace_period:
     description: The role variable C(preemption_grace_period).
     type: raw
+  notice_period:
+    description: The role variable C(preemption_notice_period); unset is V(0).
+    type: raw
+  protect_tag:
+    description: The role variable C(preemption_protect_tag).
+    type: raw
   vcenter_hostname:
     description: The vCenter; default the E(VMWARE_HOST) environment variable.
     type: raw
@@ -107,7 +115,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 action:
-  description: V(preempt), V(cancel) (an alarm that dropped, or O(purpose=cancel)), V(ignore) (an alarm that did not change) or V(status).
+  description:
+    - V(preempt), V(cancel) (an alarm that dropped, or O(purpose=cancel)), V(ignore) (an alarm that did not change), V(status)
+      or V(restore).
   returned: success
   type: str
   sample: preempt
@@ -133,35 +143,35 @@ trigger:
   sample: eda
 criticality:
   description: V(LOW), V(MEDIUM) or V(HIGH); null when the run preempts nothing.
-  returned: O(purpose=preempt)
+  returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: str
   sample: HIGH
 mode:
   description: The power-off mode of the criticality, V(soft), V(soft_then_hard) or V(hard).
-  returned: O(purpose=preempt)
+  returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: str
   sample: hard
 scope:
   description: The moid the run is confined to (the alarm's cluster, else its host, or the one given); null for all of vCenter.
-  returned: O(purpose=preempt)
+  returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: str
   sample: domain-c7
 event:
   description: The trigger event, as given (parsed from JSON text when it was text), never rendered.
-  returned: O(purpose=preempt)
+  returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: dict
 event_id:
   description: The trigger event's id.
-  returned: O(purpose=preempt)
+  returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: str
   sample: d65a8ad1-7d3c-4f72-ace4-e3f2883c4475
 reason:
   description: Why the run happens, for the summary, for example V(alarm 'cluster-cpu-above-80' green -> red).
-  returned: O(purpose=preempt)
+  returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: str
 recorded:
   description: The part of the plan the run records in the state, so that a later run can finish it as this one would have.
-  returned: O(purpose=preempt)
+  returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: dict
 tag_id:
   description:
@@ -176,7 +186,7 @@ state_keys:
   elements: str
 sink:
   description: The CloudEvent sink without user info, query or fragment, which logs may show.
-  returned: O(purpose=preempt)
+  returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: str
 msg:
   description: The error, naming the variable, its value and what is allowed.
@@ -184,7 +194,7 @@ msg:
   type: str
   sample: "preemption_criticality 'SUPER' is not valid: use LOW, MEDIUM or HIGH (any case)."
 retryable:
-  description: On failure, V(false), since a bad variable stays bad.
+  description: On failure, V(false); a bad variable stays bad.
   returned: failure
   type: bool
 '''

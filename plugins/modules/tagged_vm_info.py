@@ -84,6 +84,14 @@ options:
         unprotected; the message says how to create it.
       - Costs one more tag lookup and one tag-association call.
     type: str
+  attributes:
+    description:
+      - Names of VM custom attributes whose values each returned VM carries in RV(vms[].attributes), read in the
+        same PropertyCollector retrieve; for example V(com.vmware.workflows.vsphere.preemption), to see which run
+        preempted a VM (the restore does).
+      - A name that is not a custom attribute of VMs in vCenter is an error listing the defined ones.
+    type: list
+    elements: str
   require_field:
     description:
       - Name of a VM custom attribute that must be defined in vCenter when at least one VM is returned, for
@@ -166,6 +174,11 @@ vms:
       description: The VM's priority from O(priority_attribute); V(0) when unset or not used.
       type: int
       sample: 0
+    attributes:
+      description: The values of the custom attributes named in O(attributes), by name; null when unset on the VM.
+      returned: when O(attributes) is set
+      type: dict
+      sample: {"com.vmware.workflows.vsphere.preemption": '{"preempted":true,"runID":"8d1c"}'}
   sample:
     - moid: vm-58
       name: batch-worker-03
@@ -249,6 +262,7 @@ def argument_spec():
         limit=dict(type='int', default=0),
         priority_attribute=dict(type='str'),
         protect_tag=dict(type='str'),
+        attributes=dict(type='list', elements='str'),
         require_field=dict(type='str'),
     )
     return spec
@@ -293,7 +307,8 @@ def main():
             protected = protected_vm_moids(rest, protect_tag) if protect_tag is not None else set()
         service_instance = connect(**connection)
         try:
-            records = inventory(service_instance.RetrieveContent(), moids, scope=scope, priority_attribute=priority_attribute)
+            records = inventory(service_instance.RetrieveContent(), moids, scope=scope, priority_attribute=priority_attribute,
+                                attributes=params['attributes'])
             vms, total, warnings, excluded = select(records, power_states=params['power_state'], limit=params['limit'],
                                                     priority_attribute=priority_attribute, protected=protected)
             # Only VMs about to be acted on need the attribute: finding none is not an error.

@@ -20,6 +20,7 @@ import os
 import pytest
 import requests
 import yaml
+from ansible_rulebook.util import substitute_variables
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import ALARM_COLORS, alarm_action
 
@@ -66,11 +67,14 @@ def routing(tmp_path_factory):
     """The rulebook, its playbooks replaced by recording stand-ins, listening on a free port."""
     workdir = tmp_path_factory.mktemp('rulebook')
     text = open(os.path.join(RULEBOOKS, 'preemption.yml'), encoding='utf-8').read()
-    for name in ('preempt', 'cancel'):
+    for name in ('preempt', 'cancel', 'restore'):
         standin = workdir / ('standin_%s.yml' % name)
         standin.write_text(STANDIN.format(name=name))
-        assert text.count('name: vsphere.preemption.%s\n' % name) == 1
-        text = text.replace('name: vsphere.preemption.%s\n' % name, 'name: %s\n' % standin)
+        # A plain playbook name, or one of the names the drop rule's template picks from.
+        forms = {'name: vsphere.preemption.%s\n' % name: 'name: %s\n' % standin, "'vsphere.preemption.%s'" % name: "'%s'" % standin}
+        assert sum(text.count(form) for form in forms) == 1
+        for form, replacement in forms.items():
+            text = text.replace(form, replacement)
     rulebook = workdir / 'preemption.yml'
     rulebook.write_text(text)
     port = free_port()
@@ -155,6 +159,8 @@ def test_raised_preempts_dropped_cancels_and_other_events_are_ignored(routing):
         'preemption_retry_delay': 2,
         'preemption_grace_period': 30,
         'preemption_priority_attribute': None,
+        'preemption_protect_tag': None,
+        'preemption_notice_period': 0,
         'preemption_scope': 'event',
         'preemption_state_file': '~/.ansible/vsphere_preemption_state.json',
         'preemption_state_url': None,
@@ -171,7 +177,8 @@ def test_every_alarm_transition_routes_as_the_role_decides(tmp_path):
     with open(os.path.join(RULEBOOKS, 'preemption.yml'), encoding='utf-8') as handle:
         rulebook = yaml.safe_load(handle)
     for rule in rulebook[0]['rules']:
-        playbook = rule['action']['run_playbook']['name'].rsplit('.', 1)[1]
+        # Without preemption_restore_on_clear, the drop rule's template always picks cancel.
+        playbook = substitute_variables(rule['action']['run_playbook']['name'], {'event': {'payload': veba_event()}}).strip().rsplit('.', 1)[1]
         rule['action'] = {'debug': {'msg': 'ROUTE %s {{ event.payload.id }}' % playbook}}
     (tmp_path / 'routes.yml').write_text(yaml.safe_dump(rulebook))
     port = free_port()

@@ -32,8 +32,13 @@ def ruleset(name):
 
 
 def actions():
+    """The run_playbook actions by playbook, the drop rule's as it runs without preemption_restore_on_clear."""
     rules = ruleset('preemption.yml')['rules']
-    return {rule['action']['run_playbook']['name']: rule['action']['run_playbook'] for rule in rules}
+    return {playbook_of(rule, {'event': event()}): rule['action']['run_playbook'] for rule in rules}
+
+
+def playbook_of(rule, variables):
+    return substitute_variables(rule['action']['run_playbook']['name'], variables).strip()
 
 
 def event():
@@ -52,6 +57,22 @@ def test_raised_runs_preempt_and_dropped_runs_cancel_with_the_same_variables():
     found = actions()
     assert sorted(found) == ['vsphere.preemption.cancel', 'vsphere.preemption.preempt']
     assert found['vsphere.preemption.preempt']['extra_vars'] == found['vsphere.preemption.cancel']['extra_vars']
+
+
+@pytest.mark.parametrize('restore_on_clear, to, playbook', [
+    (None, 'green', 'vsphere.preemption.cancel'), (False, 'green', 'vsphere.preemption.cancel'),
+    (True, 'green', 'vsphere.preemption.restore'), ('true', 'gray', 'vsphere.preemption.restore'),
+    # Red to yellow: the pressure is still there; with restore_on_clear the record the restore needs is kept.
+    (None, 'yellow', 'vsphere.preemption.cancel'), (True, 'yellow', 'vsphere.preemption.status'),
+])
+def test_a_drop_to_green_or_gray_restores_only_with_restore_on_clear(restore_on_clear, to, playbook):
+    dropped = [rule for rule in ruleset('preemption.yml')['rules'] if rule['name'] == 'Alarm dropped'][0]
+    cleared = event()
+    cleared['payload']['data']['From'], cleared['payload']['data']['To'] = 'red', to
+    variables = {'event': cleared}
+    if restore_on_clear is not None:
+        variables['preemption_restore_on_clear'] = restore_on_clear
+    assert playbook_of(dropped, variables) == playbook
 
 
 def test_unset_variables_get_the_role_defaults():

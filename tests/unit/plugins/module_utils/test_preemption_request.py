@@ -272,7 +272,31 @@ def test_the_plan_records_what_finishing_the_run_needs(red_event):
     assert plan['recorded'] == {
         'workflow_id': 'cluster-cpu-above-80', 'criticality': 'HIGH', 'mode': 'hard', 'scope': 'domain-c7',
         'reason': "alarm 'cluster-cpu-above-80' green -> red", 'tag': 'preemptible', 'event_id': red_event['id'],
-        'reply_to': 'http://sink/', 'sink': 'http://sink/', 'event_source': '/vsphere.preemption/vc1.example.com', 'vcenter': 'vc1.example.com'}
+        'reply_to': 'http://sink/', 'sink': 'http://sink/', 'event_source': '/vsphere.preemption/vc1.example.com', 'vcenter': 'vc1.example.com',
+        'notice_period': 0}
+
+
+# ------------------------------------------------------------------ spot lifecycle: protect tag, notice period
+
+@pytest.mark.parametrize('given, expected', [(None, 0), ('', 0), (0, 0), ('120', 120), (3600, 3600)])
+def test_notice_period_defaults_to_zero_and_accepts_digit_strings(given, expected):
+    assert build_plan(request(criticality='LOW', notice_period=given))['notice_period'] == expected
+
+
+@pytest.mark.parametrize('bad', [-1, 3601, 'soon', 1.5, True])
+def test_bad_notice_period_names_the_variable_and_the_range(bad):
+    with pytest.raises(PreemptionRequestError) as error:
+        build_plan(request(criticality='LOW', notice_period=bad))
+    assert str(error.value).startswith('preemption_notice_period ')
+    assert 'an integer from 0 to 3600' in str(error.value)
+
+
+def test_protect_tag_is_optional_text():
+    assert build_plan(request(criticality='LOW'))['protect_tag'] is None
+    assert build_plan(request(criticality='LOW', protect_tag=' protection:do-not-preempt '))['protect_tag'] == 'protection:do-not-preempt'
+    with pytest.raises(PreemptionRequestError) as error:
+        build_plan(request(criticality='LOW', protect_tag=['a']))
+    assert str(error.value).startswith('preemption_protect_tag ')
 
 
 # ------------------------------------------------------------------ a workflow per alarm and scope

@@ -47,7 +47,8 @@ def test_report_of_a_hard_run(red_event):
     value = {'preempted': True, 'tag': 'preemptible', 'forcedShutdown': True, 'criticality': 'HIGH',
              'workflowID': 'cluster-cpu-above-80', 'scope': 'domain-c7', 'workflowStarted': '2021-11-05T13:02:34.437444Z', 'runID': 'run-1',
              'event': red_event}
-    assert report['annotations'] == [{'vms': ['vm-58', 'vm-61'], 'value': value}]
+    assert report['annotations'] == [{'vms': ['vm-58', 'vm-61'], 'value': value, 'message': (
+        'Preempted by vsphere.preemption: workflow cluster-cpu-above-80, run run-1, criticality HIGH, hard power-off.')}]
     assert report['event'] == {
         'id': 'cluster-cpu-above-80-d65a8ad1-7d3c-4f72-ace4-e3f2883c4475', 'type': EVENT_TYPE,
         'source': '/vsphere.preemption/vc1.example.com', 'subject': 'cluster-cpu-above-80',
@@ -89,7 +90,7 @@ def test_summary_of_a_finished_run(red_event):
     assert summary['stats'] == {
         'workflow_id': 'cluster-cpu-above-80', 'vcenter': 'vc1.example.com', 'status': 'finished', 'check_mode': False,
         'criticality': 'HIGH', 'mode': 'hard', 'scope': 'domain-c7', 'run_id': 'run-1', 'powered_off': VMS, 'failed': [],
-        'event_id': 'cluster-cpu-above-80-d65a'}
+        'event_id': 'cluster-cpu-above-80-d65a', 'excluded': []}
 
 
 def test_summary_in_check_mode_says_what_would_happen():
@@ -280,6 +281,43 @@ def test_a_probe_that_could_not_read_leaves_earlier_runs_unfinished_and_fails_th
     assert [entry['run_id'] for entry in done['finish']] == ['run-2']
     assert done['current'] == {'powered_off': [], 'failed': [dict(A, msg='Cannot connect.')]}
     assert done['resumed'] == [] and done['events'] == []
+
+
+# ------------------------------------------------------------------ spot lifecycle: notice, exclusions
+
+def test_a_notice_given_is_recorded_in_the_annotation_the_event_and_the_vcenter_message():
+    plan = build_plan(request(criticality='HIGH', notice_period=120))['recorded']
+    notice = {'period': 120, 'deadline': '2026-12-01T20:02:00Z'}
+    report = run_report(RUN, plan, [{'moid': 'vm-1', 'method': 'hard'}], notice)
+    [group] = report['annotations']
+    assert group['value']['notice'] == notice
+    assert report['event']['data']['notice'] == notice
+    assert group['message'] == ('Preempted by vsphere.preemption: workflow manual, run run-1, criticality HIGH, '
+                                'hard power-off after a 120 s notice.')
+    assert 'notice' not in run_report(RUN, plan, [{'moid': 'vm-1', 'method': 'hard'}])['annotations'][0]['value']
+
+
+def test_work_takes_the_notice_from_the_power_off_and_records_it():
+    plan = build_plan(request(criticality='HIGH', notice_period=30))
+    run = dict(RUN, results={'plan': plan['recorded'], 'selected': [{'moid': 'vm-1', 'name': 'a'}]})
+    start = {'proceed': True, 'run': run, 'record': {'run': run, 'unfinished': []}}
+    power = {'preempted': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}], 'already_off': [], 'failed_vms': [],
+             'notice': {'deadline': '2026-12-01T20:00:30Z', 'value': '{}', 'notified': ['vm-1'], 'written': ['vm-1']}}
+    done = work(start, power)
+    notice = {'period': 30, 'deadline': '2026-12-01T20:00:30Z'}
+    assert done['progress']['notice'] == notice and done['finish'][0]['results']['notice'] == notice
+    assert done['annotations'][0]['value']['notice'] == notice
+
+
+def test_the_summary_counts_the_excluded_vms_by_reason():
+    plan = build_plan(request(criticality='HIGH', scope='all'))
+    excluded = [{'moid': 'vm-7', 'name': 'vCLS-1', 'reason': 'managed_by'}, {'moid': 'vm-8', 'name': 'db', 'reason': 'protected'},
+                {'moid': 'vm-9', 'name': 'db2', 'reason': 'protected'}]
+    summary = run_summary(plan, {'status': 'finished', 'run_id': 'run-1', 'total': 0, 'selected': [], 'powered_off': [], 'failed': [],
+                                 'excluded': excluded})
+    assert ('never touched 3 tagged VMs (1 managed_by, 2 protected): vCLS-1 (vm-7, managed_by), db (vm-8, protected), '
+            'db2 (vm-9, protected)') in summary['line']
+    assert summary['stats']['excluded'] == excluded
 
 
 def test_the_tag_id_of_the_last_run_is_handed_back_for_the_same_tag_only():

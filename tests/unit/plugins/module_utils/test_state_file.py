@@ -567,6 +567,24 @@ def test_ten_concurrent_processes_exactly_one_proceeds(tmp_path):
     assert document['workflows']['wf']['runs'] == 1
 
 
+# ---------------------------------------------------------------- runs kept for a restore
+
+def test_a_finished_run_with_vms_to_restore_is_kept_in_earlier_and_can_be_updated():
+    first = state_file.new_run('r1', T0, results={'powered_off': [{'moid': 'vm-1'}]})
+    first['status'] = state_file.FINISHED
+    record = {'workflow_id': 'wf', 'run': first, 'unfinished': [], 'runs': 1, 'updated': format_timestamp(T0)}
+    second = state_file.start_record(record, 'wf', state_file.new_run('r2', T0), T0)
+    assert [run['run_id'] for run in second['earlier']] == ['r1']
+    updated, run = state_file.update_run(second, 'r1', {'restored': [{'moid': 'vm-1'}]}, T0)
+    assert run['results']['restored'] == [{'moid': 'vm-1'}]
+    assert updated['earlier'][0]['results']['restored'] == [{'moid': 'vm-1'}]
+    # Restored, it is not kept when the next run replaces it.
+    done = state_file.new_run('r3', T0, results={'powered_off': [{'moid': 'vm-2'}], 'restored': [{'moid': 'vm-2'}]})
+    done['status'] = state_file.FINISHED
+    third = state_file.start_record(dict(updated, run=done, earlier=[]), 'wf', state_file.new_run('r4', T0), T0)
+    assert 'earlier' not in third
+
+
 def _start_event(path, barrier, results):
     barrier.wait()
     results.put(StateFile(path).started('wf@vc', 0, event_id='e1')['proceed'])
