@@ -67,7 +67,7 @@ FIELD = 'com.vmware.workflows.vsphere.preemption'
 TAG = 'preemptible'
 CATEGORY = 'preemption'
 ALARM = 'bench-cluster-cpu-above-80'
-SECTIONS = ('preempt', 'scale', 'overhead', 'trigger', 'tags', 'n')
+SECTIONS = ('preempt', 'scale', 'overhead', 'trigger', 'tags', 'n', 'storm')
 POLL = 0.025
 EXTRA_TAGS = 200
 PROFILE_LINE_RE = re.compile(r'^(.*?) -+ (\d+\.\d+)s$')
@@ -83,7 +83,9 @@ TARGETS = {
     'tags_many_vs_one': 1.3,     # search with 300 more tags / with one tag, at most (with latency)
     'n_1000_vs_100': 10.0,       # (time - floor) at 1,000 VMs / at 100 VMs, at most
     'n_100_speedup': 8.0,        # baseline / collection at 100 VMs with latency, at least
+    'storm_vs_one': 6.0,         # six clusters red at once / one cluster alone, through the webhook, well under
 }
+STORM_CLUSTERS = 6
 
 
 class BenchError(RuntimeError):
@@ -774,6 +776,77 @@ def bench_trigger(runs: int, workdir: Path, sim, inv, moids, cluster_moid: str) 
     }
 
 
+def bench_storm(runs: int, workdir: Path) -> dict:
+    """The same alarm red on STORM_CLUSTERS clusters at once through the webhook rulebook, against one cluster alone.
+
+    Each cluster holds two tagged VMs; the time is from the first POST until every cluster's VMs are off and
+    every run is recorded finished. The rulebook runs scopes in parallel (a lock per cluster).
+    """
+    import requests
+
+    out = workdir / 'storm'
+    out.mkdir()
+    sim = start_sim(workdir, 'storm', clusters=STORM_CLUSTERS, hosts=1, vms=2, standalone_hosts=0)
+    inv = Inventory(sim)
+    state_file = out / 'state.json'
+    token = uuid.uuid4().hex
+    port = free_port()
+    rule_vars = {'preemption_alarm_name': ALARM, 'preemption_webhook_token': token, 'preemption_webhook_port': port,
+                 'preemption_webhook_host': '127.0.0.1', 'preemption_tag': TAG, 'preemption_state_file': str(state_file),
+                 'preemption_threshold': 0}
+    clusters = ['DC0_C%d' % i for i in range(STORM_CLUSTERS)]
+    try:
+        moids = {cluster: inv.tag(['%s_RP0_VM0' % cluster, '%s_RP0_VM1' % cluster]) for cluster in clusters}
+        cluster_moids = {cluster: inv.cluster_moid(cluster) for cluster in clusters}
+        session = requests.Session()
+        session.trust_env = False
+        headers = {'Authorization': 'Bearer %s' % token, 'Content-Type': 'application/cloudevents+json'}
+        url = 'http://127.0.0.1:%d/endpoint' % port
+
+        def relieve(names):
+            """Seconds until the clusters ``names``, red at once, have their VMs off and their runs finished."""
+            every = [moid for name in names for moid in moids[name]]
+            inv.reset(every)
+            with contextlib.suppress(FileNotFoundError):
+                state_file.unlink()
+            start = time.perf_counter()
+            for name in names:
+                resp = session.post(url, json=alarm_event(cluster_moids[name]), headers=headers, timeout=30)
+                if resp.status_code != 200:
+                    raise BenchError('webhook answered HTTP %d: %s' % (resp.status_code, resp.text))
+            deadline = start + 300
+            while time.perf_counter() < deadline:
+                if not rulebook.running():
+                    raise BenchError('ansible-rulebook exited:\n%s' % rulebook.log())
+                with contextlib.suppress(OSError, ValueError):
+                    workflows = json.loads(state_file.read_text()).get('workflows', {})
+                    if len(workflows) == len(names) and all(r['run']['status'] == 'finished' for r in workflows.values()):
+                        break
+                time.sleep(0.1)
+            else:
+                raise BenchError('the storm of %d clusters was not relieved within 300 s' % len(names))
+            took = time.perf_counter() - start
+            inv.check_preempted(every, 'storm')
+            return took
+
+        rulebook = Rulebook(str(REPO / 'extensions' / 'eda' / 'rulebooks' / 'preemption.yml'), rule_vars, out / 'rulebook',
+                            env=bench_env(sim), verbose=False)
+        one, storm = [], []
+        with rulebook:
+            rulebook.wait_for_port(port)
+            relieve(clusters[:1])  # warm-up, not timed
+            for i in range(runs):
+                for side in alternate(i, ('one', 'storm')):
+                    (one if side == 'one' else storm).append(relieve(clusters[:1] if side == 'one' else clusters))
+                log('storm round %d: one cluster %.2f s, %d clusters %.2f s' % (i + 1, one[-1], STORM_CLUSTERS, storm[-1]))
+    finally:
+        inv.close()
+        sim.stop()
+    ratio = [s / o for s, o in zip(storm, one)]
+    return {'clusters': STORM_CLUSTERS, 'one_cluster_s': summary(one), 'storm_s': summary(storm), 'storm_vs_one': summary(ratio),
+            'targets': {'storm_vs_one_below': TARGETS['storm_vs_one'], 'met': statistics.median(ratio) < TARGETS['storm_vs_one']}}
+
+
 def bench_no_latency(runs: int, workdir: Path, sections) -> dict:
     """Sections 3 and 4 share one simulator without latency: 10 tagged VMs in cluster DC0_C0."""
     sim = start_sim(workdir, 'no-latency', vms=10)
@@ -962,6 +1035,13 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
             ('4. CloudEvent POSTed to the rulebook webhook -> first VM off', _fmt(r['rulebook_first_off_s']), '', ''),
             ('4. added by the rulebook (per round)', _fmt(r['rulebook_added_s']), '<= %g s' % TARGETS['trigger_added_s'],
              _met(r['targets']['met'])),
+        ]
+    r = results.get('storm')
+    if r:
+        rows += [
+            ('7. one cluster red, through the webhook rulebook: until relieved', _fmt(r['one_cluster_s']), '', ''),
+            ('7. %d clusters red at once: until all relieved' % r['clusters'], _fmt(r['storm_s']), '', ''),
+            ('7. storm / one cluster', _fmt(r['storm_vs_one'], 'x'), '< %gx' % TARGETS['storm_vs_one'], _met(r['targets']['met'])),
         ]
     return rows
 
@@ -1164,6 +1244,7 @@ def main(argv=None) -> int:
              ('tags', lambda: {'tags': bench_tags(args.latency_runs, workdir, vcenter_ms=vcenter_ms)}),
              ('scale', lambda: {'scale': bench_scale(args.runs, workdir, sizes)}),
              ('overhead+trigger', lambda: bench_no_latency(args.runs, workdir, sections)),
+             ('storm', lambda: {'storm': bench_storm(args.runs, workdir)}),
              ('n', lambda: {'n': bench_n(args.n_runs, workdir, results.get('preempt_latency'), args.n_baseline, vcenter_ms=vcenter_ms)})]
     for name, step in steps:
         if not set(name.split('+')) & set(sections):

@@ -144,7 +144,7 @@ def test_rulebook_delivers_an_alarm_raised_while_it_was_stopped_once(vcsim, vcen
 
     def record():
         workflows = json.loads(state_file.read_text() or '{}').get('workflows', {}) if state_file.exists() else {}
-        return next((r for key, r in workflows.items() if key.split('@')[0] == ALARM), None)
+        return next((r for key, r in workflows.items() if key.split('@')[0].split('/')[0] == ALARM), None)
 
     variables = {'preemption_alarm_name': ALARM, 'preemption_state_file': str(state_file), 'preemption_alarms_checkpoint': str(checkpoint),
                  'preemption_threshold': 0}
