@@ -21,6 +21,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
     workflow_identity,
 )
 
+
 @pytest.fixture
 def red_event():
     return red_alarm()

@@ -25,6 +25,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_run 
     work,
 )
 
+
 @pytest.fixture
 def red_event():
     return red_alarm()
