@@ -159,12 +159,14 @@ def json_env(env: dict) -> dict:
 
 
 def task_actions(stdout: str) -> list[tuple[str, str]]:
-    """[(task name, module or action)] in execution order, from the JSON callback's output."""
+    """[(task name, module or action, None when skipped)] in execution order, from the JSON callback's output."""
     out = []
     for play in json.loads(stdout)['plays']:
         for task in play['tasks']:
             results = list(task['hosts'].values())
-            out.append((task['task']['name'], results[0].get('action') if results else None))
+            # A skipped task ran no module: it counts under None (the probe of the role's power-off step, for one).
+            ran = results and not all(result.get('skipped') for result in results)
+            out.append((task['task']['name'], results[0].get('action') if ran else None))
     return out
 
 
