@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import datetime
 import json
-import threading
 import time
 
 import pytest
 from pyVmomi import vim
 
 from tests.functional.ansible_cli import run_module
+from tests.functional.guest_notice_view import KEY, Watcher, guest_view
 
 MODULE = 'vsphere.preemption.power_off'
-KEY = 'guestinfo.preemption'
 VCSIM_OPTIONS = dict(vms=4, hosts=1)
 NOTICE = {'preempted': True, 'criticality': 'HIGH', 'workflowID': 'wf-1', 'runID': 'r-1'}
 PERIOD = 3
@@ -31,27 +30,6 @@ def moids(vcenter):
 
 def power_off(vcsim, check=False, **args):
     return run_module(MODULE, dict({'mode': 'hard'}, **args), env=vcsim.env(), check=check)
-
-
-def guest_view(vcenter, moid):
-    """(power state, the notice a guest would read: the key's last value, None when unset)."""
-    vm = vcenter.vm(moid)
-    values = [o.value for o in vcenter.get(vm, 'config.extraConfig') or () if o.key == KEY]
-    return vcenter.power_state(moid), (values[-1] if values else None)
-
-
-class Watcher(threading.Thread):
-    """Reads each VM's power state and notice over and over while the module runs (a second session)."""
-
-    def __init__(self, vcenter, moids):
-        super().__init__(daemon=True)
-        self.vcenter, self.moids, self.seen, self.done = vcenter, moids, [], threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            for moid in self.moids:
-                self.seen.append((moid,) + guest_view(self.vcenter, moid))
-            time.sleep(0.2)
 
 
 def test_check_mode_writes_no_notice_and_does_not_wait(vcsim, vcenter, moids):

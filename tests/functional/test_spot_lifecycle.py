@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import threading
 import time
 
 import os
@@ -24,6 +23,7 @@ import pytest
 import requests
 from pyVmomi import vim
 
+from tests.functional.guest_notice_view import Watcher, guest_view
 from tests.functional.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_on_all, power_states, state, tag_vms
 from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
 
@@ -32,7 +32,6 @@ TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2', 'DC0_H0_VM0']
 PREEMPTIBLE = ['DC0_C0_RP0_VM0', 'DC0_H0_VM0']
 PROTECTED = 'DC0_C0_RP0_VM1'
 MANAGED = 'DC0_C0_RP0_VM2'
-KEY = 'guestinfo.preemption'
 PERIOD = 4
 
 
@@ -53,31 +52,11 @@ def role(entry, vcsim, tmp_path, **variables):
     return playbook(entry, vcsim.env(), variables)
 
 
-def guest_view(vcenter, moid):
-    """(power state, the notice a guest would read: the key's last value, None when unset)."""
-    values = [o.value for o in vcenter.get(vcenter.vm(moid), 'config.extraConfig') or () if o.key == KEY]
-    return vcenter.power_state(moid), (values[-1] if values else None)
-
-
 def user_events(vcenter, moid):
     """Messages of the user events vCenter holds for the VM ``moid`` (QueryEvents)."""
     spec = vim.event.EventFilterSpec(entity=vim.event.EventFilterSpec.ByEntity(entity=vcenter.vm(moid), recursion='self'),
                                      eventTypeId=['GeneralUserEvent'], maxCount=1000)
     return [event.message for event in vcenter.content.eventManager.QueryEvents(spec)]
-
-
-class Watcher(threading.Thread):
-    """Reads each VM's power state and notice over and over while the playbook runs (a second session)."""
-
-    def __init__(self, vcenter, moids):
-        super().__init__(daemon=True)
-        self.vcenter, self.moids, self.seen, self.done = vcenter, moids, [], threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            for moid in self.moids:
-                self.seen.append((moid,) + guest_view(self.vcenter, moid))
-            time.sleep(0.2)
 
 
 def test_protected_and_managed_vms_stay_on_the_others_get_a_notice_an_event_and_come_back(vcsim, vcenter, moids, sink, tmp_path):
