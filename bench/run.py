@@ -1236,7 +1236,7 @@ def main(argv=None) -> int:
                'config': {'runs': args.runs, 'sections': sections, 'sizes': sizes, 'targets': TARGETS,
                           'latency_ms': args.latency_ms, 'login_latency_ms': args.login_latency_ms,
                           'latency_runs': args.latency_runs, 'n_runs': args.n_runs, 'n_baseline': args.n_baseline,
-                          'method': 'see bench/README.md'}}
+                          'method': 'see docs/docsite/rst/guide_benchmarks.rst'}}
     ensure_matplotlib()  # install or fail now, not after ten minutes of measuring
     began = time.perf_counter()
     timings, skipped = {}, []

@@ -11,7 +11,7 @@ module: preempt_plan
 short_description: Check the preempt role's variables and plan its run, reading the trigger event as data
 version_added: 0.2.0
 description:
-  - The first step of the role M(vsphere.preemption.preempt) (and of its status, cancel and restore entry points); checks
+  - The first step of the role P(vsphere.preemption.preempt#role) (and of its status, cancel and restore entry points); checks
     every variable before anything talks to vCenter and returns the plan of the run, or one error naming the bad
     variable, its value and what is allowed.
   - The trigger event is read from the variable C(preemption_event) exactly as it was given, never rendered as a

@@ -1,0 +1,12 @@
+
+# --- appended by tools/docs/build.sh (vsphere.preemption) ---
+# The build runs offline: links into the Ansible documentation resolve from the
+# inventory tools/docs/ansible_inventory.py writes beside this file, never from
+# the network, and there are no links into Python's or Jinja's documentation.
+import os.path
+
+intersphinx_mapping = {
+    'ansible_devel': ('https://docs.ansible.com/projects/ansible/devel/',
+                      (os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ansible_devel.inv'),)),
+}
+html_title = 'vsphere.preemption'
