@@ -17,7 +17,7 @@ LINK := $(COLLECTIONS)/ansible_collections/vsphere/preemption
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all demo test pytest sanity lint build bench setup vcsim clean
+.PHONY: all demo test pytest sanity lint docs docs-lint changelog-lint galaxy-import build bench setup vcsim clean
 
 all: test
 
@@ -38,7 +38,8 @@ vcsim: setup
 demo: setup vcsim
 	$(BIN)/python tools/demo.py
 
-test: pytest sanity lint
+# The quick gates first, then the suites; `docs` last proves the HTML documentation builds.
+test: docs-lint changelog-lint pytest sanity lint galaxy-import docs
 
 pytest: setup vcsim
 	$(BIN)/python -m pytest tests/unit tests/functional
@@ -48,6 +49,23 @@ sanity: setup
 
 lint: setup
 	$(BIN)/ansible-lint --profile production --offline
+
+# The collection's HTML documentation (antsibull-docs + Sphinx, warnings as errors) in .build/docs/html.
+docs: setup
+	tools/docs/build.sh
+
+# antsibull-docs' checks of every plugin's, the role's and the guides' documentation,
+# and that the Event-Driven Ansible plugins' page matches their DOCUMENTATION.
+docs-lint: setup
+	cd $(LINK) && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	$(BIN)/python tools/docs/eda_plugins.py --check
+
+changelog-lint: setup
+	$(BIN)/antsibull-changelog lint
+
+# galaxy-importer on the tarball, as Galaxy and Automation Hub run it (tools/galaxy-importer.cfg).
+galaxy-import: build
+	tools/galaxy_import.sh
 
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/dist

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: power_on
 short_description: Power preempted VMs back on, clearing their preemption notice
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Powers on the given virtual machines, at most O(parallel) at a time, and waits for each power-on task to end;
     the counterpart of M(vsphere.preemption.power_off) when the capacity has returned (the vSphere form of Azure's

@@ -18,7 +18,7 @@ rm -rf "$site" "$html"
 mkdir -p "$(dirname "$site")" && mkdir -m 700 "$site"
 antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error --dest-dir "$site" \
   --project vsphere.preemption --copyright '2026 vsphere.preemption contributors' \
-  --title 'vsphere.preemption' vsphere.preemption
+  --title "vsphere.preemption" vsphere.preemption > "$site.log" || { cat "$site.log"; exit 1; }
 cat "$here/conf_offline.py" >> "$site/conf.py"
 python "$here/ansible_inventory.py" "$site/ansible_devel.inv"
 chmod 700 "$site/rst"

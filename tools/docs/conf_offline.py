@@ -10,3 +10,5 @@ intersphinx_mapping = {
                       (os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ansible_devel.inv'),)),
 }
 html_title = 'vsphere.preemption'
+# No top bar links to ansible.com's blog, forum and documentation: this is one collection's site.
+html_theme_options = dict(globals().get('html_theme_options', {}), topbar_links={})

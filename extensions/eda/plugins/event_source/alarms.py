@@ -29,9 +29,9 @@ description:
   - It opens an EventHistoryCollector filtered to C(AlarmStatusChangedEvent) that starts at
     vCenter's current time, so alarms that changed before the source started are never replayed,
     and waits for changes of the collector's latest page with C(WaitForUpdatesEx).
-  - Each event is put on the queue as C({payload: <CloudEvent>}), the same shape
+  - "Each event is put on the queue as C({payload: <CloudEvent>}), the same shape
     C(eda.builtin.webhook) gives a structured-mode CloudEvent POSTed by VEBA, so rules read
-    C(event.payload.data.Alarm.Name), C(event.payload.data.From) and C(event.payload.data.To) either way.
+    C(event.payload.data.Alarm.Name), C(event.payload.data.From) and C(event.payload.data.To) either way."
   - "The CloudEvent: C(specversion) 1.0, C(id) a UUID derived from vCenter, event key and creation time
     (the same vCenter event always gets the same id), C(source) C(https://<hostname>[:<port>]/sdk),
     C(type) C(com.vmware.event.router/event), C(subject) C(AlarmStatusChangedEvent), C(time),
@@ -42,7 +42,7 @@ description:
   - When vCenter goes away (restart, network, expired session) the source logs one line and
     reconnects with exponential backoff; the new collector starts at the newest event already
     seen and its history is read through, so changes that happened meanwhile are delivered and none twice.
-  - With O(checkpoint), the source also survives its own restarts: after each event is put on the
+  - With O(checkpoint), the source also survives its own restarts; after each event is put on the
     queue, its vCenter event key and creation time (and the keys of the latest events seen) are
     written to the checkpoint file, and a restarted source reads vCenter's event history from there,
     so an alarm that changed while the rulebook was down is delivered when it is back (at least
@@ -115,7 +115,7 @@ notes:
   - A wrong user name or password at start-up stops the source (a configuration error), and so does
     a checkpoint file that cannot be read, parsed or written at start-up;
     every other failure to reach vCenter is retried.
-  - Delivery with a checkpoint is at least once: an event put on the queue just before the source
+  - Delivery with a checkpoint is at least once; an event put on the queue just before the source
     is killed, and not yet in the checkpoint, is delivered again after the restart, with the same
     CloudEvent C(id) (the role's C(workflow_state) never starts a run twice for one event id).
   - The collector's page holds the latest 100 alarm changes; if more arrive between two reads
