@@ -9,14 +9,15 @@ antsibull-docs documents modules, plugins and roles, not ansible-rulebook event
 sources and event filters, so their page is generated here from the same
 DOCUMENTATION and EXAMPLES strings ansible-rulebook users read in the source,
 with antsibull-docs' own markup parser. The page is committed (antsibull-docs
-only takes extra docs from docs/docsite/rst/); `--check` fails when it is stale,
-and a unit test runs that check.
+only takes extra docs from docs/docsite/rst/); `--check`, run by `make docs-lint`,
+fails when it is stale or a DOCUMENTATION string is not valid YAML.
 
     python tools/docs/eda_plugins.py          # rewrite docs/docsite/rst/eda_plugins.rst
     python tools/docs/eda_plugins.py --check  # exit 1 if it differs from the sources
 """
 
 import ast
+import json
 import pathlib
 import sys
 
@@ -82,8 +83,7 @@ def _options_table(options):
         if spec.get('required'):
             facts.append('required')
         if 'default' in spec:
-            facts.append(f'default: ``{spec["default"]!r}``' if spec['default'] not in ([], {}) else
-                         f'default: ``{spec["default"]}``')
+            facts.append(f'default: ``{json.dumps(spec["default"])}``')
         if spec.get('choices'):
             facts.append('choices: ' + ', '.join(f'``{choice}``' for choice in spec['choices']))
         rows.append(f'   * - **{name}**')
