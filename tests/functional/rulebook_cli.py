@@ -54,8 +54,9 @@ def wait_until(predicate, timeout, what, log=None, interval=0.25):
 class Rulebook:
     """``ansible-rulebook --rulebook R --vars V -i I`` in its own process group, with this checkout as vsphere.preemption."""
 
-    def __init__(self, rulebook, variables, workdir, env=None, verbose=True):
+    def __init__(self, rulebook, variables, workdir, env=None, verbose=True, args=()):
         self.rulebook = rulebook
+        self.args = list(args)  # more ansible-rulebook options, e.g. --controller-url
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.vars_file = os.path.join(self.workdir, 'vars.yml')
@@ -72,7 +73,7 @@ class Rulebook:
 
     def command(self):
         cmd = [os.path.join(BIN, 'ansible-rulebook'), '--rulebook', self.rulebook, '--vars', self.vars_file, '-i', self.inventory]
-        return cmd + (['-v'] if self.verbose else [])
+        return cmd + self.args + (['-v'] if self.verbose else [])
 
     def start(self):
         with open(self.log_file, 'wb') as log:

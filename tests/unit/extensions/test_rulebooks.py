@@ -3,16 +3,24 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The two shipped rulebooks: same rules, and every role variable handed to the playbooks as the role would default it."""
+"""The shipped rulebooks: same rules, and every role variable handed to the playbooks as the role would default it.
+
+Two families: preemption.yml and preemption_vcenter.yml run playbooks (run_playbook, the ansible-rulebook CLI);
+preemption_controller.yml and preemption_vcenter_controller.yml launch job templates (run_job_template, what an
+Event-Driven Ansible controller activation can do) and are otherwise the same rulebooks.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 
+import jinja2
 import pytest
 import yaml
 from ansible_rulebook.util import substitute_variables
+
+from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import ALARM_COLORS
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 RULEBOOKS = os.path.join(REPO, 'extensions', 'eda', 'rulebooks')
@@ -94,7 +102,80 @@ def test_set_variables_pass_through_with_their_types():
     assert rendered == given
 
 
-@pytest.mark.parametrize('name', ['preemption.yml', 'preemption_vcenter.yml'])
+@pytest.mark.parametrize('name', ['preemption.yml', 'preemption_vcenter.yml', 'preemption_controller.yml', 'preemption_vcenter_controller.yml'])
 def test_rulebook_secrets_are_not_handed_to_the_playbooks(name):
     text = json.dumps(ruleset(name)['rules'])
     assert 'preemption_webhook_token' not in text
+
+
+# --------------------------------------------------------------------------- the controller family
+
+# (rulebook that runs playbooks, its twin that launches job templates)
+TWINS = [('preemption.yml', 'preemption_controller.yml'), ('preemption_vcenter.yml', 'preemption_vcenter_controller.yml')]
+# The job template variable of each playbook, and its default name.
+TEMPLATES = {
+    'vsphere.preemption.preempt': ('preemption_job_template', 'vsphere.preemption preempt'),
+    'vsphere.preemption.cancel': ('preemption_cancel_job_template', 'vsphere.preemption cancel'),
+    'vsphere.preemption.restore': ('preemption_restore_job_template', 'vsphere.preemption restore'),
+    'vsphere.preemption.status': ('preemption_status_job_template', 'vsphere.preemption status'),
+}
+
+
+def action_of(rule):
+    [(kind, args)] = rule['action'].items()
+    return kind, args
+
+
+@pytest.mark.parametrize('local, controller', TWINS)
+def test_the_controller_rulebooks_are_the_local_ones_launching_job_templates(local, controller):
+    playbooks, templates = ruleset(local), ruleset(controller)
+    # Same hosts, execution strategy, sources and filters; only the ruleset's name tells them apart.
+    assert {k: v for k, v in playbooks.items() if k not in ('name', 'rules')} == {k: v for k, v in templates.items() if k not in ('name', 'rules')}
+    assert templates['sources'] == playbooks['sources']
+    assert [rule['name'] for rule in templates['rules']] == [rule['name'] for rule in playbooks['rules']] == ['Alarm raised', 'Alarm dropped']
+    for local_rule, controller_rule in zip(playbooks['rules'], templates['rules']):
+        # Name, condition and anything else a rule may carry: all but the action.
+        assert {k: v for k, v in controller_rule.items() if k != 'action'} == {k: v for k, v in local_rule.items() if k != 'action'}
+        (local_kind, run), (controller_kind, launch) = action_of(local_rule), action_of(controller_rule)
+        assert (local_kind, controller_kind) == ('run_playbook', 'run_job_template')
+        assert sorted(run) == ['extra_vars', 'lock', 'name']
+        assert sorted(launch) == ['job_args', 'lock', 'name', 'organization']
+        # The same per-scope lock, and the same extra vars (the event and every role variable), nothing else.
+        assert launch['lock'] == run['lock']
+        assert launch['job_args'] == {'extra_vars': run['extra_vars']}
+
+
+@pytest.mark.parametrize('restore_on_clear', [None, False, True, 'true', 'no'])
+@pytest.mark.parametrize('local, controller', TWINS)
+def test_each_action_launches_the_job_template_of_the_playbook_its_twin_runs(local, controller, restore_on_clear):
+    chosen = set()
+    for old in ALARM_COLORS:
+        for new in ALARM_COLORS:
+            changed = event()
+            changed['payload']['data']['From'], changed['payload']['data']['To'] = old, new
+            variables = {'event': changed}
+            if restore_on_clear is not None:
+                variables['preemption_restore_on_clear'] = restore_on_clear
+            for local_rule, controller_rule in zip(ruleset(local)['rules'], ruleset(controller)['rules']):
+                playbook = playbook_of(local_rule, variables)
+                name = action_of(controller_rule)[1]['name']
+                variable, default = TEMPLATES[playbook]
+                assert substitute_variables(name, variables).strip() == default
+                # Each template variable set to a name of its own: the one of this playbook is launched.
+                named = dict(variables, **{var: 'JT %s' % var for var, _default in TEMPLATES.values()})
+                assert substitute_variables(name, named).strip() == 'JT %s' % variable
+                chosen.add(playbook)
+    expected = {'vsphere.preemption.preempt', 'vsphere.preemption.cancel'}
+    if restore_on_clear in (True, 'true'):
+        expected = {'vsphere.preemption.preempt', 'vsphere.preemption.restore', 'vsphere.preemption.status'}
+    assert chosen == expected
+
+
+@pytest.mark.parametrize('controller', [twin for _local, twin in TWINS])
+def test_the_organization_is_required(controller):
+    for rule in ruleset(controller)['rules']:
+        organization = action_of(rule)[1]['organization']
+        assert substitute_variables(organization, {'event': event(), 'preemption_organization': 'Ops'}) == 'Ops'
+        # Unset, it is an error naming the variable (ansible-rulebook stops), never an empty or "Undefined" organization.
+        with pytest.raises(jinja2.UndefinedError, match="'preemption_organization' is undefined"):
+            substitute_variables(organization, {'event': event()})
