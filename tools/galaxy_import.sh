@@ -11,6 +11,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 version=$(python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['version'])" "$repo/galaxy.yml")
 tarball=$repo/.build/dist/vsphere-preemption-$version.tar.gz
 log=$repo/.build/galaxy-importer.log
+# It writes importer_result.json into the working directory: keep that in .build.
+cd "$repo/.build"
 GALAXY_IMPORTER_CONFIG=$repo/tools/galaxy-importer.cfg python -m galaxy_importer.main "$tarball" > "$log" 2>&1 || {
   cat "$log"; echo "galaxy-importer: the import of $tarball failed" >&2; exit 1; }
 if grep -E '^(WARNING|ERROR)' "$log"; then
