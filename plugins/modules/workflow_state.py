@@ -11,7 +11,8 @@ module: workflow_state
 short_description: Re-run threshold and resumable run records of preemption workflows
 version_added: 0.1.0
 description:
-  - Keeps one record per workflow in a JSON state file on the controller. It enforces the
+  - Keeps one record per workflow in a JSON state file on the controller, or with O(url) in a PostgreSQL
+    database shared by several controllers. It enforces the
     re-run threshold (a workflow preempts at most once per O(threshold) seconds, even when several triggers
     fire at once) and remembers what each run did, so an interrupted run can be finished later.
   - The file is changed only under an exclusive lock (C(flock) on the sidecar file C(<path>.lock)) and written
@@ -19,10 +20,12 @@ description:
     its directory with C(0700); an existing file keeps its mode.
   - A file that is not valid JSON, or not a state file of this collection, is an error naming it and is left
     as it is; it is never reset. An empty file counts as a new one.
+  - With O(event_id), a trigger event that already started a run of a workflow on the same vCenter never starts
+    another, whatever the threshold and even after O(state=absent) (RV(duplicate)).
   - Supports check mode; then nothing is written.
   - An action plugin; it runs inside C(ansible-playbook) on the controller, whatever the task's host, with no
     module process of its own. The state belongs to the controller, as a fact cache does; every trigger of the
-    same workflows must run on the same controller, or share the file.
+    same workflows must run on the same controller and share the file, or share the database (O(url)).
 author: vsphere.preemption contributors (@vsphere-preemption)
 options:
   path:
@@ -31,6 +34,14 @@ options:
       - Every trigger of the same workflows must use the same file, on the same controller.
     type: path
     default: ~/.ansible/vsphere_preemption_state.json
+  url:
+    description:
+      - A C(postgresql://) URL (libpq connection string). The records are then kept in that database, in one
+        table created on first use, instead of O(path); each change is one transaction under an advisory lock,
+        so of concurrent callers on several controllers exactly one proceeds.
+      - The password comes from the URL or from libpq's E(PGPASSWORD) / E(PGPASSFILE); it is never logged or
+        returned. Needs the C(psycopg) (3) Python library on the controller.
+    type: str
   workflow_id:
     description:
       - Name of the workflow, for example the vCenter alarm that triggers it.
@@ -91,10 +102,19 @@ options:
     description:
       - With O(state=started), the triggering event (for example the CloudEvent of a vCenter alarm), recorded with the run.
     type: dict
+  event_id:
+    description:
+      - With O(state=started), the id of the trigger event (the CloudEvent id). The ids of the events that started
+        runs are remembered per vCenter (the part of O(workflow_id) after its last C(@)), outside the workflow
+        records, at least the last 1,000 per vCenter or those of the last 7 days; one already seen answers
+        RV(proceed=false) and RV(duplicate=true).
+    type: str
 notes:
-  - 'The file holds C({"version": 1, "workflows": {<workflow_id>: <record>}}); a record holds C(run) (the latest
-    run that proceeded), C(unfinished) (older runs that never finished), C(runs) (how many runs proceeded) and
-    C(updated). Times are UTC ISO 8601 with microseconds, for example C(2021-11-05T13:02:34.437444Z).'
+  - 'The file holds C({"version": 2, "workflows": {<workflow_id>: <record>}, "events": {<vCenter>: [<seen event>]}});
+    a record holds C(run) (the latest run that proceeded), C(unfinished) (older runs that never finished), C(earlier)
+    (finished runs whose VMs are not all restored), C(runs) (how many runs proceeded) and C(updated). Files of
+    version 1 are read and migrated. Times are UTC ISO 8601 with microseconds, for example
+    C(2021-11-05T13:02:34.437444Z).'
   - The lock file is left in place after use; removing it while a run holds it would let a second run in.
 '''
 
@@ -222,13 +242,29 @@ state_file:
   returned: always
   type: str
   sample: /root/.ansible/vsphere_preemption_state.json
+duplicate:
+  description: With O(state=started), whether O(event_id) already started a run; then RV(proceed) is V(false).
+  returned: state is started
+  type: bool
+  sample: false
+duplicate_of:
+  description: With RV(duplicate), the start that event made (C(event_id), C(workflow_id), C(run_id), C(started)), else null.
+  returned: state is started
+  type: dict
+  sample:
+    event_id: c799ed99-b368-4471-aa7a-4cf02510eccc
+    workflow_id: cluster-cpu-above-80/domain-c7@vcenter.example.com
+    run_id: 0c5e3c2a-6f0e-4a53-b9f9-2b0f3d1e7a44
+    started: '2021-11-05T13:03:40.013511Z'
 msg:
   description: With O(state=started), one line saying whether the run proceeds, and if not, for how long it is blocked.
   returned: state is started
   type: str
   sample: "Workflow 'cluster-cpu-above-80' last started at 2021-11-05T13:02:34.437444Z, 18.438 s ago; threshold 60 s: skipped (41.562 s left)."
 retryable:
-  description: On failure, whether another attempt may succeed; V(false), since a state file that cannot be read or written stays so.
+  description:
+    - On failure, whether another attempt may succeed. V(false) for a state file that cannot be read, trusted or written
+      (it stays so) and bad options; V(true) for a PostgreSQL server that cannot be reached or drops the connection.
   returned: failure
   type: bool
   sample: false
