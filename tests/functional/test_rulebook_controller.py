@@ -83,7 +83,7 @@ def test_raised_launches_the_preempt_template_and_dropped_the_cancel_one(control
     process = start(tmp_path, controller)
     try:
         assert post(process.url, red) == 200
-        wait_until(lambda: controller.launched(), 60, 'the first launch', process.log)
+        wait_until(controller.launched, 60, 'the first launch', process.log)
         assert post(process.url, other) == 200
         headers, body = binary(green)
         assert post(process.url, body, headers=headers) == 200

@@ -43,4 +43,3 @@ def test_every_option_an_action_plugin_takes_is_documented_as_it_is(name):
     # preempt_plan takes the role's variables as given (type raw) and checks them itself; its docs give their types.
     typed = {key: option for key, option in spec.items() if option.get('type') != 'raw'}
     assert facts({key: documented[key] for key in typed}) == facts(typed)
-
