@@ -60,14 +60,20 @@ docs-lint: setup
 	cd $(LINK) && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	$(BIN)/python tools/docs/eda_plugins.py --check
 
+# The fragments, the released changelog.yaml, and CHANGELOG.md as antsibull-changelog generates it.
 changelog-lint: setup
 	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	mkdir -p $(BUILD) && $(BIN)/antsibull-changelog generate --output $(BUILD)/CHANGELOG.md
+	diff -u CHANGELOG.md $(BUILD)/CHANGELOG.md
 
 # galaxy-importer on the tarball, as Galaxy and Automation Hub run it (tools/galaxy-importer.cfg).
 galaxy-import: build
 	tools/galaxy_import.sh
 
+# Only this version's tarball in .build/dist: the EE and DE definitions take vsphere-preemption-*.tar.gz.
 build: setup
+	rm -rf $(BUILD)/dist
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/dist
 
 bench: setup vcsim

@@ -27,7 +27,7 @@ from tests.functional.preempt_helpers import FIELD, annotation, power_on_all, ta
 
 VCSIM_OPTIONS = dict(vms=1, hosts=1, clusters=1)
 # What a user of the collection gets: its content and the files ansible-galaxy adds. Nothing else.
-TOP_LEVEL = {'MANIFEST.json', 'FILES.json', 'README.md', 'COPYING', 'meta', 'plugins', 'roles', 'playbooks', 'extensions',
+TOP_LEVEL = {'MANIFEST.json', 'FILES.json', 'README.md', 'CHANGELOG.md', 'COPYING', 'meta', 'plugins', 'roles', 'playbooks', 'extensions',
              'changelogs', 'docs', 'requirements.txt', 'requirements.yml', 'bindep.txt', 'execution-environment.yml',
              'decision-environment.yml'}
 NEVER = ('tests', '.venv', '.build', '.git', '.ci', 'tools', 'bench', '.pytest_cache', '__pycache__', 'Makefile', 'pytest.ini')

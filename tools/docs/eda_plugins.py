@@ -115,6 +115,9 @@ def page():
 
 
 def main(argv):
+    if argv[1:] not in ([], ['--check']):
+        sys.stderr.write('usage: eda_plugins.py [--check]\n')
+        return 2
     text = page()
     if argv[1:] == ['--check']:
         if PAGE.read_text(encoding='utf-8') != text:

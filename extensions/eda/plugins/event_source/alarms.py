@@ -52,21 +52,18 @@ options:
   hostname:
     description:
       - vCenter host name or address.
-      - If not set, the environment variable E(VMWARE_HOST) is used.
+      - If not set, the environment variable E(VMWARE_HOST) is used; one of the two is required.
     type: str
-    required: true
   username:
     description:
       - vCenter user name.
-      - If not set, the environment variable E(VMWARE_USER) is used.
+      - If not set, the environment variable E(VMWARE_USER) is used; one of the two is required.
     type: str
-    required: true
   password:
     description:
       - Password of O(username).
-      - If not set, the environment variable E(VMWARE_PASSWORD) is used.
+      - If not set, the environment variable E(VMWARE_PASSWORD) is used; one of the two is required.
     type: str
-    required: true
   port:
     description:
       - vCenter HTTPS port.
