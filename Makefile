@@ -41,8 +41,11 @@ demo: setup vcsim
 # The quick gates first, then the suites; `docs` last proves the HTML documentation builds.
 test: docs-lint changelog-lint pytest sanity lint galaxy-import docs
 
+# Two workers (pytest-xdist), each taking whole test files, so a module's simulator and fixtures stay in one
+# process. PYTEST_WORKERS=0 runs the suite in this process, one test at a time.
+PYTEST_WORKERS ?= 2
 pytest: setup vcsim
-	$(BIN)/python -m pytest tests/unit tests/functional
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/unit tests/functional
 
 sanity: setup
 	VENV_BIN=$(BIN) tools/sanity.sh

@@ -42,6 +42,9 @@ and has uses left (``times``, None for always) decides what happens:
 Requests matching no rule are forwarded unchanged. ``log`` lists every request
 as ``(http method, path, SOAP method or None, action)``, logged when it arrives,
 before its action; `wait_for` waits until a request is there (a held one stays held).
+`settle`, once the clients are gone (killed), waits until the proxy has read
+everything they sent, so that `clear` cannot let through a request a killed
+client had already sent but the proxy had not read yet.
 
 `outage` with ``mode='refuse'`` closes the listening socket, so new connections
 are refused (ECONNREFUSED) as by a stopped vCenter; ``'reset'`` accepts and
@@ -55,6 +58,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import re
+import select
 import socket
 import ssl
 import struct
@@ -216,6 +220,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._listener = None
         self._connections = set()
+        self._parked = set()  # connections answering nothing until the proxy stops or their hold ends
         self._stopped = threading.Event()
         self._restore_timer = None
         self._down = None
@@ -258,6 +263,27 @@ class FaultProxy:
             return [entry for entry in self.log if (soap_method is None or entry[2] == soap_method)
                     and (path_prefix is None or entry[1].startswith(path_prefix)) and (action is None or entry[3] == action)]
 
+    def settle(self, timeout=30):
+        """Wait until every request the proxy's (gone) clients sent has been read and acted on: no connection
+        waits to be accepted, and every open one is held (``hold``, ``forward_then='hold'``).
+
+        Call it after killing the clients, before `clear`: a killed client's request still unread in its
+        socket would otherwise meet no rule and be forwarded. A live client's idle connection never settles.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = [listener for listener in [self._listener] if listener is not None]
+                with contextlib.suppress(OSError, ValueError):
+                    pending = select.select(pending, [], [], 0)[0]
+                busy = len(self._connections - self._parked)
+                if not pending and not busy:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError('the proxy did not settle within %s s: %d connection(s) still being served, %s'
+                                     % (timeout, busy, 'connections waiting to be accepted' if pending else 'none waiting'))
+            time.sleep(0.01)
+
     def wait_for(self, timeout=120, **filters):
         """Wait until `requests` (same filters) lists a request; returns them. AssertionError after ``timeout``."""
         deadline = time.monotonic() + timeout
@@ -280,6 +306,7 @@ class FaultProxy:
             if mode == 'refuse':
                 listener, self._listener = self._listener, None
             connections, self._connections = self._connections, set()
+            self._parked = set()
             if self._restore_timer is not None:
                 self._restore_timer.cancel()
                 self._restore_timer = None
@@ -317,6 +344,7 @@ class FaultProxy:
         with self._lock:
             listener, self._listener = self._listener, None
             connections, self._connections = self._connections, set()
+            self._parked = set()
             if self._restore_timer is not None:
                 self._restore_timer.cancel()
         if listener is not None:
@@ -344,17 +372,24 @@ class FaultProxy:
 
     def _accept(self, listener):
         while not self._stopped.is_set():
+            try:
+                if not select.select([listener], [], [], 0.2)[0]:
+                    continue
+            except (OSError, ValueError):
+                return
             with self._lock:
                 if self._listener is not listener:
                     return
-            try:
-                conn, _addr = listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self._lock:
+                # Taken from the queue and tracked in one step, so `settle` sees it either waiting or open.
+                try:
+                    conn, _addr = listener.accept()
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
                 down = self._down
+                if down != 'reset':
+                    self._connections.add(conn)
             if down == 'reset':
                 _reset(conn)
                 continue
@@ -368,6 +403,14 @@ class FaultProxy:
                 self._connections.add(sock)
             else:
                 self._connections.discard(sock)
+                self._parked.discard(sock)
+
+    def _park(self, sock, parked=True):
+        with self._lock:
+            if parked:
+                self._parked.add(sock)
+            else:
+                self._parked.discard(sock)
 
     def _serve(self, raw):
         raw.settimeout(60)
@@ -377,8 +420,9 @@ class FaultProxy:
             client = raw
             if self.tls:
                 client = self._server_context.wrap_socket(raw, server_side=True)
-                self._track(raw, add=False)
-                self._track(client)
+                with self._lock:  # in one step, for `settle`
+                    self._connections.discard(raw)
+                    self._connections.add(client)
             stream = client.makefile('rb')
             while True:
                 request = _read_request(stream)
@@ -386,8 +430,11 @@ class FaultProxy:
                 action = rule.action if rule else 'forward'
                 with self._lock:
                     self.log.append((request.method, request.path, request.soap_method, action))
+                    if action == 'hold':
+                        self._parked.add(client)
                 if action == 'hold':
                     self._stopped.wait(rule.argument)
+                    self._park(client, False)
                 if action in ('drop', 'hold'):
                     _reset(client)
                     return
@@ -411,6 +458,7 @@ class FaultProxy:
                 status, reason, headers, body = self._forward(upstream, request)
                 if action == 'forward_then':
                     if rule.argument == 'hold':
+                        self._park(client)
                         self._stopped.wait()
                     if rule.argument in ('drop', 'hold'):
                         _reset(client)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -124,8 +125,52 @@ def start_playbook(name, sim_env, variables):
                             text=True, start_new_session=True)
 
 
+def _children():
+    """{pid: [child pids]} of every process now running."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry, 'rb') as handle:
+                stat = handle.read()
+        except OSError:
+            continue  # gone meanwhile
+        ppid = int(stat[stat.rindex(b')') + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
+def kill_tree(pid):
+    """SIGKILL the process ``pid`` and every process descended from it.
+
+    A process group is not enough: ansible-playbook's workers call setsid(), so they and the modules they run
+    would outlive a killpg of the playbook's group and go on talking to vCenter. Everything is stopped first
+    (SIGSTOP, until no new descendant appears), so nothing forks or acts between the listing and the kill.
+    """
+    stopped = set()
+    while True:
+        children = _children()
+        tree, todo = set(), [pid]
+        while todo:
+            current = todo.pop()
+            if current not in tree:
+                tree.add(current)
+                todo.extend(children.get(current, ()))
+        new = tree - stopped
+        if not new:
+            break
+        for member in new:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(member, signal.SIGSTOP)
+        stopped |= new
+    for member in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
+
+
 def kill_at(proc, arrived, timeout=120):
-    """Wait until ``arrived()`` returns something true, then SIGKILL the playbook's whole process group.
+    """Wait until ``arrived()`` returns something true, then SIGKILL the playbook and every process it started.
 
     ``arrived`` names a point where the run is stopped from outside (a request held by a FaultProxy, the
     state file's lock held by the test), so the run cannot have moved past it when the kill comes.
@@ -138,7 +183,7 @@ def kill_at(proc, arrived, timeout=120):
         if not found:
             assert proc.poll() is None, 'the playbook ended before the kill point:\n%s' % (proc.communicate(),)
             time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)
+    kill_tree(proc.pid)
     proc.communicate()
     assert found, 'the run never reached the kill point within %s s' % timeout
     return found

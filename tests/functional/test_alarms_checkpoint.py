@@ -21,8 +21,6 @@ from ansible_collections.vsphere.preemption.extensions.eda.plugins.event_source 
 from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, wait_until
 from tests.functional.test_alarms_source import ALARM, TAGGED_IN_CLUSTER, post_alarm, running_source, started
 
-QUIET = 2.5  # seconds in which a replay would have shown up (poll_interval is 1 s)
-
 
 @pytest.fixture
 def vmware_env(vcsim, monkeypatch):
@@ -30,18 +28,55 @@ def vmware_env(vcsim, monkeypatch):
         monkeypatch.setenv(name, value)
 
 
+class Reads:
+    """Counts the in-process source's reads of the latest page (``VCenterEventStream.wait``, a long poll of at most
+    poll_interval).
+
+    The source reads its backlog, delivers it, then reads the latest page, delivers what is new, reads again, and so on:
+    each read begins only once everything read before it is on the queue. So once two reads have begun after a moment,
+    whatever vCenter held at that moment, a replay included, has been delivered.
+    """
+
+    def __init__(self, monkeypatch):
+        self.begun = 0
+        original = alarms.VCenterEventStream.wait
+
+        def wait(stream):
+            self.begun += 1
+            return original(stream)
+        monkeypatch.setattr(alarms.VCenterEventStream, 'wait', wait)
+
+    async def delivered(self, task):
+        """Return once everything vCenter holds now has been delivered (two reads begun from now on)."""
+        async def two_more(target):
+            while self.begun < target:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.02)
+        await asyncio.wait_for(two_more(self.begun + 2), 30)
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    return Reads(monkeypatch)
+
+
 def changes(events):
     return [(e['payload']['data']['Key'], e['payload']['data']['From'], e['payload']['data']['To']) for e in events]
 
 
-async def run_once(caplog, args, post_while_running=(), settle=QUIET):
-    """Start the source, let it deliver what it resumes with (and what ``post_while_running`` posts), stop it."""
+async def run_once(caplog, args, post_while_running=(), reads=None):
+    """Start the source, let it deliver what it resumes with (and what ``post_while_running`` posts), stop it.
+
+    With ``reads`` (a Reads), stops only once everything vCenter held was delivered; without, as soon as it watches.
+    """
     before = caplog.text.count('Watching vCenter')
     async with running_source(args) as (queue, task):
         await started(caplog, task, count=before + 1)
         for post in post_while_running:
             await asyncio.to_thread(post)
-        await asyncio.sleep(settle)
+        if reads is not None:
+            await reads.delivered(task)
         events = []
         while not queue.empty():
             events.append(queue.get_nowait())
@@ -53,12 +88,12 @@ def read_checkpoint(path):
         return json.load(handle)
 
 
-def test_an_alarm_raised_while_the_source_was_down_is_delivered_once(vmware_env, vcenter, tmp_path, caplog):
+def test_an_alarm_raised_while_the_source_was_down_is_delivered_once(vmware_env, vcenter, tmp_path, caplog, reads):
     path = str(tmp_path / 'eda' / 'alarms.checkpoint')
     args = {'alarm_names': [ALARM], 'poll_interval': 1, 'checkpoint': path}
     with caplog.at_level(logging.INFO, logger='vsphere.preemption.alarms'):
         post_alarm(vcenter, 'red')  # before the very first start: not replayed
-        first = asyncio.run(run_once(caplog, args))
+        first = asyncio.run(run_once(caplog, args, reads=reads))
         assert first == []
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert read_checkpoint(path)['key'] is None, 'written at the start, before any event'
@@ -66,7 +101,7 @@ def test_an_alarm_raised_while_the_source_was_down_is_delivered_once(vmware_env,
         # Down: two changes, one of another alarm.
         post_alarm(vcenter, 'yellow')
         post_alarm(vcenter, 'red', name='not-watched')
-        second = asyncio.run(run_once(caplog, args, post_while_running=[lambda: post_alarm(vcenter, 'red', frm='yellow')]))
+        second = asyncio.run(run_once(caplog, args, post_while_running=[lambda: post_alarm(vcenter, 'red', frm='yellow')], reads=reads))
         assert [change[1:] for change in changes(second)] == [('green', 'yellow'), ('yellow', 'red')]
         checkpoint = read_checkpoint(path)
         assert checkpoint['key'] == changes(second)[-1][0]
@@ -74,39 +109,40 @@ def test_an_alarm_raised_while_the_source_was_down_is_delivered_once(vmware_env,
         assert checkpoint['source'] == second[-1]['payload']['source']
 
         # Up again with nothing new: nothing replayed, not even the last event (same time as the checkpoint).
-        assert asyncio.run(run_once(caplog, args)) == []
+        assert asyncio.run(run_once(caplog, args, reads=reads)) == []
         assert read_checkpoint(path)['key'] == checkpoint['key']
 
 
-def test_without_a_checkpoint_a_restart_starts_at_now(vmware_env, vcenter, caplog):
+def test_without_a_checkpoint_a_restart_starts_at_now(vmware_env, vcenter, caplog, reads):
     args = {'alarm_names': [ALARM], 'poll_interval': 1}
     with caplog.at_level(logging.INFO, logger='vsphere.preemption.alarms'):
-        asyncio.run(run_once(caplog, args, settle=0))
+        asyncio.run(run_once(caplog, args))
         post_alarm(vcenter, 'red')
-        assert asyncio.run(run_once(caplog, args)) == []
+        assert asyncio.run(run_once(caplog, args, reads=reads)) == []
 
 
-def test_events_older_than_checkpoint_max_age_are_not_replayed(vmware_env, vcenter, tmp_path, caplog):
+def test_events_older_than_checkpoint_max_age_are_not_replayed(vmware_env, vcenter, tmp_path, caplog, reads):
     path = str(tmp_path / 'alarms.checkpoint')
-    args = {'alarm_names': [ALARM], 'poll_interval': 1, 'checkpoint': path, 'checkpoint_max_age': 2}
+    args = {'alarm_names': [ALARM], 'poll_interval': 1, 'checkpoint': path, 'checkpoint_max_age': 1}
     with caplog.at_level(logging.INFO, logger='vsphere.preemption.alarms'):
-        asyncio.run(run_once(caplog, args, settle=0))
+        asyncio.run(run_once(caplog, args))
         post_alarm(vcenter, 'red')
         old = read_checkpoint(path)
         old['time'] = '2020-01-01T00:00:00.000000Z'
         with open(path, 'w', encoding='utf-8') as handle:
             json.dump(old, handle)
-        asyncio.run(asyncio.sleep(3))
-        events = asyncio.run(run_once(caplog, args, post_while_running=[lambda: post_alarm(vcenter, 'green', frm='red')]))
-    assert [change[1:] for change in changes(events)] == [('red', 'green')], 'the 3 s old change is beyond the 2 s bound'
+        # vCenter's clock moves on past the bound: the red change is more than checkpoint_max_age old when the source resumes.
+        asyncio.run(asyncio.sleep(1.5))
+        events = asyncio.run(run_once(caplog, args, post_while_running=[lambda: post_alarm(vcenter, 'green', frm='red')], reads=reads))
+    assert [change[1:] for change in changes(events)] == [('red', 'green')], 'the 1.5 s old change is beyond the 1 s bound'
 
 
-def test_a_checkpoint_of_another_vcenter_is_ignored(vmware_env, vcenter, vcsim, tmp_path, caplog):
+def test_a_checkpoint_of_another_vcenter_is_ignored(vmware_env, vcenter, vcsim, tmp_path, caplog, reads):
     path = tmp_path / 'alarms.checkpoint'
     path.write_text(json.dumps({'version': 1, 'source': 'https://elsewhere/sdk', 'key': 1, 'time': '2020-01-01T00:00:00.000000Z', 'seen': []}))
     post_alarm(vcenter, 'red')
     with caplog.at_level(logging.INFO, logger='vsphere.preemption.alarms'):
-        assert asyncio.run(run_once(caplog, {'alarm_names': [ALARM], 'poll_interval': 1, 'checkpoint': str(path)})) == []
+        assert asyncio.run(run_once(caplog, {'alarm_names': [ALARM], 'poll_interval': 1, 'checkpoint': str(path)}, reads=reads)) == []
     assert 'The checkpoint %s is of https://elsewhere/sdk, not https://%s:%s/sdk: ignored.' % (path, vcsim.host, vcsim.port) in caplog.text
     assert read_checkpoint(str(path))['source'] == 'https://%s:%s/sdk' % (vcsim.host, vcsim.port)
 

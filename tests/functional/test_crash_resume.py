@@ -81,6 +81,7 @@ def kill_after_the_power_off(vcenter_front, tmp_path, sink):
     vcenter_front.add(soap('SetField'), times=None, hold=3600)
     proc = start_playbook('preempt', vcenter_front.env(), variables(tmp_path, sink))
     kill_at(proc, lambda: vcenter_front.requests(soap_method='SetField'))
+    vcenter_front.settle()  # every SetField the run had sent is held, none left unread to pass once the rule is cleared
     vcenter_front.clear()
     killed = latest_run(tmp_path / 'state.json')
     assert killed['status'] == 'running'
@@ -91,6 +92,7 @@ def test_killed_before_the_power_off_reached_vcenter(vcenter, vcenter_front, moi
     vcenter_front.add(soap('PowerOffVM_Task'), times=None, hold=3600)
     proc = start_playbook('preempt', vcenter_front.env(), variables(tmp_path, sink))
     kill_at(proc, lambda: vcenter_front.requests(soap_method='PowerOffVM_Task'))
+    vcenter_front.settle()  # every power-off the run had sent is held, none left unread to pass once the rule is cleared
     vcenter_front.clear()
     killed = latest_run(tmp_path / 'state.json')
     assert killed['status'] == 'running'
@@ -154,6 +156,7 @@ def test_killed_after_the_annotations_before_the_cloudevent(vcenter, vcenter_fro
     sink.front.add(Match(http_method='POST'), hold=3600)
     proc = start_playbook('preempt', vcenter_front.env(), variables(tmp_path, sink))
     kill_at(proc, lambda: sink.front.requests(action='hold'))
+    sink.front.settle()
     run_id = killed_runs_id(vcenter, moids)
     assert sink.requests == []
     assert latest_run(tmp_path / 'state.json')['status'] == 'running'
@@ -170,6 +173,7 @@ def assert_delivered_again_with_the_same_id(vcenter_front, vcenter, moids, since
     """After a kill between the sink's acceptance and the run's record of it: the next run delivers it again, same id."""
     assert [event['id'] for event in sink.events] == ['manual-%s' % run_id]
     assert latest_run(tmp_path / 'state.json')['status'] == 'running'
+    sink.front.settle()
     sink.front.clear()
 
     run = resume(vcenter_front, tmp_path, sink)

@@ -13,8 +13,6 @@ the restore must leave it off.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 
 import pytest
@@ -24,6 +22,7 @@ from tests.functional.preempt_helpers import (
     FIELD,
     PRIORITY_FIELD,
     annotation,
+    kill_tree,
     playbook,
     power_on_all,
     power_states,
@@ -172,15 +171,15 @@ def test_a_killed_restore_is_finished_by_the_next(vcsim, vcenter, preempted, sin
 
 
 def _kill_after_power_on(proc, vcenter, moid, timeout=120):
-    """Kill the restore playbook (its process group) as soon as ``moid`` is on; whether it was still running."""
+    """Kill the restore playbook (it and every process it started) as soon as ``moid`` is on; whether it was still running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
         if vcenter.power_state(moid) == 'poweredOn':
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_tree(proc.pid)
             proc.wait()
             return True
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
+    kill_tree(proc.pid)
     return False

@@ -16,17 +16,34 @@ from __future__ import annotations
 import os
 import threading
 
+import pytest
+
 from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import parse_timestamp
 from tests.functional.preempt_helpers import FIELD, alarm_event, annotation, off, playbook, power_on_all, state, tag_vms
 from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
 from tests.functional.test_rulebook import TOKEN, post
+from tests.vcsim.harness import Simulator, VCenterClient
 
-# A power-off takes 3 s: runs one after the other would start at least that far apart.
+VCSIM_OPTIONS = dict(vms=2, hosts=2, clusters=2)
+# For the rulebook test, a power-off takes 3 s: runs one after the other would start at least that far apart.
 POWER_OFF_MS = 3000
-VCSIM_OPTIONS = dict(vms=2, hosts=2, clusters=2, method_delay={'PowerOffVM_Task': POWER_OFF_MS})
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C1_RP0_VM0', 'DC0_C1_RP0_VM1']
 A = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']
 B = ['DC0_C1_RP0_VM0', 'DC0_C1_RP0_VM1']
+
+
+@pytest.fixture
+def slow_power_off(vcsim_binary, tmp_path_factory):
+    """(Simulator, VCenterClient): the module's inventory, its power-offs taking POWER_OFF_MS, TAGGED tagged, FIELD defined.
+
+    Only the rulebook test's timing assertion needs the slow power-off; the other test runs on the module's
+    simulator at its own pace.
+    """
+    options = dict(VCSIM_OPTIONS, method_delay={'PowerOffVM_Task': POWER_OFF_MS})
+    with Simulator(binary=vcsim_binary, workdir=str(tmp_path_factory.mktemp('vcsim-slow')), **options) as sim, VCenterClient(sim) as client:
+        tag_vms(client, TAGGED)
+        client.add_custom_field(FIELD)
+        yield sim, client
 
 
 def key(vcsim, event):
@@ -86,7 +103,8 @@ def test_each_cluster_is_its_own_workflow(vcsim, vcenter, tmp_path):
     assert state(tmp_path / 'state.json') == {}
 
 
-def test_the_rulebook_relieves_clusters_at_once_and_keeps_a_scope_in_order(vcsim, vcenter, tmp_path):
+def test_the_rulebook_relieves_clusters_at_once_and_keeps_a_scope_in_order(slow_power_off, tmp_path):
+    vcsim, vcenter = slow_power_off
     power_on_all(vcenter)
     port = free_port()
     state_file = tmp_path / 'state.json'
