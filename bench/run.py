@@ -241,7 +241,7 @@ class Inventory:
 
         Batched (tasks awaited together, VMs by moid): per-VM look-ups by name cost O(inventory) each.
         """
-        from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import wait_for_tasks
+        from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.task_wait import wait_for_tasks
 
         off = [moid for moid, state in self.power_states(moids).items() if state != 'poweredOn']
         for first in range(0, len(off), 50):

@@ -11,7 +11,7 @@ import os
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import (
     REQUEST_KEYS,
     PreemptionRequestError,
     build_plan,
@@ -19,10 +19,10 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_requ
     scope_keys,
     workflow_identity,
 )
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_restore import AmbiguousWorkflow, restore_key
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_run import known_tag_id
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import StateError
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_store import open_state
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.restore import AmbiguousWorkflow, restore_key
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.bookkeeping import known_tag_id
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import StateError
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
 
 EVENT_VARIABLE = 'preemption_event'
 PURPOSES = ('preempt', 'setup', 'cancel', 'status', 'restore')

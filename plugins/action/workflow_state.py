@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import DEFAULT_STATE_PATH, StateError
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_store import open_state
-from ansible_collections.vsphere.preemption.plugins.module_utils.workflow_states import STATES, check_params, run_state
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import DEFAULT_STATE_PATH, StateError
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.workflow_state import STATES, check_params, run_state
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', default=DEFAULT_STATE_PATH),

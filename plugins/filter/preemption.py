@@ -6,15 +6,16 @@
 """Filters of the vsphere.preemption.preempt role; each is documented in the YAML file named after it.
 
 They hand the role's registered results to the plain functions of
-module_utils/preemption_run.py, so that the role keeps no books in Jinja.
+module_utils/_run/bookkeeping.py, so that the role keeps no books in Jinja.
 """
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import preemption_restore, preemption_run
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import utcnow
+from ansible_collections.vsphere.preemption.plugins.module_utils._run import restore as preemption_restore
+from ansible_collections.vsphere.preemption.plugins.module_utils._run import bookkeeping as preemption_run
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import utcnow
 
 
 def _checked(function, *args):

@@ -148,7 +148,7 @@ retryable:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import (
     DEFAULT_KEY,
     CustomAttributes,
     diff_entries,
@@ -157,11 +157,11 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attribut
     plan_changes,
     unique,
 )
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_module import PreemptionModule
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
-from ansible_collections.vsphere.preemption.plugins.module_utils.vm_events import VmEvents, missing
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.events import VmEvents, missing
 
 
 MAX_PARALLEL = 50

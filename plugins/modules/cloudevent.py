@@ -155,7 +155,7 @@ retryable:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.cloudevent_sender import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._cloudevent.sender import (
     CLOUDEVENTS_IMPORT_ERROR,
     DEFAULT_SOURCE,
     DEFAULT_TYPE,
@@ -169,7 +169,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.cloudevent_send
     validate_headers,
     validate_url,
 )
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_module import PreemptionModule
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
 
 
 def argument_spec():

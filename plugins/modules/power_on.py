@@ -153,11 +153,11 @@ retryable:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.power_on import PowerOnEngine, VSpherePowerOnOps
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_module import PreemptionModule
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_on import PowerOnEngine, VSpherePowerOnOps
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
 
 MAX_PARALLEL = 50
 

@@ -240,15 +240,15 @@ retryable:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import CustomAttributes, missing_field_message
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_module import PreemptionModule
-from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import REQUESTS_IMPORT_ERROR, VCenterRest
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
-from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import inventory, scope_type
-from ansible_collections.vsphere.preemption.plugins.module_utils.vm_selection import POWER_STATES, select
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import CustomAttributes, missing_field_message
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import REQUESTS_IMPORT_ERROR, VCenterRest
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import inventory, scope_type
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.selection import POWER_STATES, select
 
 
 def argument_spec():

@@ -149,8 +149,9 @@ def test_a_property_collector_answer_made_of_faults_is_not_an_empty_selection(vc
 
 
 def test_a_soap_call_that_never_answers_times_out(vcsim, moids, proxy, since, monkeypatch):
-    from ansible_collections.vsphere.preemption.plugins.module_utils import vcenter_soap, vm_inventory
-    from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter import soap as vcenter_soap
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 
     monkeypatch.setenv('REQUESTS_CA_BUNDLE', vcsim.ca_file)
     monkeypatch.setattr(vcenter_soap, 'SOAP_TIMEOUT', 1)

@@ -71,7 +71,7 @@ def test_the_tarball_holds_the_collection_and_no_development_files(built):
     assert not [name for name in names if set(name.split('/')) & set(NEVER) or name.endswith(('.pyc', '.tar.gz'))]
     # A link in a tarball points wherever the build machine's tree did: none belong in a collection.
     assert not [member.name for member in members if member.issym() or member.islnk()]
-    for expected in ('plugins/modules/power_off.py', 'plugins/module_utils/state_file.py', 'roles/preempt/tasks/main.yml',
+    for expected in ('plugins/modules/power_off.py', 'plugins/module_utils/_state/file.py', 'roles/preempt/tasks/main.yml',
                      'playbooks/preempt.yml', 'meta/runtime.yml', 'extensions/eda/rulebooks/preemption.yml'):
         assert expected in names
     assert manifest['collection_info']['namespace'] == 'vsphere' and manifest['collection_info']['name'] == 'preemption'

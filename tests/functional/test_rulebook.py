@@ -22,7 +22,7 @@ import requests
 import yaml
 from ansible_rulebook.util import substitute_variables
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import ALARM_COLORS, alarm_action
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import ALARM_COLORS, alarm_action
 
 from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import (
     FINISHED,
     RUNNING,
     RunNotFound,
@@ -23,8 +23,8 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.state_file impo
     StateFile,
     format_timestamp,
 )
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_postgres import TABLE, StateDatabase
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_store import open_state
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.postgres import TABLE, StateDatabase
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
 
 T0 = datetime.datetime(2021, 11, 5, 13, 2, 34, 437444, tzinfo=datetime.timezone.utc)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_postgres import TABLE, StateDatabase, StateDatabaseError
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_store import open_state
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.postgres import TABLE, StateDatabase, StateDatabaseError
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
 from tests.postgres.harness import free_port
 
 CONTROLLER = Path(__file__).resolve().parent.parent / 'postgres' / 'controller.py'

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import vm_inventory
-from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import attached_vm_moids, find_tag
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import VCenterRest
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import connect, disconnect
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import attached_vm_moids, find_tag
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import connect, disconnect
 from tests.functional.ansible_cli import run_module, run_playbook
 from tests.vcsim.harness import generate_ca
 

@@ -74,7 +74,7 @@ def test_requests_do_not_grow_with_how_long_the_tasks_take(simulators, mode, met
 
 def _session(sim, counter, monkeypatch):
     """A pyvmomi session through the counting proxy, trusting the simulator's CA."""
-    from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import connect
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import connect
     monkeypatch.setenv('REQUESTS_CA_BUNDLE', sim.ca_file)
     return connect(sim.host, sim.username, sim.password, port=counter.port)
 
@@ -82,8 +82,8 @@ def _session(sim, counter, monkeypatch):
 def test_a_task_past_its_timeout_is_reported_running_after_the_timeout_not_polled(simulators, monkeypatch):
     from pyVmomi import vim
 
-    from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import wait_for_tasks
-    from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import disconnect
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.task_wait import wait_for_tasks
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import disconnect
 
     sim, client = simulators[LONG]
     moid = sorted(vm['moid'] for vm in client.vms())[0]
@@ -111,8 +111,8 @@ def test_a_task_past_its_timeout_is_reported_running_after_the_timeout_not_polle
 def test_a_property_that_never_settles_is_returned_at_its_deadline(simulators, monkeypatch):
     from pyVmomi import vim
 
-    from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import wait_for_property
-    from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import disconnect
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.task_wait import wait_for_property
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import disconnect
 
     sim, client = simulators[SHORT]
     moid = sorted(vm['moid'] for vm in client.vms())[-1]

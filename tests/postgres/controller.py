@@ -20,8 +20,8 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO_ROOT, '.build', 'collections'))
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import state_postgres  # noqa: E402
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_store import open_state  # noqa: E402
+from ansible_collections.vsphere.preemption.plugins.module_utils._state import postgres as state_postgres  # noqa: E402
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state  # noqa: E402
 
 
 def _die_after(change):

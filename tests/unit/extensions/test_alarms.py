@@ -17,7 +17,7 @@ import pytest
 from pyVmomi import vim
 
 from ansible_collections.vsphere.preemption.extensions.eda.plugins.event_source import alarms
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'fixtures', 'veba-alarm-red.json')
 UTC = datetime.timezone.utc

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from ansible_rulebook.util import substitute_variables
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import ALARM_COLORS
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import ALARM_COLORS
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 RULEBOOKS = os.path.join(REPO, 'extensions', 'eda', 'rulebooks')

@@ -156,8 +156,8 @@ def _put_collection_on_path():
 
 _put_collection_on_path()
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import vcenter_soap  # noqa: E402
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError  # noqa: E402
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter import soap as vcenter_soap  # noqa: E402
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError  # noqa: E402
 
 try:
     from pyVmomi import vim, vmodl

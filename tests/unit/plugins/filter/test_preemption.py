@@ -12,7 +12,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vsphere.preemption.plugins.filter import preemption
 from ansible_collections.vsphere.preemption.plugins.filter.preemption import FilterModule
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import build_plan, workflow_identity
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import build_plan, workflow_identity
 
 FILTERS = FilterModule().filters()
 REQUEST = dict(tag='preemptible', max_vms=10, parallel=5, retries=3, retry_delay=2, threshold=60, grace_period=30,

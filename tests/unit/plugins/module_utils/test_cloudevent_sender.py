@@ -12,7 +12,7 @@ import uuid
 import pytest
 import requests
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.cloudevent_sender import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._cloudevent.sender import (
     DEFAULT_SOURCE,
     DEFAULT_TYPE,
     CloudEventError,

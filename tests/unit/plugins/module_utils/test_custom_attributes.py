@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from pyVmomi import vim, vmodl
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import (
     CustomAttributeError,
     CustomAttributes,
     diff_entries,

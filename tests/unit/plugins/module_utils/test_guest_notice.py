@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.guest_notice import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.notice import (
     extra_config_value,
     give_notice,
     notice_error,
@@ -22,7 +22,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.guest_notice im
     plan_notice,
     rfc3339,
 )
-from ansible_collections.vsphere.preemption.plugins.module_utils.power import Failure
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_off import Failure
 
 NOW = datetime.datetime(2026, 12, 1, 20, 15, 0, 250000, tzinfo=datetime.timezone.utc)
 NOTICE = {'preempted': True, 'runID': 'r-1', 'criticality': 'HIGH'}

@@ -11,8 +11,8 @@ import time
 import pytest
 from pyVmomi import vim
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import power
-from ansible_collections.vsphere.preemption.plugins.module_utils.power import AlreadyOff, PowerOffEngine, PowerOpError, VSpherePowerOps, plan
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import power_off as power
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_off import AlreadyOff, PowerOffEngine, PowerOpError, VSpherePowerOps, plan
 
 
 class FakeClock:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 import time
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.power import Failure, PowerOpError
-from ansible_collections.vsphere.preemption.plugins.module_utils.power_on import AlreadyOn, PowerOnEngine
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_off import Failure, PowerOpError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_on import AlreadyOn, PowerOnEngine
 
 
 class FakeOps:

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from tests.preemption_requests import alarm, red_alarm, request
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import (
     PreemptionRequestError,
     alarm_action,
     build_plan,

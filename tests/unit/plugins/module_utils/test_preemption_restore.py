@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import state_file
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import build_plan
-from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_restore import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._state import file as state_file
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import build_plan
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.restore import (
     ANNOTATION_FIELD,
     EVENT_TYPE,
     AmbiguousWorkflow,

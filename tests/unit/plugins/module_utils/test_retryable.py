@@ -25,15 +25,20 @@ import requests
 from ansible.module_utils.testing import patch_module_args
 from pyVmomi import vim, vmodl
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import cloudevent_sender, custom_attributes, power, tagging, vcenter_soap, vm_inventory
-from ansible_collections.vsphere.preemption.plugins.module_utils.cloudevent_sender import CloudEventError, DeliveryError, build_event, send_event
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._cloudevent import sender as cloudevent_sender
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import attributes as custom_attributes
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import power_off as power
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import tagging
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter import soap as vcenter_soap
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
+from ansible_collections.vsphere.preemption.plugins.module_utils._cloudevent.sender import CloudEventError, DeliveryError, build_event, send_event
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import (
     VCenterError,
     fault_retryable,
     retryable_status,
     transport_retryable,
 )
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import VCenterRest, VCenterRestError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest, VCenterRestError
 from ansible_collections.vsphere.preemption.plugins.modules import power_off
 from tests.unit.plugins.module_utils.test_vcenter_rest import ScriptedServer
 from tests.vcsim.harness import generate_tls

@@ -13,8 +13,8 @@ import stat
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import state_file
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._state import file as state_file
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import (
     FINISHED,
     RUNNING,
     RunNotFound,

@@ -16,10 +16,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import tagging
-from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import TagNotFound, attached_vm_moids, find_tag, pick_tag, split_tag_reference
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import VCenterRest
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import tagging
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import TagNotFound, attached_vm_moids, find_tag, pick_tag, split_tag_reference
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest
 from tests.vcsim.harness import generate_tls
 
 

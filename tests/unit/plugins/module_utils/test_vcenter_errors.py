@@ -10,8 +10,8 @@ import ssl
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import describe_connection_error
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args import base_argument_spec, connection_params
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import describe_connection_error
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
 
 
 class WrappedError(Exception):

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import VCenterRest, VCenterRestError, vapi_error_message
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest, VCenterRestError, vapi_error_message
 from tests.vcsim.harness import generate_ca, generate_tls
 
 PASSWORD = 's3cr3t-Pa55'

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 from pyVmomi import vim, vmodl
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import vm_events
-from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import CustomAttributeError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import events as vm_events
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import CustomAttributeError
 
 
 class FakeEventManager:

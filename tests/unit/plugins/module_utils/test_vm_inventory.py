@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import fault_tolerance, field_key, scope_type, vm_records
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import fault_tolerance, field_key, scope_type, vm_records
 
 # A datacenter with a cluster (two hosts, a root pool with a child pool) and a standalone host,
 # VMs in a sub-folder, shaped as retrieve_objects() returns them.
@@ -163,13 +163,13 @@ class OneAnswerCollector:
 
 def test_a_property_vcenter_could_not_read_is_an_error_not_an_absent_vm():
     from pyVmomi import vim
-    from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import _collect
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import _collect
     with pytest.raises(VCenterError, match='did not return runtime.powerState of vm-1: .*NotAuthenticated'):
         _collect(OneAnswerCollector(_answer(vim.fault.NotAuthenticated())), specs=[])
 
 
 def test_an_object_that_does_not_exist_is_reported_as_absent():
     from pyVmomi import vmodl
-    from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import _collect
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import _collect
     objects = _collect(OneAnswerCollector(_answer(vmodl.fault.ManagedObjectNotFound())), specs=[])
     assert objects == {'vm-1': {'type': 'VirtualMachine', 'name': 'one'}}

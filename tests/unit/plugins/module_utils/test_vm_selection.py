@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vm_selection import exclusion_reason, parse_priority, select
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.selection import exclusion_reason, parse_priority, select
 
 
 def record(moid, name, power_state='poweredOn', priority_raw=None, template=False, in_scope=True, tools_running=False,

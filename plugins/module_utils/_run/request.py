@@ -20,7 +20,7 @@ import json
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import SCOPE_PREFIXES
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import SCOPE_PREFIXES
 
 CRITICALITY_MODES = {'LOW': 'soft', 'MEDIUM': 'soft_then_hard', 'HIGH': 'hard'}
 ALARM_COLORS = ('green', 'yellow', 'red', 'gray')

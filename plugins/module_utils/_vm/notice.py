@@ -23,11 +23,11 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import vm_inventory
-from ansible_collections.vsphere.preemption.plugins.module_utils.custom_attributes import vcenter_call
-from ansible_collections.vsphere.preemption.plugins.module_utils.power import Failure, fault_text
-from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import TASK_ENDED, wait_for_tasks
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import vcenter_call
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_off import Failure, fault_text
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.task_wait import TASK_ENDED, wait_for_tasks
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable
 
 try:
     from pyVmomi import vim

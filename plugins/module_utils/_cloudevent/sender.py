@@ -21,7 +21,7 @@ import warnings
 
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import retryable_status, transport_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import retryable_status, transport_retryable
 
 CLOUDEVENTS_IMPORT_ERROR = None
 try:

@@ -43,8 +43,9 @@ import time
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.vsphere.preemption.plugins.module_utils import task_wait, vm_inventory
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable, transport_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter import task_wait
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable, transport_retryable
 
 try:
     from pyVmomi import vim, vmodl

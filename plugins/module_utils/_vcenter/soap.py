@@ -11,7 +11,7 @@ import os
 import ssl
 import traceback
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, connection_error, fault_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, connection_error, fault_retryable
 
 PYVMOMI_IMPORT_ERROR = None
 try:

@@ -25,7 +25,7 @@ import time
 from collections import namedtuple
 from http.client import HTTPException
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable, transport_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable, transport_retryable
 
 try:
     from pyVmomi import vmodl

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.guest_notice import GuestInfo
-from ansible_collections.vsphere.preemption.plugins.module_utils.power import Failure, PowerOpError, fault_text
-from ansible_collections.vsphere.preemption.plugins.module_utils.task_wait import TASK_ENDED, wait_for_tasks
-from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError, fault_retryable, transport_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.notice import GuestInfo
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_off import Failure, PowerOpError, fault_text
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.task_wait import TASK_ENDED, wait_for_tasks
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable, transport_retryable
 
 try:
     from pyVmomi import vim, vmodl

@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import DEFAULT_STATE_PATH, StateFile, utcnow
-from ansible_collections.vsphere.preemption.plugins.module_utils.state_postgres import StateDatabase
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import DEFAULT_STATE_PATH, StateFile, utcnow
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.postgres import StateDatabase
 
 
 def open_state(path=None, url=None, clock=None, new_id=None):

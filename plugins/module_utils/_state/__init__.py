@@ -1,0 +1,11 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 vsphere.preemption contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The workflow state: the record model and its pure transitions, the state file, the PostgreSQL store,
+the one way to open either, and the workflow_state action's states.
+
+May import `_errors`, `_timestamps`. See ../README.md for the layer map. Private: may change in any
+release.
+"""
