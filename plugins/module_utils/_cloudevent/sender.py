@@ -21,7 +21,7 @@ import warnings
 
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import retryable_status, transport_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError, retryable_status, transport_retryable
 
 CLOUDEVENTS_IMPORT_ERROR = None
 try:
@@ -53,10 +53,8 @@ EXTENSION_NAME = re.compile(r'^[a-z0-9]{1,20}$')
 SNIPPET_LENGTH = 200
 
 
-class CloudEventError(Exception):
+class CloudEventError(PreemptionError):
     """Invalid input or a failed delivery; one line, never carrying header values. Invalid input is not retryable."""
-
-    retryable = False
 
 
 class DeliveryError(CloudEventError):
@@ -67,9 +65,8 @@ class DeliveryError(CloudEventError):
     """
 
     def __init__(self, message, status=None, retryable=False):
-        super().__init__(message)
+        super().__init__(message, retryable=retryable)
         self.status = status
-        self.retryable = retryable
 
 
 def utc_timestamp(moment=None):

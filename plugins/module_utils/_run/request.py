@@ -20,6 +20,7 @@ import json
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import SCOPE_PREFIXES
 
 CRITICALITY_MODES = {'LOW': 'soft', 'MEDIUM': 'soft_then_hard', 'HIGH': 'hard'}
@@ -50,7 +51,7 @@ REQUEST_KEYS = ('tag', 'tag_category', 'criticality', 'event', 'workflow_id', 'r
                 'protect_tag') + tuple(NUMBER_RANGES)
 
 
-class PreemptionRequestError(ValueError):
+class PreemptionRequestError(PreemptionError, ValueError):
     """A role input that cannot be used; the message names the variable, the value and what is allowed."""
 
 

@@ -67,6 +67,8 @@ import tempfile
 import uuid
 from contextlib import contextmanager
 
+from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError
+
 STATE_FILE_VERSION = 2
 DEFAULT_STATE_PATH = '~/.ansible/vsphere_preemption_state.json'
 TIMESTAMP_FORMAT = '%Y-%m-%dT%H:%M:%S.%fZ'
@@ -81,13 +83,11 @@ EVENTS_CAP = 10000
 EARLIER_RUNS = 20
 
 
-class StateError(Exception):
+class StateError(PreemptionError):
     """A state that cannot be read, trusted or written, whatever the backend; one line naming where.
 
     ``retryable`` says whether another attempt may pass (see the contract's failures section).
     """
-
-    retryable = False
 
 
 class StateFileError(StateError):

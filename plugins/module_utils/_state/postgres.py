@@ -69,8 +69,7 @@ class StateDatabaseError(StateError):
     """The state database cannot be reached, entered or used; ``retryable`` says whether to try again."""
 
     def __init__(self, message, retryable):
-        super().__init__(message)
-        self.retryable = retryable
+        super().__init__(message, retryable=retryable)
 
 
 def redact_url(url):

@@ -7,13 +7,17 @@
 
 ``retryable`` is decided where an error is caught, from the exception's type
 (or the HTTP status, or the vSphere fault's type), never from its message.
+`VCenterError` is the vCenter branch of the collection's one error hierarchy
+(`_errors.PreemptionError`); `call.vcenter_call` turns faults into it.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
-from http.client import HTTPException
+
+# transport_retryable is imported from here too, by the callers that classify vCenter errors.
+from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError, root_cause, transport_retryable
 
 try:
     from pyVmomi import vim, vmodl
@@ -22,7 +26,7 @@ except ImportError:
     vim = vmodl = None
 
 
-class VCenterError(Exception):
+class VCenterError(PreemptionError):
     """A failure worth one clear line to the user; never carries the password.
 
     ``retryable`` is True when another attempt may pass (vCenter busy or
@@ -30,15 +34,6 @@ class VCenterError(Exception):
     unknown object, invalid input). It defaults to False: an error nobody
     classified is not retried, so it cannot lock an account out.
     """
-
-    def __init__(self, message, retryable=False):
-        super().__init__(message)
-        self.retryable = retryable
-
-
-def retryable_status(status):
-    """Whether an HTTP status may pass on another attempt: 5xx, 408 (timeout) and 429 (too many requests)."""
-    return status is not None and (status >= 500 or status in (408, 429))
 
 
 def _busy_faults():
@@ -52,44 +47,6 @@ def fault_retryable(fault):
     return isinstance(fault, _busy_faults())
 
 
-def _root_cause(exc):
-    """Walk __cause__/__context__ and wrapped `reason` attributes to the innermost error."""
-    seen = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        inner = getattr(exc, 'reason', None)
-        if isinstance(inner, BaseException):
-            exc = inner
-            continue
-        nested = [a for a in getattr(exc, 'args', ()) if isinstance(a, BaseException)]
-        if nested:
-            exc = nested[0]
-            continue
-        if exc.__cause__ is not None:
-            exc = exc.__cause__
-            continue
-        break
-    return exc
-
-
-def transport_retryable(exc):
-    """Whether a transport failure may pass on another attempt, from the type of its innermost cause.
-
-    An untrusted certificate or a failed TLS negotiation stays so; a name that
-    does not resolve too, unless the resolver itself was unavailable (EAI_AGAIN).
-    Refused, reset, dropped and timed-out connections may pass.
-    """
-    cause = _root_cause(exc)
-    if isinstance(cause, socket.gaierror):
-        return cause.errno == socket.EAI_AGAIN
-    if isinstance(cause, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
-        return True
-    # ValueError: an invalid URL or header (requests' InvalidURL is both an OSError and a ValueError).
-    if isinstance(cause, (ssl.SSLError, ValueError)):
-        return False
-    return isinstance(cause, (OSError, HTTPException))
-
-
 def connection_error(exc, hostname, port):
     """The VCenterError for a transport-level exception: one line naming vCenter, retryable by its cause."""
     return VCenterError(describe_connection_error(exc, hostname, port), retryable=transport_retryable(exc))
@@ -98,7 +55,7 @@ def connection_error(exc, hostname, port):
 def describe_connection_error(exc, hostname, port):
     """Turn a transport-level exception into one clear line naming vCenter."""
     where = 'vCenter %s:%s' % (hostname, port)
-    cause = _root_cause(exc)
+    cause = root_cause(exc)
     text = str(exc) + ' ' + str(cause)
     if isinstance(cause, ssl.SSLCertVerificationError) or 'CERTIFICATE_VERIFY_FAILED' in text or 'certificate verify failed' in text:
         reason = getattr(cause, 'verify_message', None) or 'certificate verify failed'

@@ -17,7 +17,8 @@ from __future__ import annotations
 import threading
 import traceback
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, connection_error, retryable_status
+from ansible_collections.vsphere.preemption.plugins.module_utils._errors import retryable_status
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, connection_error
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import trusted_ca_file
 
 REQUESTS_IMPORT_ERROR = None

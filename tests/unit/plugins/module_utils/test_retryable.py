@@ -32,12 +32,8 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vm import tagg
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter import soap as vcenter_soap
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
 from ansible_collections.vsphere.preemption.plugins.module_utils._cloudevent.sender import CloudEventError, DeliveryError, build_event, send_event
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import (
-    VCenterError,
-    fault_retryable,
-    retryable_status,
-    transport_retryable,
-)
+from ansible_collections.vsphere.preemption.plugins.module_utils._errors import retryable_status
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable, transport_retryable
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest, VCenterRestError
 from ansible_collections.vsphere.preemption.plugins.modules import power_off
 from tests.unit.plugins.module_utils.test_vcenter_rest import ScriptedServer
