@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 import time
 from collections import namedtuple
-from http.client import HTTPException
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable, transport_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import vcenter_call
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable
 
 try:
     from pyVmomi import vmodl
@@ -69,18 +69,12 @@ def _watch(content, objects, paths, settled, deadlines, clock):
     """
     if not objects:
         return {}
-    try:
+    with vcenter_call('report the progress of %s' % _what(objects)):
         collector = content.propertyCollector.CreatePropertyCollector()
         try:
             return _follow(collector, objects, paths, settled, deadlines, clock)
         finally:
             collector.DestroyPropertyCollector()
-    except vmodl.MethodFault as fault:
-        raise VCenterError('vCenter refused to report the progress of %s: %s' % (_what(objects), fault.msg or fault._wsdlName),
-                           retryable=fault_retryable(fault)) from None
-    except (OSError, HTTPException) as exc:
-        raise VCenterError('The connection to vCenter failed while waiting for %s: %s: %s' % (_what(objects), exc.__class__.__name__, exc),
-                           retryable=transport_retryable(exc)) from None
 
 
 def _what(objects):

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from http.client import HTTPException
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable, transport_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import vcenter_call
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 
 try:
     from pyVmomi import vim, vmodl
@@ -98,41 +97,26 @@ def unique(moids):
     return seen
 
 
-@contextmanager
-def vcenter_call(what, passthrough=()):
-    """Turn a vCenter refusal or a dropped connection into one CustomAttributeError line (``passthrough`` faults excepted)."""
-    try:
-        yield
-    except passthrough:
-        raise
-    except vmodl.MethodFault as fault:
-        raise CustomAttributeError('vCenter refused to %s: %s' % (what, fault.msg or fault._wsdlName),
-                                   retryable=fault_retryable(fault)) from None
-    except (OSError, HTTPException) as exc:
-        raise CustomAttributeError('The connection to vCenter failed while trying to %s: %s: %s' % (what, exc.__class__.__name__, exc),
-                                   retryable=transport_retryable(exc)) from None
-
-
 class CustomAttributes:
     """Custom attribute operations on a pyvmomi ServiceInstance."""
 
     def __init__(self, service_instance):
         self.si = service_instance
-        with vcenter_call('read the service content'):
+        with vcenter_call('read the service content', error=CustomAttributeError):
             content = service_instance.RetrieveContent()
         self.manager = content.customFieldsManager
         self.collector = content.propertyCollector
 
     def field(self, key):
         """The definition of ``key`` for VMs, or None."""
-        with vcenter_call('list the custom attributes'):
+        with vcenter_call('list the custom attributes', error=CustomAttributeError):
             fields = self.manager.field or []
         return find_field(fields, key, vim.VirtualMachine)
 
     def create_field(self, key):
         """Define ``key`` for VMs; a definition made concurrently by someone else is used as it is."""
         try:
-            with vcenter_call('create the custom attribute %r' % key, passthrough=(vim.fault.DuplicateName,)):
+            with vcenter_call('create the custom attribute %r' % key, passthrough=(vim.fault.DuplicateName,), error=CustomAttributeError):
                 return self.manager.AddCustomFieldDef(name=key, moType=vim.VirtualMachine)
         except vim.fault.DuplicateName:
             field = self.field(key)
@@ -179,7 +163,8 @@ class CustomAttributes:
         spec = vmodl.query.PropertyCollector.FilterSpec(
             objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=self._vm(moid), skip=False) for moid in moids],
             propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.VirtualMachine, pathSet=['customValue'])])
-        with vcenter_call('read the custom attributes of the VMs', passthrough=(vmodl.fault.ManagedObjectNotFound,)):
+        with vcenter_call('read the custom attributes of the VMs', passthrough=(vmodl.fault.ManagedObjectNotFound,),
+                          error=CustomAttributeError):
             result = self.collector.RetrievePropertiesEx([spec], vmodl.query.PropertyCollector.RetrieveOptions())
             contents = list(result.objects) if result else []
             while result is not None and result.token:
@@ -188,7 +173,7 @@ class CustomAttributes:
         return contents
 
     def set_value(self, moid, field_key, value):
-        with vcenter_call('set the custom attribute of %s' % moid):
+        with vcenter_call('set the custom attribute of %s' % moid, error=CustomAttributeError):
             self.manager.SetField(entity=self._vm(moid), key=field_key, value=value)
 
     def set_values(self, moids, field_key, value, parallel=1):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
-from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import vcenter_call
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import vcenter_call
 
 try:
     from pyVmomi import vim, vmodl

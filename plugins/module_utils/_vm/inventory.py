@@ -16,9 +16,9 @@ including whether the VM lies under a given scope object.
 
 from __future__ import annotations
 
-from http.client import HTTPException
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable, transport_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import vcenter_call
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable
 
 try:
     from pyVmomi import VmomiSupport, vim, vmodl
@@ -201,7 +201,7 @@ def _raise_unreadable(found):
 def _collect(collector, specs):
     """RetrievePropertiesEx (and the continuations of its own answer) as ``{moid: {'type': ..., path: value}}``."""
     objects = {}
-    try:
+    with vcenter_call('answer the PropertyCollector query'):
         result = collector.RetrievePropertiesEx(specSet=specs, options=vmodl.query.PropertyCollector.RetrieveOptions())
         while result is not None:
             for found in result.objects:
@@ -210,12 +210,6 @@ def _collect(collector, specs):
                     entry[prop.name] = _plain(prop.val)
                 _raise_unreadable(found)
             result = collector.ContinueRetrievePropertiesEx(token=result.token) if result.token else None
-    except vmodl.MethodFault as fault:
-        raise VCenterError('vCenter refused the PropertyCollector query: %s' % (fault.msg or fault._wsdlName),
-                           retryable=fault_retryable(fault)) from None
-    except (OSError, HTTPException) as exc:
-        raise VCenterError('The connection to vCenter failed during a PropertyCollector query: %s: %s' % (exc.__class__.__name__, exc),
-                           retryable=transport_retryable(exc)) from None
     return objects
 
 

@@ -24,8 +24,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
-from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import vcenter_call
-from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_off import Failure, fault_text
+from ansible_collections.vsphere.preemption.plugins.module_utils._errors import Failure
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import fault_text, vcenter_call
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.task_wait import TASK_ENDED, wait_for_tasks
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable
 
@@ -120,7 +120,7 @@ class GuestInfo:
                 for moid, props in found.items()}
 
     def write(self, moids, text):
-        """Set the key to ``text`` ('' removes it) on each VM of ``moids``; ``{moid: power.Failure}`` for those that failed."""
+        """Set the key to ``text`` ('' removes it) on each VM of ``moids``; ``{moid: Failure}`` for those that failed."""
         failed = {}
 
         def start(moid):

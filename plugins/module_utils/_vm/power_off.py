@@ -40,18 +40,19 @@ its lock-protected pool for each call, so concurrent calls are safe.
 from __future__ import annotations
 
 import time
-from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter import task_wait
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable, transport_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._errors import Failure  # noqa: F401 (the engine's per-VM result)
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import fault_text, vcenter_call
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable
 
 try:
-    from pyVmomi import vim, vmodl
+    from pyVmomi import vim
 except ImportError:
     # vcenter_soap.PYVMOMI_IMPORT_ERROR carries the traceback; modules check it before calling here.
-    vim = vmodl = None
+    vim = None
 
 MODES = ('soft', 'soft_then_hard', 'hard')
 # A power-off task normally completes in seconds; one that runs this long
@@ -64,10 +65,6 @@ class PowerOpError(VCenterError):
 
     def __init__(self, message, retryable=False):
         super().__init__(message, retryable=retryable)
-
-
-# Why a VM could not be powered off (one line), and whether another attempt may cure it.
-Failure = namedtuple('Failure', 'msg retryable')
 
 
 class AlreadyOff(Exception):
@@ -261,13 +258,6 @@ def _shape(moids, vms, outcome):
     return result
 
 
-def fault_text(fault):
-    """One line for a vSphere fault: its message, else its type name."""
-    text = getattr(fault, 'msg', None) or getattr(fault, 'localizedMessage', None)
-    name = getattr(fault, '_wsdlName', None) or fault.__class__.__name__
-    return '%s: %s' % (name, text) if text else name
-
-
 def _already_off(fault):
     return isinstance(fault, vim.fault.InvalidPowerState) and fault.existingState == 'poweredOff'
 
@@ -284,15 +274,12 @@ class VSpherePowerOps:
 
     def _call(self, method, *args):
         try:
-            return method(*args)
-        except vmodl.MethodFault as fault:
-            if _already_off(fault):
+            with vcenter_call(error=PowerOpError, passthrough=(vim.fault.InvalidPowerState,), per_item=True):
+                return method(*args)
+        except vim.fault.InvalidPowerState as refused:
+            if _already_off(refused):
                 raise AlreadyOff() from None
-            raise PowerOpError(fault_text(fault), fault_retryable(fault)) from None
-        except VCenterError as exc:
-            raise PowerOpError(str(exc), exc.retryable) from None
-        except Exception as exc:  # a dropped connection must fail this VM, not the whole run
-            raise PowerOpError('%s: %s' % (exc.__class__.__name__, exc), transport_retryable(exc)) from None
+            raise PowerOpError(fault_text(refused), fault_retryable(refused)) from None
 
     def describe(self, moids):
         found = self._call(vm_inventory.vm_properties, self.content, moids, ('runtime.powerState', 'guest.toolsRunningStatus'))

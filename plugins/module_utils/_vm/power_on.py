@@ -10,7 +10,7 @@
 
 - ``read(moids)`` -> ``{moid: {'name', 'power_state', 'notice'}}`` for the VMs
   that exist, in one call (guest_notice.GuestInfo.read);
-- ``clear_notice(moids)`` -> ``{moid: power.Failure}`` for the VMs whose
+- ``clear_notice(moids)`` -> ``{moid: Failure}`` for the VMs whose
   ``guestinfo.preemption`` could not be emptied;
 - ``power_on(moid)``: start the power-on task and wait for its end; raises
   ``AlreadyOn`` when vCenter says the VM is on, ``PowerOpError`` otherwise.
@@ -24,15 +24,17 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.notice import GuestInfo
-from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_off import Failure, PowerOpError, fault_text
+from ansible_collections.vsphere.preemption.plugins.module_utils._errors import Failure
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_off import PowerOpError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.task_wait import TASK_ENDED, wait_for_tasks
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable, transport_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import fault_text, vcenter_call
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import fault_retryable
 
 try:
-    from pyVmomi import vim, vmodl
+    from pyVmomi import vim
 except ImportError:
     # vcenter_soap.PYVMOMI_IMPORT_ERROR carries the traceback; modules check it before calling here.
-    vim = vmodl = None
+    vim = None
 
 # A power-on normally ends in seconds; one still running this long (a host not responding, a question pending
 # in the VM) is reported as failed rather than waited for forever.
@@ -126,16 +128,13 @@ class VSpherePowerOnOps:
 
     def power_on(self, moid):
         try:
-            task = vim.VirtualMachine(moid, self._stub).PowerOnVM_Task()
-            state, fault = wait_for_tasks(self.content, [task], TASK_TIMEOUT)[task._moId]
-        except vmodl.MethodFault as fault:
-            if _already_on(fault):
+            with vcenter_call(error=PowerOpError, passthrough=(vim.fault.InvalidPowerState,), per_item=True):
+                task = vim.VirtualMachine(moid, self._stub).PowerOnVM_Task()
+                state, fault = wait_for_tasks(self.content, [task], TASK_TIMEOUT)[task._moId]
+        except vim.fault.InvalidPowerState as refused:
+            if _already_on(refused):
                 raise AlreadyOn() from None
-            raise PowerOpError(fault_text(fault), fault_retryable(fault)) from None
-        except VCenterError as exc:
-            raise PowerOpError(str(exc), exc.retryable) from None
-        except Exception as exc:  # a dropped connection must fail this VM, not the whole run
-            raise PowerOpError('%s: %s' % (exc.__class__.__name__, exc), transport_retryable(exc)) from None
+            raise PowerOpError(fault_text(refused), fault_retryable(refused)) from None
         if state not in TASK_ENDED:
             raise PowerOpError('power-on task still running after %d s' % TASK_TIMEOUT, True)
         if state == 'error':

@@ -33,6 +33,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter import
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
 from ansible_collections.vsphere.preemption.plugins.module_utils._cloudevent.sender import CloudEventError, DeliveryError, build_event, send_event
 from ansible_collections.vsphere.preemption.plugins.module_utils._errors import retryable_status
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import vcenter_call
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable, transport_retryable
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest, VCenterRestError
 from ansible_collections.vsphere.preemption.plugins.modules import power_off
@@ -239,7 +240,7 @@ def test_an_unreadable_property_carries_its_fault(fault, retryable):
     assert caught.value.retryable is retryable
 
 
-# ---------------------------------------------------------------- custom attributes
+# ---------------------------------------------------------------- vcenter_call (custom attributes, events, notice, waits)
 
 @pytest.mark.parametrize('error, retryable', [
     (vim.fault.TaskInProgress(), True),
@@ -248,9 +249,13 @@ def test_an_unreadable_property_carries_its_fault(fault, retryable):
     (vmodl.fault.InvalidArgument(), False),
     (ConnectionResetError(104, 'reset'), True),
 ])
-def test_custom_attribute_calls(error, retryable):
+def test_vcenter_calls(error, retryable):
+    with pytest.raises(VCenterError) as caught:
+        with vcenter_call('set the custom attribute of vm-1'):
+            raise error
+    assert caught.value.retryable is retryable
     with pytest.raises(custom_attributes.CustomAttributeError) as caught:
-        with custom_attributes.vcenter_call('set the custom attribute of vm-1'):
+        with vcenter_call('set the custom attribute of vm-1', error=custom_attributes.CustomAttributeError):
             raise error
     assert caught.value.retryable is retryable
 

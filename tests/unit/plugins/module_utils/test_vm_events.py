@@ -13,7 +13,7 @@ import pytest
 from pyVmomi import vim, vmodl
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import events as vm_events
-from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import CustomAttributeError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 
 
 class FakeEventManager:
@@ -55,6 +55,6 @@ def test_without_log_user_event_post_event_is_used_from_then_on(monkeypatch):
 
 
 def test_another_refusal_is_an_error_naming_the_vm():
-    with pytest.raises(CustomAttributeError) as info:
+    with pytest.raises(VCenterError) as info:
         events(FakeEventManager(fault=vim.fault.NoPermission(msg='Permission to perform this operation was denied.'))).log(['vm-7'], 'x')
     assert 'vm-7' in str(info.value) and 'Permission' in str(info.value)
