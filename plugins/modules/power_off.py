@@ -236,10 +236,9 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vm.notice impo
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_off import MODES, PowerOffEngine, VSpherePowerOps
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
-
-MAX_PARALLEL = 50
 
 
 def argument_spec():

@@ -156,10 +156,9 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_on import PowerOnEngine, VSpherePowerOnOps
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
-
-MAX_PARALLEL = 50
 
 
 def argument_spec():
