@@ -21,7 +21,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._run.request im
 )
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.restore import AmbiguousWorkflow, restore_key
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.bookkeeping import known_tag_id
-from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import StateError
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import StateError
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
 
 EVENT_VARIABLE = 'preemption_event'

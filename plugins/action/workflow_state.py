@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import DEFAULT_STATE_PATH, StateError
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import DEFAULT_STATE_PATH
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import StateError
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.workflow_state import STATES, check_params, run_state
 

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import uuid
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import (
     STATE_FILE_VERSION,
     StateError,
     absent_in,

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._state import file as state_file
+from ansible_collections.vsphere.preemption.plugins.module_utils._state import records as state_records
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import build_plan
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.restore import (
     ANNOTATION_FIELD,
@@ -39,8 +39,8 @@ def annotation(run_id='run-1', **changes):
 
 
 def record(powered_off=(A, B, C), **results):
-    run = state_file.new_run('run-1', T0, tag='preemptible', results=dict({'plan': PLAN['recorded'], 'powered_off': list(powered_off)}, **results))
-    run['status'] = state_file.FINISHED
+    run = state_records.new_run('run-1', T0, tag='preemptible', results=dict({'plan': PLAN['recorded'], 'powered_off': list(powered_off)}, **results))
+    run['status'] = state_records.FINISHED
     return {'workflow_id': 'spot@vc1.example.com', 'run': run, 'unfinished': [], 'runs': 1, 'updated': run['started']}
 
 
@@ -73,8 +73,8 @@ def test_a_run_that_powered_off_nothing_is_nothing_to_restore():
 
 def test_the_vms_of_earlier_finished_runs_are_restored_too():
     rec = record()
-    earlier = state_file.new_run('run-0', T0 - datetime.timedelta(hours=1), results={'plan': PLAN['recorded'], 'powered_off': [C]})
-    earlier['status'] = state_file.FINISHED
+    earlier = state_records.new_run('run-0', T0 - datetime.timedelta(hours=1), results={'plan': PLAN['recorded'], 'powered_off': [C]})
+    earlier['status'] = state_records.FINISHED
     rec['earlier'] = [earlier]
     plan = restore_plan(rec, PLAN, LATER)
     assert [run['run_id'] for run in plan['runs']] == ['run-1', 'run-0']

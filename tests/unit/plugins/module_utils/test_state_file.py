@@ -14,11 +14,12 @@ import stat
 import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._state import file as state_file
-from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import (
+from ansible_collections.vsphere.preemption.plugins.module_utils._state import records as state_records
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import StateFile
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import (
     FINISHED,
     RUNNING,
     RunNotFound,
-    StateFile,
     StateFileError,
     decide_start,
     format_timestamp,
@@ -84,7 +85,7 @@ def test_timestamps_are_utc_with_microseconds_and_z():
 # ---------------------------------------------------------------- threshold arithmetic (pure)
 
 def record_started_at(moment, status=RUNNING):
-    run = state_file.new_run('r1', moment)
+    run = state_records.new_run('r1', moment)
     run['status'] = status
     return {'workflow_id': 'wf', 'run': run, 'unfinished': [], 'runs': 1, 'updated': format_timestamp(moment)}
 
@@ -379,13 +380,13 @@ def test_the_event_memory_keeps_the_last_thousand_or_a_week_and_is_capped():
     recent = [_seen(index, T0 - datetime.timedelta(days=6)) for index in range(1200)]
     assert len(remember_event(old_and_recent := events[:50] + recent, _seen(9999, T0), T0)) == 1201
     assert remember_event(old_and_recent, _seen(9999, T0), T0)[0]['event_id'] == 'e0', 'an old one among the newest 1000 stays'
-    many = [_seen(index, T0) for index in range(state_file.EVENTS_CAP)]
+    many = [_seen(index, T0) for index in range(state_records.EVENTS_CAP)]
     capped = remember_event(many, _seen(99999, T0), T0)
-    assert len(capped) == state_file.EVENTS_CAP and capped[0]['event_id'] == 'e1'
+    assert len(capped) == state_records.EVENTS_CAP and capped[0]['event_id'] == 'e1'
 
 
 def test_the_memory_is_bounded_through_the_file(state, clock, monkeypatch):
-    monkeypatch.setattr(state_file, 'EVENTS_KEPT', 10)
+    monkeypatch.setattr(state_records, 'EVENTS_KEPT', 10)
     for index in range(15):
         clock.advance(8 * 24 * 3600 if index == 5 else 1)
         state.started('wf@vc', 0, event_id='e%d' % index)
@@ -570,18 +571,18 @@ def test_ten_concurrent_processes_exactly_one_proceeds(tmp_path):
 # ---------------------------------------------------------------- runs kept for a restore
 
 def test_a_finished_run_with_vms_to_restore_is_kept_in_earlier_and_can_be_updated():
-    first = state_file.new_run('r1', T0, results={'powered_off': [{'moid': 'vm-1'}]})
-    first['status'] = state_file.FINISHED
+    first = state_records.new_run('r1', T0, results={'powered_off': [{'moid': 'vm-1'}]})
+    first['status'] = state_records.FINISHED
     record = {'workflow_id': 'wf', 'run': first, 'unfinished': [], 'runs': 1, 'updated': format_timestamp(T0)}
-    second = state_file.start_record(record, 'wf', state_file.new_run('r2', T0), T0)
+    second = state_records.start_record(record, 'wf', state_records.new_run('r2', T0), T0)
     assert [run['run_id'] for run in second['earlier']] == ['r1']
-    updated, run = state_file.update_run(second, 'r1', {'restored': [{'moid': 'vm-1'}]}, T0)
+    updated, run = state_records.update_run(second, 'r1', {'restored': [{'moid': 'vm-1'}]}, T0)
     assert run['results']['restored'] == [{'moid': 'vm-1'}]
     assert updated['earlier'][0]['results']['restored'] == [{'moid': 'vm-1'}]
     # Restored, it is not kept when the next run replaces it.
-    done = state_file.new_run('r3', T0, results={'powered_off': [{'moid': 'vm-2'}], 'restored': [{'moid': 'vm-2'}]})
-    done['status'] = state_file.FINISHED
-    third = state_file.start_record(dict(updated, run=done, earlier=[]), 'wf', state_file.new_run('r4', T0), T0)
+    done = state_records.new_run('r3', T0, results={'powered_off': [{'moid': 'vm-2'}], 'restored': [{'moid': 'vm-2'}]})
+    done['status'] = state_records.FINISHED
+    third = state_records.start_record(dict(updated, run=done, earlier=[]), 'wf', state_records.new_run('r4', T0), T0)
     assert 'earlier' not in third
 
 
