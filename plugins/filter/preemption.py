@@ -15,7 +15,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._run import restore as preemption_restore
 from ansible_collections.vsphere.preemption.plugins.module_utils._run import bookkeeping as preemption_run
-from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import utcnow
+from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import utcnow
 
 
 def _checked(function, *args):

@@ -18,7 +18,7 @@ import threading
 
 import pytest
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import parse_timestamp
+from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import parse_timestamp
 from tests.functional.preempt_helpers import FIELD, alarm_event, annotation, off, playbook, power_on_all, state, tag_vms
 from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
 from tests.functional.test_rulebook import TOKEN, post

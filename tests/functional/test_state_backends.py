@@ -16,7 +16,8 @@ import psycopg
 import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import StateFile
-from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import FINISHED, RUNNING, RunNotFound, StateError, format_timestamp
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import FINISHED, RUNNING, RunNotFound, StateError
+from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.postgres import TABLE, StateDatabase
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
 

@@ -31,7 +31,8 @@ from __future__ import annotations
 import copy
 import json
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import FINISHED, format_timestamp, parse_timestamp
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import FINISHED
+from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp, parse_timestamp
 
 EVENT_TYPE = 'com.vmware.workflows.vsphere.VmRestoredEvent.v0'
 ANNOTATION_FIELD = 'com.vmware.workflows.vsphere.preemption'

@@ -29,9 +29,9 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._state.records 
     migrate,
     progress_in,
     start_in,
-    utcnow,
     workflow_record,
 )
+from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import utcnow
 
 DEFAULT_STATE_PATH = '~/.ansible/vsphere_preemption_state.json'
 

@@ -41,7 +41,7 @@ the same event start it again::
 (``<workflow>@<vcenter>``), empty for an unqualified one. Files without
 ``events`` (written before it existed) load as they are.
 
-Timestamps are UTC ISO 8601 with microseconds and ``Z``
+Timestamps (_timestamps.py) are UTC ISO 8601 with microseconds and ``Z``
 (``2021-11-05T13:02:34.437444Z``).
 
 The decisions (threshold, pending run, merging progress, seen events) are
@@ -57,10 +57,10 @@ import copy
 import datetime
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError
+from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp, parse_timestamp
 
 
 STATE_FILE_VERSION = 2
-TIMESTAMP_FORMAT = '%Y-%m-%dT%H:%M:%S.%fZ'
 RUNNING = 'running'
 FINISHED = 'finished'
 # The memory of trigger events: at least the newest EVENTS_KEPT per vCenter and every one of the last
@@ -85,22 +85,6 @@ class StateFileError(StateError):
 
 class RunNotFound(StateFileError):
     """A progress/finished call naming a run the workflow does not have (raised by every backend)."""
-
-
-def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def format_timestamp(moment):
-    """``2021-11-05T13:02:34.437444Z`` for an aware (or naive UTC) datetime."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.timezone.utc)
-    return moment.strftime(TIMESTAMP_FORMAT)
-
-
-def parse_timestamp(text):
-    """The aware UTC datetime of a timestamp written by `format_timestamp`; ValueError otherwise."""
-    return datetime.datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=datetime.timezone.utc)
 
 
 # ---------------------------------------------------------------- pure decisions

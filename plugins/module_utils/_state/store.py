@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import DEFAULT_STATE_PATH, StateFile
-from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import utcnow
+from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import utcnow
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.postgres import StateDatabase
 
 

@@ -22,12 +22,11 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._state.records 
     RunNotFound,
     StateFileError,
     decide_start,
-    format_timestamp,
     merge_results,
-    parse_timestamp,
     remember_event,
     vcenter_of,
 )
+from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp, parse_timestamp
 
 T0 = datetime.datetime(2021, 11, 5, 13, 2, 34, 437444, tzinfo=datetime.timezone.utc)
 
