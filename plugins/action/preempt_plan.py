@@ -61,15 +61,19 @@ class ActionModule(ActionBase):
             for key in ('vcenter_hostname', 'vcenter_port'):
                 if request[key] in (None, ''):
                     request[key] = os.environ.get('VMWARE_HOST' if key == 'vcenter_hostname' else 'VMWARE_PORT')
-            if params['purpose'] in ('setup', 'restore'):
+            purpose = params['purpose']
+            if purpose in ('setup', 'restore'):
                 # Setup and restore preempt nothing, so they need no criticality; a restore is one whatever the alarm says.
                 plan = build_plan(dict(request, criticality=request['criticality'] or 'LOW'))
-                if params['purpose'] == 'restore':
+                if purpose == 'restore':
                     plan['action'] = 'restore'
-            elif params['purpose'] == 'preempt':
+            elif purpose == 'preempt':
                 plan = build_plan(request)
+                if plan['action'] == 'cancel':
+                    # An alarm that dropped is a cancel, planned here as one so that the role does not plan it again.
+                    purpose, plan = 'cancel', dict(workflow_identity(request), action='cancel')
             else:
-                plan = dict(workflow_identity(request), action=params['purpose'])
+                plan = dict(workflow_identity(request), action=purpose)
         except PreemptionRequestError as exc:
             return dict(result, failed=True, msg=str(exc), retryable=False)
         plan['trigger'] = _trigger(task_vars)
@@ -77,16 +81,16 @@ class ActionModule(ActionBase):
             # A state that cannot be read stops the run here, before anything talks to vCenter.
             try:
                 store = open_state(params['state_file'], params['state_url'])
-                if params['purpose'] in ('cancel', 'status', 'restore'):
+                if purpose in ('cancel', 'status', 'restore'):
                     plan['state_keys'] = scope_keys(request, store.workflow_ids())
                 records = [store.query(key) for key in plan.get('state_keys') or [plan['state_key']]]
-                if params['purpose'] == 'restore':
+                if purpose == 'restore':
                     plan['state_key'] = restore_key(plan['workflow_id'], plan['state_keys'], records)
             except StateError as exc:
                 return dict(result, failed=True, msg=str(exc), retryable=exc.retryable)
             except AmbiguousWorkflow as exc:
                 return dict(result, failed=True, msg=str(exc), retryable=False)
-            if params['purpose'] == 'preempt':
+            if purpose == 'preempt':
                 plan['tag_id'] = known_tag_id(records[0], plan['tag'])
         result.update(plan, changed=False)
         return result

@@ -118,6 +118,8 @@ action:
   description:
     - V(preempt), V(cancel) (an alarm that dropped, or O(purpose=cancel)), V(ignore) (an alarm that did not change), V(status)
       or V(restore).
+    - With O(purpose=preempt), an alarm that dropped returns the plan O(purpose=cancel) returns, RV(state_keys) included,
+      so that the role forgets the workflow without planning again.
   returned: success
   type: str
   sample: preempt
@@ -181,7 +183,7 @@ tag_id:
   type: str
 state_keys:
   description: The records status and cancel act on, one per scope of the workflow (see the README, "Workflows").
-  returned: O(purpose=status) or O(purpose=cancel), and a state is given
+  returned: RV(action=cancel), O(purpose=status) or O(purpose=restore), and a state is given
   type: list
   elements: str
 sink:

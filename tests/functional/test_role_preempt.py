@@ -174,6 +174,9 @@ def test_a_dropped_alarm_cancels_and_powers_off_nothing(vcsim, vcenter, vms, tmp
                                         "red -> green): its record was removed" % vcsim.port)
     assert off(vcenter) == []
     assert state(tmp_path / 'state.json') == {}
+    # One plan: preempt_plan planned the cancel itself (the records to forget included), so the role did not plan again.
+    [plan] = dropped.results('Check the request and plan the run')
+    assert plan['state_keys'] == [plan['state_key']] and plan['mode'] is None
 
 
 def test_two_simultaneous_runs_preempt_once(vcsim, vcenter, vms, sink, tmp_path):
