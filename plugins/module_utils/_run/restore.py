@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import json
 
+from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import FINISHED
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp, parse_timestamp
 
@@ -38,7 +39,7 @@ EVENT_TYPE = 'com.vmware.workflows.vsphere.VmRestoredEvent.v0'
 ANNOTATION_FIELD = 'com.vmware.workflows.vsphere.preemption'
 
 
-class AmbiguousWorkflow(ValueError):
+class AmbiguousWorkflow(PreemptionError, ValueError):
     """A restore of a workflow id that has a record per scope, without saying which."""
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import os
 import re
 
@@ -117,6 +118,23 @@ def test_no_layer_imports_a_layer_above_it_or_a_sibling(layers):
 @pytest.mark.parametrize('path', list(module_files()))
 def test_each_file_imports_on_its_own(path):
     importlib.import_module(module_name(path))
+
+
+# Control flow between an ops adapter and its engine, never shown to the user.
+SIGNALS = {'AlreadyOff', 'AlreadyOn'}
+
+
+def test_every_error_class_is_a_preemption_error():
+    """One error hierarchy: whatever module_utils raises to the user carries ``retryable`` from PreemptionError."""
+    base = importlib.import_module(PREFIX + '._errors').PreemptionError
+    outside = []
+    for path in module_files():
+        module = importlib.import_module(module_name(path))
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__ and issubclass(cls, BaseException) and not issubclass(cls, base):
+                if name not in SIGNALS:
+                    outside.append('%s.%s' % (path, name))
+    assert outside == [], 'derive these from _errors.PreemptionError: %s' % outside
 
 
 def test_the_check_sees_an_upward_import_a_sibling_and_a_relative_one(layers):
