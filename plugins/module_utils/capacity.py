@@ -36,55 +36,56 @@ class CapacityError(ValueError):
     """A target that cannot be used, or a scope without the numbers it needs; the message names value and what is allowed."""
 
 
-def _number(key, value):
+def _number(name, key, value):
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise CapacityError('capacity_target %s %r is not a number.' % (key, value))
+        raise CapacityError('%s %s %r is not a number.' % (name, key, value))
     try:
         number = float(value)
     except ValueError:
-        raise CapacityError('capacity_target %s %r is not a number.' % (key, value)) from None
+        raise CapacityError('%s %s %r is not a number.' % (name, key, value)) from None
     if not math.isfinite(number):
-        raise CapacityError('capacity_target %s %r is not a finite number.' % (key, value))
+        raise CapacityError('%s %s %r is not a finite number.' % (name, key, value))
     return number
 
 
-def check_target(target):
+def check_target(target, name='capacity_target'):
     """The target as ``{key: number}`` (percentages float, MHz/MB int), or None when not set; CapacityError when bad.
 
     Percentages lie in 1..100; amounts are positive whole numbers. Numbers
-    given as text (``-e``, a rulebook) are accepted.
+    given as text (``-e``, a rulebook) are accepted. ``name`` is the option
+    or variable the target came from, for the message.
     """
     if target in (None, '', {}):
         return None
     if not isinstance(target, dict):
-        raise CapacityError('capacity_target must be a dict with any of %s, not %r.' % (', '.join(TARGET_KEYS), target))
+        raise CapacityError('%s must be a dict with any of %s, not %r.' % (name, ', '.join(TARGET_KEYS), target))
     unknown = sorted(str(key) for key in target if key not in TARGET_KEYS)
     if unknown:
-        raise CapacityError('capacity_target has unknown keys %s; allowed: %s.' % (', '.join(repr(k) for k in unknown), ', '.join(TARGET_KEYS)))
+        raise CapacityError('%s has unknown keys %s; allowed: %s.' % (name, ', '.join(repr(k) for k in unknown), ', '.join(TARGET_KEYS)))
     checked = {}
     for key in TARGET_KEYS:
         if target.get(key) in (None, ''):
             continue
-        number = _number(key, target[key])
+        number = _number(name, key, target[key])
         if key in PERCENT_KEYS:
             if not 1 <= number <= 100:
-                raise CapacityError('capacity_target %s %r is outside 1..100 (a share of the scope\'s capacity, in percent).' % (key, target[key]))
+                raise CapacityError('%s %s %r is outside 1..100 (a share of the scope\'s capacity, in percent).' % (name, key, target[key]))
             checked[key] = number
         else:
             if number <= 0 or not number.is_integer():
-                raise CapacityError('capacity_target %s %r must be a positive whole number (%s to free).'
-                                    % (key, target[key], 'MHz' if key == 'cpu_mhz' else 'MB'))
+                raise CapacityError('%s %s %r must be a positive whole number (%s to free).'
+                                    % (name, key, target[key], 'MHz' if key == 'cpu_mhz' else 'MB'))
             checked[key] = int(number)
     if not checked:
-        raise CapacityError('capacity_target %r sets none of %s.' % (target, ', '.join(TARGET_KEYS)))
+        raise CapacityError('%s %r sets none of %s.' % (name, target, ', '.join(TARGET_KEYS)))
     return checked
 
 
-def check_scope_kind(kind, scope):
+def check_scope_kind(kind, scope, name='capacity_target'):
     """CapacityError unless the scope (its managed object type ``kind``, None for all of vCenter) has a measured capacity."""
     if kind not in MEASURED_SCOPES:
-        raise CapacityError('capacity_target needs a scope with a capacity: a cluster or a host, not %s.'
-                            % ('all of vCenter' if scope is None else '%s (%s)' % (scope, kind)))
+        raise CapacityError('%s needs a scope with a capacity: a cluster or a host, not %s.'
+                            % (name, 'all of vCenter' if scope is None else '%s (%s)' % (scope, kind)))
 
 
 def scope_usage(kind, scope, props):
@@ -210,8 +211,8 @@ def select_to_free(candidates, need, max_vms=0):
     Priority groups are walked from the lowest: the group of priority p joins
     only when the VMs of lower priority cannot free ``need`` within
     ``max_vms`` (0: no cap); among the VMs up to that group, the fewest that
-    free it. When no group can, every VM it may take, lowest priority first,
-    up to ``max_vms``: a shortfall. Returns the chosen candidates in their given order.
+    free it. When no group can, every VM it may take that frees some of what
+    is needed, lowest priority first, up to ``max_vms``: a shortfall. Returns the chosen candidates in their given order.
     """
     if not any(need.values()):
         return []
@@ -226,7 +227,9 @@ def select_to_free(candidates, need, max_vms=0):
             chosen = fewest
             break
     if chosen is None:
-        chosen = ranked[:max_vms] if max_vms else ranked
+        # A VM that frees none of what is needed would be preempted for nothing.
+        helping = [vm for vm in ranked if _gain(vm, need) > 0]
+        chosen = helping[:max_vms] if max_vms else helping
     order = sorted(vm['_rank'] for vm in chosen)
     return [candidates[rank] for rank in order]
 
