@@ -248,6 +248,52 @@ def report(measured, target, need, chosen):
     }
 
 
+# ---------------------------------------------------------------- words
+
+_UNITS = {'cpu_mhz': 'MHz', 'memory_mb': 'MB'}
+
+
+def target_dimensions(target):
+    """The dimensions a target speaks of, CPU first."""
+    return [dim for dim in DIMENSIONS if any(PERCENT_KEYS.get(key, key) == dim for key in target)]
+
+
+def vm_usage(vms):
+    """``{moid: {cpu_mhz, memory_mb}}`` of the VMs (tagged_vm_info's, with a target) that carry their usage."""
+    return {vm['moid']: {dim: vm[dim] for dim in DIMENSIONS} for vm in vms if all(dim in vm for dim in DIMENSIONS)}
+
+
+def _percent(part, whole):
+    return '%d%%' % round(100.0 * part / whole) if whole else '?'
+
+
+def phrase(result, freed, count, check_mode=False):
+    """What a run with a target did, for its summary line.
+
+    ``result``: tagged_vm_info's ``capacity``; ``freed``: ``{cpu_mhz, memory_mb}``
+    the VMs actually powered off used; ``count``: how many. For example
+    ``would free 31,200 MHz with 3 VMs; CPU usage 92% -> 74% of 84,000 MHz (target cpu_percent 75)``.
+    """
+    dims = target_dimensions(result['target']) or list(DIMENSIONS)
+    target = ', '.join('%s %s' % (key, ('%g' % value)) for key, value in sorted(result['target'].items()))
+    names = {'cpu_mhz': 'CPU', 'memory_mb': 'memory'}
+    if not any(result['to_free'].values()):
+        return 'usage %s is at or below the target (%s): nothing to free' % (
+            ', '.join('%s %s of %s %s' % (names[dim], _percent(result['usage'][dim], result['capacity'][dim]),
+                                          '{:,}'.format(result['capacity'][dim]), _UNITS[dim]) for dim in dims), target)
+    amounts = ' and '.join('{:,} {}'.format(freed.get(dim, 0), _UNITS[dim]) for dim in dims)
+    parts = ['%s %s with %d VM%s' % ('would free' if check_mode else 'freed', amounts, count, '' if count == 1 else 's')]
+    parts.append(', '.join('%s usage %s -> %s of %s %s' % (
+        names[dim], _percent(result['usage'][dim], result['capacity'][dim]),
+        _percent(max(0, result['usage'][dim] - freed.get(dim, 0)), result['capacity'][dim]),
+        '{:,}'.format(result['capacity'][dim]), _UNITS[dim]) for dim in dims) + ' (target %s)' % target)
+    short = {dim: result['to_free'][dim] - freed.get(dim, 0) for dim in DIMENSIONS if result['to_free'][dim] > freed.get(dim, 0)}
+    if short:
+        parts.append('SHORT of the target by %s: no other VM may be taken' % ' and '.join(
+            '{:,} {}'.format(amount, _UNITS[dim]) for dim, amount in short.items()))
+    return '; '.join(parts)
+
+
 # ---------------------------------------------------------------- restore
 
 def restore_fits(target, measured, preempted):
