@@ -466,6 +466,8 @@ def _run_line(run):
         parts.append('annotated %d' % len(results.get('annotated') or []))
     if results.get('event_sent'):
         parts.append('CloudEvent %s sent' % results['event_sent'])
+    if results.get('capacity'):
+        parts.append(capacity_target.phrase(results['capacity'], _freed(results), len(powered_off)))
     return ', '.join(parts)
 
 
