@@ -386,7 +386,7 @@ def run_summary(plan, outcome_, check_mode=False):
         # A restore's line is made by preemption_restore.restore_summary.
         stats = {'workflow_id': plan['workflow_id'], 'vcenter': plan['vcenter'], 'status': status, 'check_mode': bool(check_mode),
                  'restored': outcome_.get('restored') or [], 'left_alone': outcome_.get('left_alone') or [],
-                 'failed': outcome_.get('failed') or []}
+                 'failed': outcome_.get('failed') or [], 'waiting': outcome_.get('waiting') or []}
         return {'line': outcome_['line'], 'stats': stats}
     where = '%s on %s' % (plan['workflow_id'], plan['vcenter'])
     scope = plan['scope'] or 'all of vCenter'

@@ -159,3 +159,34 @@ def test_the_rulebook_passes_the_alarms_target(vcsim, vcenter, vms, tmp_path):
         run = wait_until(finished, 180, 'the run to finish', process.log)
     assert off(vcenter) == ['DC0_C0_RP0_VM0']
     assert run['results']['capacity']['target'] == {'cpu_percent': 75.0}
+
+
+def test_restore_brings_back_only_what_fits(vcsim, vcenter, vms, tmp_path):
+    # 5,000 MHz: DC0_C0_RP0_VM0 (3,000) and DC0_C0_RP0_VM2 (priority 5, 2,000) go off.
+    event = alarm_event(vcenter, 'DC0_C0')
+    run = preempt(vcsim, vcenter, tmp_path, {'cpu_mhz': 5000}, preemption_event=event)
+    assert run.rc == 0, run
+    assert off(vcenter) == ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM2']
+    cluster = event['data']['ComputeResource']['ComputeResource']['Value']
+    # vCenter's statistics catch up: 4,200 of 10,000 MHz. Up to 75%: VM2 (highest priority) makes 6,200 and
+    # fits; VM0 would make 9,200 and waits.
+    vcsim.set_usage(clusters={'DC0_C0': {'cpu_mhz': 4200}})
+    variables = {'preemption_state_file': str(tmp_path / 'state.json'), 'preemption_workflow_id': 'cluster-cpu-above-80',
+                 'preemption_scope': cluster, 'preemption_threshold': 0, 'preemption_priority_attribute': PRIORITY_FIELD,
+                 'preemption_capacity_target': {'cpu_percent': 75}}
+    check = playbook('restore', vcsim.env(), variables, check=True)
+    assert check.rc == 0, check
+    assert off(vcenter) == ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM2']
+    assert 'would restore 1 VM: DC0_C0_RP0_VM2' in check.summary(), check.summary()
+    restore = playbook('restore', vcsim.env(), variables)
+    assert restore.rc == 0, restore
+    assert off(vcenter) == ['DC0_C0_RP0_VM0']
+    summary = restore.summary()
+    assert 'restored 1 VM: DC0_C0_RP0_VM2' in summary, summary
+    assert '1 wait for capacity' in summary and 'DC0_C0_RP0_VM0 (%s, used 3000 MHz, 4096 MB)' % vms['DC0_C0_RP0_VM0'] in summary, summary
+    assert [vm['moid'] for vm in stats(restore, vcsim)['waiting']] == [vms['DC0_C0_RP0_VM0']]
+    # The capacity returns: the next restore brings the rest.
+    vcsim.set_usage(clusters={'DC0_C0': {'cpu_mhz': 3000}})
+    again = playbook('restore', vcsim.env(), variables)
+    assert again.rc == 0, again
+    assert off(vcenter) == []
