@@ -418,7 +418,10 @@ def run_summary(plan, outcome_, check_mode=False):
         if capacity:
             parts.append(capacity_target.phrase(capacity, _freed(outcome_), len(powered_off), check_mode))
         left = (outcome_.get('total') or 0) - len(outcome_.get('selected') or [])
-        if left > 0:
+        capped = len(outcome_.get('selected') or []) >= plan['max_vms']
+        if left > 0 and capacity and not (capped and any(capacity['shortfall'].values())):
+            parts.append('%d more left running (not needed for the target)' % left)
+        elif left > 0:
             parts.append('%d more left running (max_vms %d)' % (left, plan['max_vms']))
         if outcome_.get('excluded'):
             parts.append(excluded_phrase(outcome_['excluded']))
