@@ -214,8 +214,6 @@ def select_to_free(candidates, need, max_vms=0):
     free it. When no group can, every VM it may take that frees some of what
     is needed, lowest priority first, up to ``max_vms``: a shortfall. Returns the chosen candidates in their given order.
     """
-    if not any(need.values()):
-        return []
     ranked = [dict(vm, _rank=rank) for rank, vm in enumerate(candidates)]
     chosen = None
     for priority in sorted({vm['priority'] for vm in ranked}):

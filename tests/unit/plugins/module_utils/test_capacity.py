@@ -111,6 +111,18 @@ def test_closest_fit_and_order_of_result():
     assert names(select_to_free(candidates, {'cpu_mhz': 2100, 'memory_mb': 8100})) in (['a', 'c'], ['b', 'c'], ['a', 'b'])
 
 
+def test_the_drop_pass_removes_a_victim_the_others_make_unnecessary():
+    candidates = [vm('v0', 7000, 2000), vm('v1', 6000, 0), vm('v2', 3000, 1000), vm('v3', 0, 10000), vm('v4', 5000, 5000)]
+    # Closest fit takes v4 (most of both), then v0, then v3 for the memory; v4 is then unnecessary.
+    assert names(select_to_free(candidates, {'cpu_mhz': 6000, 'memory_mb': 9000})) == ['v0', 'v3']
+
+
+def test_two_victims_give_way_to_one_that_does_their_work():
+    candidates = [vm('v0', 1000, 8000), vm('v1', 5000, 3000), vm('v2', 1000, 3000), vm('v3', 4000, 4000)]
+    # Closest fit and the drop pass leave v1, v0, v2; v3 does the work of v1 and v2.
+    assert names(select_to_free(candidates, {'cpu_mhz': 5000, 'memory_mb': 12000})) == ['v0', 'v3']
+
+
 def test_max_vms_caps_and_reaches_higher_priority_only_when_the_cap_demands():
     low = [vm('low%d' % i, 500, 0, priority=0) for i in range(4)]
     high = [vm('high', 2000, 0, priority=3)]
