@@ -29,7 +29,7 @@ TARGET_KEYS = ('cpu_percent', 'memory_percent', 'cpu_mhz', 'memory_mb')
 # Scope types whose capacity and usage vCenter reports: a cluster (DRS's usage summary) and a host (its quickStats).
 MEASURED_SCOPES = ('ClusterComputeResource', 'HostSystem')
 # Beyond this many (victims x victims x candidates) the pass replacing two victims by one is skipped: it only refines.
-_SWAP_BUDGET = 2000000
+_SWAP_BUDGET = 500000
 
 
 class CapacityError(ValueError):
@@ -189,9 +189,10 @@ def _two_for_one(chosen, pool, need):
         for i, first in enumerate(chosen):
             for second in chosen[i + 1:]:
                 kept = [vm for vm in chosen if vm is not first and vm is not second]
-                fits = [vm for vm in unused if _meets(_sum(kept + [vm]), need)]
+                left = _left(need, kept)
+                fits = [vm for vm in unused if all(vm[dim] >= left[dim] for dim in DIMENSIONS)]
                 if fits:
-                    chosen = kept + [min(fits, key=lambda vm: (vm['priority'], _overshoot(vm, _left(need, kept), need), vm['_rank']))]
+                    chosen = kept + [min(fits, key=lambda vm: (vm['priority'], _overshoot(vm, left, need), vm['_rank']))]
                     improved = True
                     break
             if improved:

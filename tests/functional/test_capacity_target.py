@@ -134,3 +134,12 @@ def test_scope_without_reported_usage_is_an_error(vcsim, cluster):
     result = info(vcsim, cluster, {'cpu_percent': 75}, scope=host)
     assert result['_rc'] != 0, result
     assert 'no usage' in result['msg'] and host in result['msg'] and result['retryable'] is False
+
+
+def test_the_harness_refuses_unknown_names_and_keys(vcsim, cluster):
+    from tests.vcsim.harness import VcsimError
+
+    with pytest.raises(VcsimError, match='no VirtualMachine named "nope"'):
+        vcsim.set_usage(vms={'nope': {'cpu_mhz': 1}})
+    with pytest.raises(VcsimError, match='HTTP 400.*cpu'):
+        vcsim.set_usage(hosts={'DC0_H0': {'cpu': 1}})
