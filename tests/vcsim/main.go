@@ -435,14 +435,15 @@ func (u *usageControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// named finds the entity of kind called name.
-func named(kind, name string) (mo.Entity, error) {
+// withNamed runs f, under the object's lock, on the entity of kind called name.
+func withNamed(kind, name string, f func(e mo.Entity)) error {
 	for _, e := range simulator.Map.All(kind) {
 		if e.Entity().Name == name {
-			return e, nil
+			simulator.Map.WithLock(e, func() { f(e) })
+			return nil
 		}
 	}
-	return nil, fmt.Errorf("no %s named %q", kind, name)
+	return fmt.Errorf("no %s named %q", kind, name)
 }
 
 func set(target *int32, value *int32) {
@@ -453,35 +454,29 @@ func set(target *int32, value *int32) {
 
 func applyUsage(request usageRequest) error {
 	for name, values := range request.VMs {
-		e, err := named("VirtualMachine", name)
-		if err != nil {
-			return err
-		}
-		vm := e.(*simulator.VirtualMachine)
-		simulator.Map.WithLock(vm, func() {
+		values := values
+		if err := withNamed("VirtualMachine", name, func(e mo.Entity) {
+			vm := e.(*simulator.VirtualMachine)
 			set(&vm.Summary.QuickStats.OverallCpuUsage, values.CPU)
 			set(&vm.Summary.QuickStats.HostMemoryUsage, values.Memory)
-		})
+		}); err != nil {
+			return err
+		}
 	}
 	for name, values := range request.Hosts {
-		e, err := named("HostSystem", name)
-		if err != nil {
-			return err
-		}
-		host := e.(*simulator.HostSystem)
-		simulator.Map.WithLock(host, func() {
+		values := values
+		if err := withNamed("HostSystem", name, func(e mo.Entity) {
+			host := e.(*simulator.HostSystem)
 			set(&host.Summary.QuickStats.OverallCpuUsage, values.CPU)
 			set(&host.Summary.QuickStats.OverallMemoryUsage, values.Memory)
-		})
-	}
-	for name, values := range request.Clusters {
-		e, err := named("ClusterComputeResource", name)
-		if err != nil {
+		}); err != nil {
 			return err
 		}
-		cluster := e.(*simulator.ClusterComputeResource)
-		simulator.Map.WithLock(cluster, func() {
-			summary := cluster.Summary.(*types.ClusterComputeResourceSummary)
+	}
+	for name, values := range request.Clusters {
+		values := values
+		if err := withNamed("ClusterComputeResource", name, func(e mo.Entity) {
+			summary := e.(*simulator.ClusterComputeResource).Summary.(*types.ClusterComputeResourceSummary)
 			if summary.UsageSummary == nil {
 				summary.UsageSummary = new(types.ClusterUsageSummary)
 			}
@@ -496,7 +491,9 @@ func applyUsage(request usageRequest) error {
 			set(&us.TotalCpuCapacityMhz, values.CPUCapacity)
 			set(&us.TotalMemCapacityMB, values.MemCapacity)
 			us.StatsGenNumber++
-		})
+		}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
