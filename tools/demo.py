@@ -12,6 +12,11 @@ AlarmStatusChangedEvent (tests/fixtures/veba-alarm-red.json, moved onto the
 simulator's cluster DC0_C0) and shows what happened: the tagged VMs of that cluster
 powered off and annotated, everything else still on, the CloudEvent received. A
 second trigger inside the threshold is then skipped.
+
+Second scene: cluster DC0_C1 runs at 92% of 84,000 MHz (usage set through the
+simulator harness, as vcsim reports none); its alarm asks to free 30% of the
+cluster's CPU (``preemption_capacity_target: {cpu_percent: 62}``), and the run
+powers off the fewest tagged VMs that do it, not every tagged VM.
 """
 
 from __future__ import annotations
@@ -33,8 +38,12 @@ from tests.vcsim.harness import Simulator, VCenterClient  # noqa: E402
 
 FIXTURE = os.path.join(REPO, 'tests', 'fixtures', 'veba-alarm-red.json')
 FIELD = 'com.vmware.workflows.vsphere.preemption'
-TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C1_RP0_VM0', 'DC0_C1_RP0_VM1']
+TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C1_RP0_VM0', 'DC0_C1_RP0_VM1', 'DC0_C1_RP0_VM2']
 ALARM_CLUSTER = 'DC0_C0'
+# Scene 2: the busy cluster, and what its tagged VMs use (MHz, MB).
+BUSY_CLUSTER = 'DC0_C1'
+BUSY_USAGE = {'DC0_C1_RP0_VM0': (12000, 16384), 'DC0_C1_RP0_VM1': (5000, 8192), 'DC0_C1_RP0_VM2': (14000, 24576)}
+BUSY_CLUSTER_USAGE = {'cpu_mhz': 77280, 'memory_mb': 201000, 'cpu_capacity_mhz': 84000, 'memory_capacity_mb': 393216}
 
 
 def say(text=''):
@@ -200,10 +209,33 @@ def main():
         say()
         say('   CloudEvent received by the sink: %s, id %s, for %s.' % (
             received['type'], received['id'], ', '.join(vm['Value'] for vm in received['data']['virtualMachines'])))
+        freed_right = capacity_scene(sim, vcenter, env, workdir, state_file)
         vcenter.close()
-        if not still_on or not restored or events_after_preemption != 1 or len(sink.requests) != 2:
+        if not still_on or not restored or events_after_preemption != 1 or len(sink.requests) != 2 or not freed_right:
             return 1
     return 0
+
+
+def capacity_scene(sim, vcenter, env, workdir, state_file):
+    """Scene 2: free 30% of a cluster's CPU with the fewest VMs; True when exactly those went off."""
+    step(8, 'Scene 2: cluster %s runs at 92%% of 84,000 MHz. Its alarm turns red; free 30%% of its CPU, no more.' % BUSY_CLUSTER)
+    sim.set_usage(vms={name: {'cpu_mhz': cpu, 'memory_mb': mem} for name, (cpu, mem) in BUSY_USAGE.items()},
+                  clusters={BUSY_CLUSTER: BUSY_CLUSTER_USAGE})
+    for name, (cpu, mem) in BUSY_USAGE.items():
+        say('   %-16s uses %6s MHz, %6s MB (tagged preemptible)' % (name, '{:,}'.format(cpu), '{:,}'.format(mem)))
+    event = alarm_event(vcenter.vms(), BUSY_CLUSTER)
+    trigger = os.path.join(workdir, 'busy-alarm.json')
+    with open(trigger, 'w') as handle:
+        json.dump({'preemption_event': event, 'preemption_capacity_target': {'cpu_percent': 62}}, handle, indent=2)
+    say('   preemption_capacity_target: {cpu_percent: 62}   (92% - 30% = 62%: 25,200 MHz to free)')
+    args = ['-e', '@' + trigger, '-e', 'preemption_state_file=%s' % state_file]
+    seconds, output = playbook('preempt', env, workdir, '--check', *args)
+    say('   %s  [%.1f s]' % (message(output, 'Show the summary'), seconds))
+    seconds, output = playbook('preempt', env, workdir, *args)
+    say('   %s  [%.1f s]' % (message(output, 'Show the summary'), seconds))
+    off = sorted(vm['name'] for vm in vcenter.vms() if vm['cluster_name'] == BUSY_CLUSTER and vm['power_state'] == 'poweredOff')
+    say('   Powered off in %s: %s; without a target all three tagged VMs would have gone.' % (BUSY_CLUSTER, ', '.join(off)))
+    return off == ['DC0_C1_RP0_VM0', 'DC0_C1_RP0_VM2']
 
 
 if __name__ == '__main__':

@@ -58,8 +58,8 @@ def preemption_restore_plan(record, plan, triggered=False):
     return _checked(preemption_restore.restore_plan, record, plan, utcnow(), bool(triggered))
 
 
-def preemption_restore_selection(restore, found, plan):
-    return _checked(preemption_restore.restore_selection, restore, found or {}, plan)
+def preemption_restore_selection(restore, found, plan, measured=None):
+    return _checked(preemption_restore.restore_selection, restore, found or {}, plan, measured or None)
 
 
 def preemption_restore_work(restore, selection, power, plan):

@@ -86,6 +86,12 @@ options:
   protect_tag:
     description: The role variable C(preemption_protect_tag).
     type: raw
+  capacity_target:
+    description:
+      - The role variable C(preemption_capacity_target) (a dict, or its JSON text); unset or empty is no target.
+      - Checked as M(vsphere.preemption.tagged_vm_info) checks O(vsphere.preemption.tagged_vm_info#module:capacity_target),
+        and the run's scope must be a cluster or a host.
+    type: raw
   vcenter_hostname:
     description: The vCenter; default the E(VMWARE_HOST) environment variable.
     type: raw
@@ -153,6 +159,11 @@ mode:
   returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: str
   sample: hard
+capacity_target:
+  description: The checked capacity target (percentages as numbers, amounts as whole numbers); null when none.
+  returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
+  type: dict
+  sample: {cpu_percent: 75.0}
 scope:
   description: The moid the run is confined to (the alarm's cluster, else its host, or the one given); null for all of vCenter.
   returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)

@@ -22,6 +22,8 @@ description:
     everything else comes from one PropertyCollector call.
   - vCenter cannot search tags by name. With O(category), only the categories and that category's tags are read;
     without, every tag is read, several at a time. With O(tag_id) from an earlier run, that one tag is read.
+  - With O(capacity_target), it returns only the VMs whose preemption frees what the O(scope) needs to meet the
+    target, and RV(capacity) says how much that is; see O(capacity_target).
   - Read-only; supports check mode.
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
@@ -64,6 +66,7 @@ options:
     description:
       - Return at most this many VMs (the first ones in the order described above). V(0) returns all.
       - RV(total) still counts every match.
+      - With O(capacity_target), the most VMs the selection may take.
     type: int
     default: 0
   priority_attribute:
@@ -100,6 +103,28 @@ options:
         when it is defined for another type of object.
       - Checked in the session the search opens anyway, instead of a check-mode M(vsphere.preemption.annotate) call.
     type: str
+  capacity_target:
+    description:
+      - Return only the VMs to preempt so that O(scope), a cluster or a host, meets this target; a dict with any of
+        C(cpu_percent), C(memory_percent) (the scope's usage after the preemption at or below this share of its
+        capacity, 1 to 100) and C(cpu_mhz), C(memory_mb) (at least this much freed, a positive whole number).
+        When several are given, all must be met.
+      - The scope's capacity and usage are those the vSphere Client shows. A cluster, its C(summary.usageSummary)
+        (C(totalCpuCapacityMhz), C(totalMemCapacityMB), C(cpuDemandMhz), C(memDemandMB)), which DRS keeps; a host,
+        its C(summary.hardware) (cores x MHz, memory) and C(summary.quickStats) (C(overallCpuUsage),
+        C(overallMemoryUsage)). What a VM frees is what it uses now, its C(summary.quickStats) C(overallCpuUsage)
+        (MHz) and C(hostMemoryUsage) (MB). All are read in the PropertyCollector retrieve the module makes anyway.
+      - Selection, as schedulers that preempt do it - priority groups from the lowest; a VM of a higher priority only when
+        the VMs of lower priority together cannot free enough (within O(limit)); among those, the fewest VMs (the
+        closest fit, then a pass that drops every VM the others make unnecessary). O(limit) still caps.
+      - When the scope already meets the target, no VM is returned. When the candidates cannot free enough, every
+        candidate that frees some of what is needed is returned, lowest priority first, up to O(limit), and
+        RV(capacity.shortfall) says by how much the selection falls short. Protected, solution-managed, Fault
+        Tolerance and untagged VMs are never taken to close the gap.
+      - An error, before anything else is read, for unknown keys, values outside the ranges above, and a O(scope)
+        that is not a cluster or host (or none); after the retrieve, when vCenter reports no usage for the scope
+        (statistics not collected yet, DRS off).
+    type: dict
 notes:
   - Uses the C(requests) and C(pyvmomi) Python libraries on the host that runs the module.
 seealso:
@@ -130,6 +155,16 @@ EXAMPLES = r'''
   vsphere.preemption.tagged_vm_info:
     tag: preemptible
   register: tagged
+
+- name: The fewest least important VMs whose power-off brings cluster CPU usage to 75 % or below
+  vsphere.preemption.tagged_vm_info:
+    tag: preemptible
+    power_state: [poweredOn]
+    scope: domain-c7
+    priority_attribute: preemption.priority
+    capacity_target:
+      cpu_percent: 75
+  register: victims
 
 - name: Powered-on tagged VMs, failing unless they can carry the preemption record
   vsphere.preemption.tagged_vm_info:
@@ -179,6 +214,16 @@ vms:
       returned: when O(attributes) is set
       type: dict
       sample: {"com.vmware.workflows.vsphere.preemption": '{"preempted":true,"runID":"8d1c"}'}
+    cpu_mhz:
+      description: What the VM uses now, in MHz (C(summary.quickStats.overallCpuUsage); V(0) when vCenter reports none).
+      returned: when O(capacity_target) is set
+      type: int
+      sample: 10400
+    memory_mb:
+      description: The host memory the VM uses now, in MB (C(summary.quickStats.hostMemoryUsage)).
+      returned: when O(capacity_target) is set
+      type: int
+      sample: 16384
   sample:
     - moid: vm-58
       name: batch-worker-03
@@ -187,6 +232,22 @@ vms:
       host: esx-07.example.com
       cluster: compute-01
       priority: 0
+capacity:
+  description:
+    - What the selection of O(capacity_target) works with and achieves; C(cpu_mhz) in MHz, C(memory_mb) in MB.
+    - C(capacity) and C(usage), the scope's; C(target), the target as checked; C(to_free), what the scope must free to
+      meet it (V(0) each when it already does); C(frees), what the returned VMs use; C(shortfall), what is still
+      missing (V(0) each when the need is met); C(usage_after), the usage once the returned VMs are off.
+  returned: when O(capacity_target) is set
+  type: dict
+  sample:
+    capacity: {cpu_mhz: 84000, memory_mb: 393216}
+    usage: {cpu_mhz: 77280, memory_mb: 201000}
+    target: {cpu_percent: 75.0}
+    to_free: {cpu_mhz: 14280, memory_mb: 0}
+    frees: {cpu_mhz: 15600, memory_mb: 24576}
+    shortfall: {cpu_mhz: 0, memory_mb: 0}
+    usage_after: {cpu_mhz: 61680, memory_mb: 176424}
 tag_id:
   description: The id of the tag whose VMs were listed; hand it back through O(tag_id) to save the lookup next time.
   returned: success
@@ -240,6 +301,7 @@ retryable:
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import capacity
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import CustomAttributes, missing_field_message
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
@@ -247,7 +309,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import REQUESTS_IMPORT_ERROR, VCenterRest
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
-from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import inventory, scope_type
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import inventory, inventory_with_usage, scope_type
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.selection import POWER_STATES, select
 
 
@@ -264,6 +326,7 @@ def argument_spec():
         protect_tag=dict(type='str'),
         attributes=dict(type='list', elements='str'),
         require_field=dict(type='str'),
+        capacity_target=dict(type='dict'),
     )
     return spec
 
@@ -299,6 +362,13 @@ def main():
         module.fail_json(msg='limit must be 0 (all VMs) or a positive number, not %d.' % params['limit'])
     connection = connection_params(params)
     try:
+        target = capacity.check_target(params['capacity_target'])
+        if target is not None:
+            capacity.check_scope_kind(scope_type(scope) if scope is not None else None, scope)
+    except (capacity.CapacityError, VCenterError) as exc:
+        module.fail_json(msg=str(exc), retryable=False)
+    result = {}
+    try:
         if scope is not None:
             scope_type(scope)
         with VCenterRest(**connection) as rest:
@@ -307,10 +377,20 @@ def main():
             protected = protected_vm_moids(rest, protect_tag) if protect_tag is not None else set()
         service_instance = connect(**connection)
         try:
-            records = inventory(service_instance.RetrieveContent(), moids, scope=scope, priority_attribute=priority_attribute,
-                                attributes=params['attributes'])
-            vms, total, warnings, excluded = select(records, power_states=params['power_state'], limit=params['limit'],
-                                                    priority_attribute=priority_attribute, protected=protected)
+            content = service_instance.RetrieveContent()
+            if target is None:
+                records = inventory(content, moids, scope=scope, priority_attribute=priority_attribute, attributes=params['attributes'])
+                vms, total, warnings, excluded = select(records, power_states=params['power_state'], limit=params['limit'],
+                                                        priority_attribute=priority_attribute, protected=protected)
+            else:
+                records, scope_props = inventory_with_usage(content, moids, scope, priority_attribute=priority_attribute,
+                                                            attributes=params['attributes'])
+                measured = capacity.scope_usage(scope_type(scope), scope, scope_props)
+                candidates, total, warnings, excluded = select(records, power_states=params['power_state'],
+                                                               priority_attribute=priority_attribute, protected=protected)
+                need = capacity.to_free(target, measured)
+                vms = capacity.select_to_free(candidates, need, params['limit'])
+                result['capacity'] = capacity.report(measured, target, need, vms)
             # Only VMs about to be acted on need the attribute: finding none is not an error.
             if require_field is not None and vms and CustomAttributes(service_instance).field(require_field) is None:
                 raise VCenterError(missing_field_message(require_field))
@@ -318,9 +398,11 @@ def main():
             disconnect(service_instance)
     except VCenterError as exc:
         module.fail_json(msg=str(exc), retryable=exc.retryable)
+    except capacity.CapacityError as exc:
+        module.fail_json(msg=str(exc), retryable=False)
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(changed=False, vms=vms, total=total, excluded=excluded, tag_id=tag['id'])
+    module.exit_json(changed=False, vms=vms, total=total, excluded=excluded, tag_id=tag['id'], **result)
 
 
 if __name__ == '__main__':

@@ -491,6 +491,27 @@ class Simulator:
             return ssl._create_unverified_context()
         return ssl.create_default_context(cafile=self.ca_file)
 
+    def set_usage(self, vms: dict | None = None, hosts: dict | None = None, clusters: dict | None = None) -> None:
+        """Set CPU and memory usage, which vcsim 0.24 leaves empty; our main.go only (POST /preemption-test/usage).
+
+        ``vms``/``hosts``: ``{name: {'cpu_mhz': ..., 'memory_mb': ...}}`` (a VM's
+        summary.quickStats overallCpuUsage/hostMemoryUsage, a host's
+        overallCpuUsage/overallMemoryUsage); ``clusters``: the same keys plus
+        ``cpu_capacity_mhz``/``memory_capacity_mb`` (its summary.usageSummary).
+        Keys left out keep their value. Power operations do not change them.
+        """
+        import json
+        import urllib.request
+
+        body = json.dumps({'vms': vms or {}, 'hosts': hosts or {}, 'clusters': clusters or {}}).encode()
+        request = urllib.request.Request('https://%s:%d/preemption-test/usage' % (self.host, self.port), data=body,
+                                         method='POST', headers={'Content-Type': 'application/json'})
+        try:
+            with urllib.request.urlopen(request, context=self.ssl_context(), timeout=30) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            raise VcsimError('setting usage failed: HTTP %d %s' % (exc.code, exc.read().decode(errors='replace'))) from None
+
     def port_is_free(self) -> bool:
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

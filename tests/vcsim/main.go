@@ -17,6 +17,9 @@
 // and -task-duration Method:ms,... (see asyncTasks: the call returns at once,
 // as vCenter's does, and the work completes that long afterwards).
 //
+// Extra endpoint: POST /preemption-test/usage sets CPU and memory usage, which
+// vcsim 0.24 leaves empty (see usageControl).
+//
 // When the server is ready, it prints the official line to stdout:
 //
 //	export GOVC_URL=https://USER:PASS@127.0.0.1:PORT/sdk GOVC_SIM_PID=PID
@@ -51,6 +54,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io/ioutil"
@@ -70,6 +74,7 @@ import (
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/simulator/esx"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	// Register the vAPI (/rest) endpoints: sessions, tagging, content library.
@@ -151,6 +156,7 @@ func main() {
 	}
 
 	s := model.Service.NewServer()
+	s.Config.Handler = &usageControl{next: s.Config.Handler}
 	if *taskDuration != "" {
 		durations, err := parseMethodDelay(*taskDuration)
 		if err != nil {
@@ -373,4 +379,121 @@ func finish(task *simulator.Task, answer []byte) {
 		}
 	}
 	simulator.Map.Update(task, changes)
+}
+
+// usageControl serves POST /preemption-test/usage, a JSON body
+//
+//	{"vms":      {"VM name":      {"cpu_mhz": 2400, "memory_mb": 4096}},
+//	 "hosts":    {"host name":    {"cpu_mhz": 9000, "memory_mb": 30000}},
+//	 "clusters": {"cluster name": {"cpu_mhz": 77280, "memory_mb": 200000,
+//	                               "cpu_capacity_mhz": 84000, "memory_capacity_mb": 393216}}}
+//
+// setting what vcsim 0.24 leaves empty: a VM's summary.quickStats
+// (overallCpuUsage, hostMemoryUsage), a host's (overallCpuUsage,
+// overallMemoryUsage) and a cluster's summary.usageSummary (cpuDemandMhz,
+// memDemandMB, and totalCpuCapacityMhz/totalMemCapacityMB, by default the
+// cluster's totalCpu and effectiveMemory in MB). Every other request goes on.
+// Power operations leave these numbers alone, as vCenter's statistics lag:
+// a test sets what a scope uses after a preemption.
+type usageControl struct {
+	next http.Handler
+}
+
+type usage struct {
+	CPU         *int32 `json:"cpu_mhz"`
+	Memory      *int32 `json:"memory_mb"`
+	CPUCapacity *int32 `json:"cpu_capacity_mhz"`
+	MemCapacity *int32 `json:"memory_capacity_mb"`
+}
+
+type usageRequest struct {
+	VMs      map[string]usage `json:"vms"`
+	Hosts    map[string]usage `json:"hosts"`
+	Clusters map[string]usage `json:"clusters"`
+}
+
+func (u *usageControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/preemption-test/usage" {
+		u.next.ServeHTTP(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST a JSON body", http.StatusMethodNotAllowed)
+		return
+	}
+	var request usageRequest
+	decoder := json.NewDecoder(r.Body)
+	decoder.DisallowUnknownFields()
+	if err := decoder.Decode(&request); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := applyUsage(request); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// withNamed runs f, under the object's lock, on the entity of kind called name.
+func withNamed(kind, name string, f func(e mo.Entity)) error {
+	for _, e := range simulator.Map.All(kind) {
+		if e.Entity().Name == name {
+			simulator.Map.WithLock(e, func() { f(e) })
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s named %q", kind, name)
+}
+
+func set(target *int32, value *int32) {
+	if value != nil {
+		*target = *value
+	}
+}
+
+func applyUsage(request usageRequest) error {
+	for name, values := range request.VMs {
+		values := values
+		if err := withNamed("VirtualMachine", name, func(e mo.Entity) {
+			vm := e.(*simulator.VirtualMachine)
+			set(&vm.Summary.QuickStats.OverallCpuUsage, values.CPU)
+			set(&vm.Summary.QuickStats.HostMemoryUsage, values.Memory)
+		}); err != nil {
+			return err
+		}
+	}
+	for name, values := range request.Hosts {
+		values := values
+		if err := withNamed("HostSystem", name, func(e mo.Entity) {
+			host := e.(*simulator.HostSystem)
+			set(&host.Summary.QuickStats.OverallCpuUsage, values.CPU)
+			set(&host.Summary.QuickStats.OverallMemoryUsage, values.Memory)
+		}); err != nil {
+			return err
+		}
+	}
+	for name, values := range request.Clusters {
+		values := values
+		if err := withNamed("ClusterComputeResource", name, func(e mo.Entity) {
+			summary := e.(*simulator.ClusterComputeResource).Summary.(*types.ClusterComputeResourceSummary)
+			if summary.UsageSummary == nil {
+				summary.UsageSummary = new(types.ClusterUsageSummary)
+			}
+			us := summary.UsageSummary
+			if us.TotalCpuCapacityMhz == 0 {
+				us.TotalCpuCapacityMhz = summary.TotalCpu
+				// vcsim keeps effectiveMemory in bytes; vCenter reports MB.
+				us.TotalMemCapacityMB = int32(summary.EffectiveMemory / (1024 * 1024))
+			}
+			set(&us.CpuDemandMhz, values.CPU)
+			set(&us.MemDemandMB, values.Memory)
+			set(&us.TotalCpuCapacityMhz, values.CPUCapacity)
+			set(&us.TotalMemCapacityMB, values.MemCapacity)
+			us.StatsGenNumber++
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

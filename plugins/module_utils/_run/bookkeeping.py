@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import copy
 
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import capacity as capacity_target
+
 EVENT_TYPE = 'com.vmware.workflows.vsphere.VmPreemptedEvent.v0'
 RESTORE_STATUSES = ('restored', 'not_restored', 'restore_failed')
 
@@ -78,27 +80,39 @@ def given_notice(power, plan):
     return {'period': plan.get('notice_period') or 0, 'deadline': notice['deadline']}
 
 
-def run_report(run, plan, powered_off, notice=None):
+def run_report(run, plan, powered_off, notice=None, usage=None, capacity=None):
     """What a run writes for the VMs it powered off.
 
     ``powered_off`` is a list of ``{moid, name, method}`` (``method`` may be
     missing for a VM whose power-off answer was lost); ``notice`` the notice
-    the run gave (see `given_notice`), or None. Returns
+    the run gave (see `given_notice`), or None. A run with a capacity target
+    passes ``usage`` (``{moid: {cpu_mhz, memory_mb}}``, what each VM used when
+    it was powered off: each annotation then carries its VM's, one per VM) and
+    ``capacity`` (tagged_vm_info's, in the CloudEvent data). Returns
     ``{annotations: [{vms, value, message}], event: {id, type, source, subject, data} or None}``:
     one annotation group per forcedShutdown value (a MEDIUM run may power off
     some VMs soft and others hard) with the vCenter event message of its VMs,
     and the CloudEvent, None when nothing was powered off.
     """
-    groups = {}
-    for vm in powered_off:
-        groups.setdefault(_forced(vm, plan['mode']), []).append(vm['moid'])
-    annotations = [{'vms': groups[forced], 'value': annotation_value(run, plan, forced, notice),
-                    'message': event_message(plan, run['run_id'], forced, notice)}
-                   for forced in (True, False) if forced in groups]
+    if usage:
+        annotations = [{'vms': [vm['moid']], 'value': dict(annotation_value(run, plan, _forced(vm, plan['mode']), notice),
+                                                            usage=usage.get(vm['moid'])),
+                        'message': event_message(plan, run['run_id'], _forced(vm, plan['mode']), notice)} for vm in powered_off]
+    else:
+        groups = {}
+        for vm in powered_off:
+            groups.setdefault(_forced(vm, plan['mode']), []).append(vm['moid'])
+        annotations = [{'vms': groups[forced], 'value': annotation_value(run, plan, forced, notice),
+                        'message': event_message(plan, run['run_id'], forced, notice)}
+                       for forced in (True, False) if forced in groups]
     if not powered_off:
         return {'annotations': annotations, 'event': None}
     data = annotation_value(run, plan, any(_forced(vm, plan['mode']) for vm in powered_off), notice)
     data['virtualMachines'] = [{'Type': 'VirtualMachine', 'Value': vm['moid']} for vm in powered_off]
+    if usage:
+        data['usage'] = {vm['moid']: usage.get(vm['moid']) for vm in powered_off}
+    if capacity:
+        data['capacity'] = copy.deepcopy(capacity)
     event = {'id': cloudevent_id(plan['workflow_id'], plan.get('event_id'), run['run_id']), 'type': EVENT_TYPE,
              'source': plan['event_source'], 'subject': plan['workflow_id'], 'data': data}
     return {'annotations': annotations, 'event': event}
@@ -245,7 +259,8 @@ def work(start, power=None, probe=None):
             failed = results.get('failed') or []
             notice = results.get('notice')
             result['resumed'].append(run['run_id'])
-        report = run_report(run, plan, powered_off, notice)
+        report = run_report(run, plan, powered_off, notice, capacity_target.vm_usage(results.get('selected') or []),
+                            results.get('capacity'))
         result['annotations'].extend(report['annotations'])
         sent = results.get('event_sent')
         event_due = bool(plan.get('reply_to')) and report['event'] is not None
@@ -339,6 +354,7 @@ def outcome(start, found=None, work_done=None, sent=False):
         'annotated': [vm['moid'] for vm in work_done['current']['powered_off']],
         'event_id': event['id'] if event and plan.get('reply_to') else None, 'event_sent': bool(sent),
         'excluded': (found or {}).get('excluded') or [], 'notice': notice,
+        'capacity': (current.get('results') or {}).get('capacity'),
     }
 
 
@@ -370,7 +386,7 @@ def run_summary(plan, outcome_, check_mode=False):
         # A restore's line is made by preemption_restore.restore_summary.
         stats = {'workflow_id': plan['workflow_id'], 'vcenter': plan['vcenter'], 'status': status, 'check_mode': bool(check_mode),
                  'restored': outcome_.get('restored') or [], 'left_alone': outcome_.get('left_alone') or [],
-                 'failed': outcome_.get('failed') or []}
+                 'failed': outcome_.get('failed') or [], 'waiting': outcome_.get('waiting') or []}
         return {'line': outcome_['line'], 'stats': stats}
     where = '%s on %s' % (plan['workflow_id'], plan['vcenter'])
     scope = plan['scope'] or 'all of vCenter'
@@ -393,13 +409,19 @@ def run_summary(plan, outcome_, check_mode=False):
         parts = ['%s preemption %s (%s; %s; scope %s)' % (plan['criticality'], where, plan['mode'], plan['reason'], scope)]
         if outcome_.get('resumed'):
             parts.append('%s earlier run %s first' % ('would finish' if check_mode else 'finished', ', '.join(outcome_['resumed'])))
+        capacity = outcome_.get('capacity')
         if powered_off:
             verb = 'would power off' if check_mode else 'powered off'
             parts.append('%s %s: %s' % (verb, _vms(len(powered_off)), _vm_list(powered_off, 'method')))
-        else:
+        elif not capacity or any(capacity['to_free'].values()):
             parts.append('no powered-on VM tagged %r in scope, nothing to power off' % plan['tag'])
+        if capacity:
+            parts.append(capacity_target.phrase(capacity, _freed(outcome_), len(powered_off), check_mode))
         left = (outcome_.get('total') or 0) - len(outcome_.get('selected') or [])
-        if left > 0:
+        capped = len(outcome_.get('selected') or []) >= plan['max_vms']
+        if left > 0 and capacity and not (capped and any(capacity['shortfall'].values())):
+            parts.append('%d more left running (not needed for the target)' % left)
+        elif left > 0:
             parts.append('%d more left running (max_vms %d)' % (left, plan['max_vms']))
         if outcome_.get('excluded'):
             parts.append(excluded_phrase(outcome_['excluded']))
@@ -423,7 +445,16 @@ def run_summary(plan, outcome_, check_mode=False):
         'event_id': outcome_.get('event_id') if outcome_.get('event_sent') else None,
         'excluded': list(outcome_.get('excluded') or []),
     }
+    if outcome_.get('capacity'):
+        stats['capacity'] = dict(outcome_['capacity'], freed=_freed(outcome_))
     return {'line': prefix + line, 'stats': stats}
+
+
+def _freed(outcome_):
+    """``{cpu_mhz, memory_mb}`` the VMs a run powered off used when it selected them."""
+    usage = capacity_target.vm_usage(outcome_.get('selected') or [])
+    done = [usage[vm['moid']] for vm in outcome_.get('powered_off') or [] if vm['moid'] in usage]
+    return {dim: sum(vm[dim] for vm in done) for dim in capacity_target.DIMENSIONS}
 
 
 def _run_line(run):
@@ -438,6 +469,8 @@ def _run_line(run):
         parts.append('annotated %d' % len(results.get('annotated') or []))
     if results.get('event_sent'):
         parts.append('CloudEvent %s sent' % results['event_sent'])
+    if results.get('capacity'):
+        parts.append(capacity_target.phrase(results['capacity'], _freed(results), len(powered_off)))
     return ', '.join(parts)
 
 

@@ -21,7 +21,9 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError
-from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import SCOPE_PREFIXES
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.capacity import CapacityError, check_scope_kind, check_target
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import SCOPE_PREFIXES, scope_type
 
 CRITICALITY_MODES = {'LOW': 'soft', 'MEDIUM': 'soft_then_hard', 'HIGH': 'hard'}
 ALARM_COLORS = ('green', 'yellow', 'red', 'gray')
@@ -44,11 +46,11 @@ NUMBER_DEFAULTS = {'notice_period': 0}
 SCOPE_KEYWORDS = ('event', 'all')
 
 RECORDED_PLAN_KEYS = ('workflow_id', 'criticality', 'mode', 'scope', 'reason', 'tag', 'event_id', 'reply_to', 'sink', 'event_source', 'vcenter',
-                      'notice_period')
+                      'notice_period', 'capacity_target')
 
 REQUEST_KEYS = ('tag', 'tag_category', 'criticality', 'event', 'workflow_id', 'reply_to', 'scope',
                 'priority_attribute', 'event_source', 'create_field', 'vcenter_hostname', 'vcenter_port',
-                'protect_tag') + tuple(NUMBER_RANGES)
+                'protect_tag', 'capacity_target') + tuple(NUMBER_RANGES)
 
 
 class PreemptionRequestError(PreemptionError, ValueError):
@@ -148,6 +150,30 @@ def normalize_scope(value):
         _fail('scope', value, "use 'event' (the alarm's cluster or host), 'all', or the managed object id of a cluster, "
                               "host, resource pool, folder or datacenter (e.g. domain-c7, host-21, resgroup-8, group-v3)")
     return text
+
+
+def normalize_capacity_target(value, scope):
+    """The checked target (capacity.check_target) of ``preemption_capacity_target``, None when unset.
+
+    JSON text is accepted (``-e 'preemption_capacity_target={"cpu_percent": 75}'``). The run's
+    ``scope`` (a moid, None for all of vCenter) must be a cluster or a host: only they have a capacity.
+    """
+    name = 'preemption_capacity_target'
+    if isinstance(value, str) and value.strip():
+        try:
+            value = json.loads(value)
+        except ValueError:
+            _fail('capacity_target', value, 'expected a dict (or its JSON text) with any of cpu_percent, memory_percent, cpu_mhz, memory_mb')
+    try:
+        target = check_target(value, name)
+        if target is not None:
+            check_scope_kind(scope_type(scope) if scope else None, scope, name)
+    except VCenterError:
+        # Not a moid (a scope given by name): tagged_vm_info checks its type once it has found it.
+        return target
+    except CapacityError as exc:
+        raise PreemptionRequestError(str(exc)) from None
+    return target
 
 
 def redact_url(url):
@@ -366,6 +392,7 @@ def build_plan(request):
 
     mode = CRITICALITY_MODES[criticality] if criticality else None
     plan.update(workflow)
+    plan['capacity_target'] = normalize_capacity_target(request.get('capacity_target'), workflow['scope'])
     plan.update({
         'action': action,
         'reason': reason,

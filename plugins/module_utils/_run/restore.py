@@ -34,6 +34,7 @@ import json
 from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import FINISHED
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp, parse_timestamp
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.capacity import restore_fits, vm_usage
 
 EVENT_TYPE = 'com.vmware.workflows.vsphere.VmRestoredEvent.v0'
 ANNOTATION_FIELD = 'com.vmware.workflows.vsphere.preemption'
@@ -106,7 +107,9 @@ def restore_plan(record, plan, now, triggered=False):
         recorded = results.get('plan') or {}
         result['runs'].append({'run_id': run['run_id'], 'started': run['started'], 'plan': copy.deepcopy(recorded), 'vms': vms,
                                'restoring': sorted(_moids(results.get('restoring'))), 'restored': copy.deepcopy(results.get('restored') or []),
-                               'event_sent': results.get('restore_event_sent')})
+                               'event_sent': results.get('restore_event_sent'),
+                               # What each VM used when it was powered off (runs with a capacity target know it).
+                               'usage': vm_usage(results.get('selected') or [])})
         tag = recorded.get('tag') or plan['tag']
         if tag not in tags:
             tags.append(tag)
@@ -158,13 +161,15 @@ def _verdict(vm, annotation, run, workflow_id):
     return 'leave', 'powered on since' if vm['power_state'] == 'poweredOn' else vm['power_state']
 
 
-def restore_selection(restore, found, plan):
+def restore_selection(restore, found, plan, measured=None):
     """Which VMs to power on and which to leave alone, from tagged_vm_info's answer (``found``, a loop result).
 
     Returns ``{power_on: [moid], restoring: [{run_id, results}], vms: [{moid, name, run_id, annotation, resumed}],
-    left_alone: [{moid, name, run_id, reason}], beyond_max: [{moid, name}]}``: the VMs to power on highest priority
-    first (then by name), at most ``plan['max_vms']`` newly; ``vms`` every VM the restore annotates (also those
-    a killed restore powered on or annotated already).
+    left_alone: [{moid, name, run_id, reason}], beyond_max: [{moid, name}], waiting: [{moid, name, cpu_mhz, memory_mb}]}``:
+    the VMs to power on highest priority first (then by name), at most ``plan['max_vms']`` newly; ``vms`` every VM the
+    restore annotates (also those a killed restore powered on or annotated already). With the plan's
+    ``capacity_target`` and ``measured`` (the scope's ``{capacity, usage}`` now), only the VMs that fit
+    (capacity.restore_fits); the others, and those whose usage at preemption is unknown, are ``waiting``.
     """
     by_moid, excluded = _found(found)
     candidates, resumed, left_alone = [], [], []
@@ -189,6 +194,9 @@ def restore_selection(restore, found, plan):
                 resumed.append(entry)
     candidates.sort(key=lambda vm: (-vm['priority'], vm['name'], vm['moid']))
     chosen, beyond = candidates[:plan['max_vms']], candidates[plan['max_vms']:]
+    waiting = []
+    if plan.get('capacity_target') and measured:
+        chosen, waiting = _fitting(restore, chosen, plan['capacity_target'], measured)
     vms = resumed + chosen
     restoring = []
     for run in restore['runs']:
@@ -196,7 +204,25 @@ def restore_selection(restore, found, plan):
         if mine:
             restoring.append({'run_id': run['run_id'], 'results': {'restoring': mine}})
     return {'power_on': [vm['moid'] for vm in vms if vm['annotation'].get('preempted') is True], 'restoring': restoring,
-            'vms': vms, 'left_alone': left_alone, 'beyond_max': [{'moid': vm['moid'], 'name': vm['name']} for vm in beyond]}
+            'vms': vms, 'left_alone': left_alone, 'beyond_max': [{'moid': vm['moid'], 'name': vm['name']} for vm in beyond],
+            'waiting': waiting}
+
+
+def _fitting(restore, chosen, target, measured):
+    """``(fit, waiting)`` of the candidates ``chosen`` (highest priority first) under ``target``.
+
+    A VM whose usage when it was powered off is unknown (preempted without a target) cannot be projected: it
+    waits, for a restore without a target.
+    """
+    usage = {}
+    for run in restore['runs']:
+        usage.update(run.get('usage') or {})
+    known = [dict(vm, **usage[vm['moid']]) for vm in chosen if vm['moid'] in usage]
+    fit, wait = restore_fits(target, measured, known)
+    fitting = {vm['moid'] for vm in fit}
+    waiting = [{'moid': vm['moid'], 'name': vm['name'], 'cpu_mhz': vm['cpu_mhz'], 'memory_mb': vm['memory_mb']} for vm in wait]
+    waiting += [{'moid': vm['moid'], 'name': vm['name'], 'cpu_mhz': None, 'memory_mb': None} for vm in chosen if vm['moid'] not in usage]
+    return [vm for vm in chosen if vm['moid'] in fitting], waiting
 
 
 def restored_value(annotation, restored_at):
@@ -276,7 +302,7 @@ def restore_summary(plan, restore, selection=None, work=None, check_mode=False):
     """
     if restore['status'] != 'restore':
         return {'status': 'not_restored', 'line': restore['message'], 'restored': [], 'left_alone': [], 'failed': []}
-    selection = selection or {'left_alone': [], 'beyond_max': [], 'vms': []}
+    selection = selection or {'left_alone': [], 'beyond_max': [], 'vms': [], 'waiting': []}
     work = work or {'restored': [], 'failed': [], 'events': []}
     where = '%s on %s' % (plan['workflow_id'], plan['vcenter'])
     restored = work['restored']
@@ -291,6 +317,11 @@ def restore_summary(plan, restore, selection=None, work=None, check_mode=False):
             '%s (%s): %s' % (vm.get('name') or vm['moid'], vm['moid'], vm['reason']) for vm in selection['left_alone'])))
     if selection['beyond_max']:
         parts.append('%d more left off (max_vms %d)' % (len(selection['beyond_max']), plan['max_vms']))
+    if selection.get('waiting'):
+        parts.append('%d wait for capacity (they would take the scope over its target %s): %s' % (
+            len(selection['waiting']), json.dumps(plan.get('capacity_target'), sort_keys=True), ', '.join(
+                '%s (%s, %s)' % (vm['name'], vm['moid'], 'used %s MHz, %s MB' % (vm['cpu_mhz'], vm['memory_mb'])
+                                 if vm['cpu_mhz'] is not None else 'usage unknown') for vm in selection['waiting'])))
     if work['failed']:
         parts.append('FAILED to power on %d: %s' % (len(work['failed']), '; '.join(
             '%s (%s): %s' % (vm.get('name') or vm['moid'], vm['moid'], vm.get('msg')) for vm in work['failed'])))
@@ -298,4 +329,4 @@ def restore_summary(plan, restore, selection=None, work=None, check_mode=False):
         parts.append('%s CloudEvent %s to %s' % ('would send' if check_mode else 'sent', entry['event']['id'], entry['sink']))
     line = '%sRestore of %s: %s.' % ('[check mode, nothing changed] ' if check_mode else '', where, '; '.join(parts))
     return {'status': 'restore_failed' if work['failed'] else 'restored', 'line': line, 'restored': restored,
-            'left_alone': selection['left_alone'], 'failed': work['failed']}
+            'left_alone': selection['left_alone'], 'failed': work['failed'], 'waiting': selection.get('waiting') or []}

@@ -29,6 +29,15 @@ except ImportError:
 VM_PROPERTIES = ('name', 'runtime.powerState', 'guest.toolsRunningStatus', 'runtime.host', 'config.template',
                  'parent', 'resourcePool', 'config.managedBy', 'runtime.faultToleranceState', 'config.ftInfo')
 TOOLS_RUNNING = 'guestToolsRunning'
+# What a VM uses now (MHz, MB), read with a capacity target; vCenter leaves a zero unset.
+VM_USAGE_PROPERTIES = {'cpu_mhz': 'summary.quickStats.overallCpuUsage', 'memory_mb': 'summary.quickStats.hostMemoryUsage'}
+# The capacity and usage of a scope that has them (capacity.scope_usage reads them).
+SCOPE_USAGE_PROPERTIES = {
+    'ClusterComputeResource': ('summary.usageSummary',),
+    'HostSystem': ('summary.hardware.cpuMhz', 'summary.hardware.numCpuCores', 'summary.hardware.memorySize',
+                   'summary.quickStats.overallCpuUsage', 'summary.quickStats.overallMemoryUsage'),
+}
+USAGE_SUMMARY_FIELDS = ('totalCpuCapacityMhz', 'totalMemCapacityMB', 'cpuDemandMhz', 'memDemandMB')
 # runtime.faultToleranceState of a VM outside Fault Tolerance; vCenter may also leave it unset.
 FT_NOT_CONFIGURED = 'notConfigured'
 
@@ -96,7 +105,7 @@ def fault_tolerance(vm):
     return None if state in (None, '', FT_NOT_CONFIGURED) else state
 
 
-def vm_records(objects, moids, scope=None, priority_key=None, attribute_keys=None):
+def vm_records(objects, moids, scope=None, priority_key=None, attribute_keys=None, usage=False):
     """One record per VM of ``moids`` that exists, from the plain ``objects`` retrieve_objects() returns.
 
     Record: ``moid, name, power_state, tools_running, host, cluster, template,
@@ -105,8 +114,9 @@ def vm_records(objects, moids, scope=None, priority_key=None, attribute_keys=Non
     attribute's string, None when unset), with ``attribute_keys`` (``{name: key}``)
     ``attributes`` (``{name: value or None}``), and
     ``in_scope`` (True when ``scope`` is None or the VM's host, folder chain or
-    resource pool chain contains it). Raises VCenterError when ``scope`` is
-    not in vCenter.
+    resource pool chain contains it), with ``usage`` ``cpu_mhz`` and
+    ``memory_mb`` (what it uses now; 0 when vCenter reports nothing). Raises
+    VCenterError when ``scope`` is not in vCenter.
     """
     if scope is not None and 'name' not in objects.get(scope, {}):
         raise VCenterError('scope %r does not exist in vCenter.' % scope, retryable=False)
@@ -137,6 +147,8 @@ def vm_records(objects, moids, scope=None, priority_key=None, attribute_keys=Non
         if attribute_keys is not None:
             values = vm.get('customValue') or {}
             records[-1]['attributes'] = {name: values.get(key) for name, key in attribute_keys.items()}
+        if usage:
+            records[-1].update({key: vm.get(path) or 0 for key, path in VM_USAGE_PROPERTIES.items()})
     return records
 
 
@@ -148,6 +160,8 @@ def _plain(value):
         return {'extensionKey': value.extensionKey, 'type': value.type}
     if isinstance(value, vim.vm.FaultToleranceConfigInfo):
         return {'role': value.role}
+    if isinstance(value, vim.cluster.UsageSummary):
+        return {name: getattr(value, name) for name in USAGE_SUMMARY_FIELDS}
     if isinstance(value, list):
         if value and isinstance(value[0], vim.CustomFieldsManager.Value):
             return {item.key: getattr(item, 'value', None) for item in value}
@@ -164,7 +178,7 @@ def _traversal(name, kind, path, *select):
         selectSet=[s if not isinstance(s, str) else vmodl.query.PropertyCollector.SelectionSpec(name=s) for s in select])
 
 
-def _specs(content, moids, scope, with_fields):
+def _specs(content, moids, scope, with_fields, usage=False):
     pc = vmodl.query.PropertyCollector
     stub = content.propertyCollector._stub
     up = _traversal('up', vim.ManagedEntity, 'parent', 'up')
@@ -173,11 +187,14 @@ def _specs(content, moids, scope, with_fields):
     to_pool = _traversal('toPool', vim.VirtualMachine, 'resourcePool', 'up', to_owner)
     object_set = [pc.ObjectSpec(obj=vim.VirtualMachine(moid, stub), skip=False, selectSet=[up, to_pool]) for moid in moids]
     # Custom attribute values only when a priority attribute needs them: they can be long (annotations).
-    vm_paths = list(VM_PROPERTIES) + (['customValue'] if with_fields else [])
+    vm_paths = list(VM_PROPERTIES) + (['customValue'] if with_fields else []) + (list(VM_USAGE_PROPERTIES.values()) if usage else [])
     prop_set = [pc.PropertySpec(type=vim.VirtualMachine, pathSet=vm_paths),
                 pc.PropertySpec(type=vim.ManagedEntity, pathSet=['name', 'parent'])]
     if scope is not None:
-        object_set.append(pc.ObjectSpec(obj=getattr(vim, scope_type(scope))(scope, stub), skip=False))
+        kind = scope_type(scope)
+        object_set.append(pc.ObjectSpec(obj=getattr(vim, kind)(scope, stub), skip=False))
+        if usage and kind in SCOPE_USAGE_PROPERTIES:
+            prop_set.append(pc.PropertySpec(type=getattr(vim, kind), pathSet=list(SCOPE_USAGE_PROPERTIES[kind])))
     if with_fields:
         object_set.append(pc.ObjectSpec(obj=content.customFieldsManager, skip=False))
         prop_set.append(pc.PropertySpec(type=vim.CustomFieldsManager, pathSet=['field']))
@@ -213,14 +230,15 @@ def _collect(collector, specs):
     return objects
 
 
-def retrieve_objects(content, moids, scope=None, with_fields=False):
+def retrieve_objects(content, moids, scope=None, with_fields=False, usage=False):
     """One RetrievePropertiesEx (plus continuations of its own answer) for the VMs, their ancestors and hosts.
 
     Returns ``{moid: {'type': ..., property path: plain value}}``; objects that
     do not exist have only ``type``. With ``with_fields``, the custom attribute
-    definitions are under the key ``'customFieldsManager'`` as ``{'field': [...]}``.
+    definitions are under the key ``'customFieldsManager'`` as ``{'field': [...]}``. With ``usage``,
+    each VM's and the scope's usage (VM_USAGE_PROPERTIES, SCOPE_USAGE_PROPERTIES) too.
     """
-    objects = _collect(content.propertyCollector, _specs(content, moids, scope, with_fields))
+    objects = _collect(content.propertyCollector, _specs(content, moids, scope, with_fields, usage))
     if with_fields:
         objects['customFieldsManager'] = objects.pop(content.customFieldsManager._moId, {})
     return objects
@@ -245,11 +263,22 @@ def inventory(content, moids, scope=None, priority_attribute=None, attributes=No
 
     ``content`` is the ServiceContent (``si.RetrieveContent()``, read once by the caller).
     """
+    return _inventory(content, moids, scope, priority_attribute, attributes, False)[0]
+
+
+def inventory_with_usage(content, moids, scope, priority_attribute=None, attributes=None):
+    """``(records, scope properties)``: inventory() plus each VM's ``cpu_mhz``/``memory_mb`` and the scope's
+    SCOPE_USAGE_PROPERTIES (``{'type': ..., path: value}``), in the same single retrieve."""
+    return _inventory(content, moids, scope, priority_attribute, attributes, True)
+
+
+def _inventory(content, moids, scope, priority_attribute, attributes, usage):
     if not moids and scope is None and priority_attribute is None and not attributes:
-        return []
+        return [], {}
     with_fields = priority_attribute is not None or bool(attributes)
-    objects = retrieve_objects(content, moids, scope=scope, with_fields=with_fields)
+    objects = retrieve_objects(content, moids, scope=scope, with_fields=with_fields, usage=usage)
     fields = objects['customFieldsManager'].get('field') or [] if with_fields else []
     priority_key = field_key(fields, priority_attribute) if priority_attribute is not None else None
     attribute_keys = {name: field_key(fields, name, 'attributes') for name in attributes} if attributes else None
-    return vm_records(objects, moids, scope=scope, priority_key=priority_key, attribute_keys=attribute_keys)
+    records = vm_records(objects, moids, scope=scope, priority_key=priority_key, attribute_keys=attribute_keys, usage=usage)
+    return records, objects.get(scope, {}) if scope is not None else {}

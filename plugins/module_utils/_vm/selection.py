@@ -77,8 +77,9 @@ def select(records, power_states=None, limit=0, priority_attribute=None, protect
             warnings.append('Custom attribute %r of VM %s (%s) %s.' % (priority_attribute, record['name'], record['moid'], problem))
         vm = {key: record[key] for key in RETURNED_KEYS if key != 'priority'}
         vm['priority'] = priority
-        if 'attributes' in record:
-            vm['attributes'] = record['attributes']
+        for key in ('attributes', 'cpu_mhz', 'memory_mb'):
+            if key in record:
+                vm[key] = record[key]
         matches.append(vm)
     matches.sort(key=lambda vm: (vm['priority'], vm['name'], vm['moid']))
     excluded.sort(key=lambda vm: (vm['name'], vm['moid']))

@@ -274,7 +274,7 @@ def test_the_plan_records_what_finishing_the_run_needs(red_event):
         'workflow_id': 'cluster-cpu-above-80', 'criticality': 'HIGH', 'mode': 'hard', 'scope': 'domain-c7',
         'reason': "alarm 'cluster-cpu-above-80' green -> red", 'tag': 'preemptible', 'event_id': red_event['id'],
         'reply_to': 'http://sink/', 'sink': 'http://sink/', 'event_source': '/vsphere.preemption/vc1.example.com', 'vcenter': 'vc1.example.com',
-        'notice_period': 0}
+        'notice_period': 0, 'capacity_target': None}
 
 
 # ------------------------------------------------------------------ spot lifecycle: protect tag, notice period
@@ -338,3 +338,26 @@ def test_status_and_cancel_act_on_each_scope_of_a_workflow(red_event):
     assert scope_keys(dict(by_id, scope='domain-c9'), stored) == ['cluster-cpu-above-80/domain-c9@vc1.example.com']
     assert scope_keys(dict(by_id, scope='all'), stored) == ['cluster-cpu-above-80/all@vc1.example.com']
     assert scope_keys(request(event=alarm(red_event, 'red', 'green')), stored) == ['cluster-cpu-above-80/domain-c7@vc1.example.com']
+
+
+@pytest.mark.parametrize('target, scope, words', [
+    ({'cpu_percent': 120}, None, ['preemption_capacity_target cpu_percent 120', '1..100']),
+    ({'gpu': 1}, None, ["preemption_capacity_target has unknown keys 'gpu'"]),
+    ('{"cpu_percent": 0}', None, ['preemption_capacity_target cpu_percent 0']),
+    ('75%', None, ["preemption_capacity_target '75%'", 'a dict']),
+    ({'cpu_percent': 75}, 'all', ['preemption_capacity_target needs', 'a cluster or a host', 'all of vCenter']),
+    ({'cpu_percent': 75}, 'group-v3', ['a cluster or a host', 'group-v3 (Folder)']),
+    ({'memory_mb': 1024}, 'resgroup-8', ['a cluster or a host', 'resgroup-8 (ResourcePool)']),
+])
+def test_capacity_target_is_checked_before_anything_runs(red_event, target, scope, words):
+    with pytest.raises(PreemptionRequestError) as raised:
+        build_plan(request(event=red_event, capacity_target=target, **({'scope': scope} if scope else {})))
+    for word in words:
+        assert word in str(raised.value)
+
+
+def test_capacity_target_from_text_or_dict_on_the_alarm_cluster(red_event):
+    assert build_plan(request(event=red_event, capacity_target='{"cpu_percent": "75"}'))['capacity_target'] == {'cpu_percent': 75.0}
+    plan = build_plan(request(event=red_event, capacity_target={'memory_mb': 2048}, scope='host-21'))
+    assert plan['capacity_target'] == {'memory_mb': 2048} and plan['recorded']['capacity_target'] == {'memory_mb': 2048}
+    assert build_plan(request(event=red_event, capacity_target={}))['capacity_target'] is None

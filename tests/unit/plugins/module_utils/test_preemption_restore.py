@@ -167,3 +167,20 @@ def test_a_restore_acts_on_the_one_record_of_a_workflows_scopes():
     with pytest.raises(AmbiguousWorkflow) as error:
         restore_key('cpu', keys, [None, {'run': {}}, {'run': {}}])
     assert 'cpu/domain-c7@vc, cpu/host-9@vc' in str(error.value) and '-e preemption_scope=host-9' in str(error.value)
+
+
+def test_with_a_target_only_what_fits_is_powered_on_and_the_rest_waits():
+    selected = [dict(A, cpu_mhz=3000, memory_mb=100), dict(B, cpu_mhz=2000, memory_mb=100)]  # C: preempted without usage
+    plan = restore_plan(record(selected=selected), PLAN, LATER)
+    target = dict(PLAN, capacity_target={'cpu_percent': 75})
+    measured = {'capacity': {'cpu_mhz': 10000, 'memory_mb': 10000}, 'usage': {'cpu_mhz': 4200, 'memory_mb': 1000}}
+    chosen = restore_selection(plan, found(vm(A), vm(B, priority=5), vm(C)), target, measured)
+    # B (highest priority) makes 6,200 <= 7,500; A would make 9,200; C's usage is unknown.
+    assert chosen['power_on'] == ['vm-2']
+    assert chosen['waiting'] == [{'moid': 'vm-1', 'name': 'a', 'cpu_mhz': 3000, 'memory_mb': 100},
+                                 {'moid': 'vm-3', 'name': 'c', 'cpu_mhz': None, 'memory_mb': None}]
+    assert chosen['restoring'] == [{'run_id': 'run-1', 'results': {'restoring': [{'moid': 'vm-2', 'name': 'b'}]}}]
+    line = restore_summary(target, plan, chosen, {'restored': [{'moid': 'vm-2', 'name': 'b', 'run_id': 'run-1'}], 'failed': [], 'events': []})['line']
+    assert '2 wait for capacity' in line and 'a (vm-1, used 3000 MHz, 100 MB)' in line and 'c (vm-3, usage unknown)' in line
+    # No target, or no measurement: as before.
+    assert restore_selection(plan, found(vm(A), vm(B, priority=5), vm(C)), PLAN, measured)['power_on'] == ['vm-2', 'vm-1', 'vm-3']

@@ -327,3 +327,40 @@ def test_the_tag_id_of_the_last_run_is_handed_back_for_the_same_tag_only():
     assert known_tag_id(record, 'batch') is None
     assert known_tag_id(None, 'preemptible') is None
     assert known_tag_id({'run': {'results': {}}}, 'preemptible') is None
+
+
+CAPACITY = {'capacity': {'cpu_mhz': 84000, 'memory_mb': 393216}, 'usage': {'cpu_mhz': 77280, 'memory_mb': 200000},
+            'target': {'cpu_percent': 75.0}, 'to_free': {'cpu_mhz': 14280, 'memory_mb': 0},
+            'frees': {'cpu_mhz': 31200, 'memory_mb': 8192}, 'shortfall': {'cpu_mhz': 0, 'memory_mb': 0},
+            'usage_after': {'cpu_mhz': 46080, 'memory_mb': 191808}}
+SELECTED = [{'moid': 'vm-58', 'name': 'batch-1', 'cpu_mhz': 20000, 'memory_mb': 4096},
+            {'moid': 'vm-61', 'name': 'batch-2', 'cpu_mhz': 11200, 'memory_mb': 4096}]
+
+
+def test_a_run_with_a_target_annotates_each_vm_with_what_it_used(red_event):
+    plan = build_plan(request(event=red_event, reply_to='http://sink/', capacity_target={'cpu_percent': 75}))['recorded']
+    usage = {vm['moid']: {'cpu_mhz': vm['cpu_mhz'], 'memory_mb': vm['memory_mb']} for vm in SELECTED}
+    report = run_report(RUN, plan, VMS, usage=usage, capacity=CAPACITY)
+    assert [(a['vms'], a['value']['usage']) for a in report['annotations']] == [
+        (['vm-58'], {'cpu_mhz': 20000, 'memory_mb': 4096}), (['vm-61'], {'cpu_mhz': 11200, 'memory_mb': 4096})]
+    assert report['event']['data']['usage'] == usage and report['event']['data']['capacity'] == CAPACITY
+    # Without: one annotation for the group, no usage, as in 0.2.
+    plain = run_report(RUN, plan, VMS)
+    assert len(plain['annotations']) == 1 and 'usage' not in plain['annotations'][0]['value'] and 'usage' not in plain['event']['data']
+
+
+def test_summary_speaks_capacity(red_event):
+    plan = build_plan(request(event=red_event, capacity_target={'cpu_percent': 75}))
+    outcome_ = {'status': 'finished', 'run_id': 'run-1', 'total': 5, 'selected': SELECTED, 'powered_off': VMS, 'failed': [],
+                'annotated': ['vm-58', 'vm-61'], 'capacity': CAPACITY}
+    checked = run_summary(plan, outcome_, check_mode=True)
+    assert ('would free 31,200 MHz with 2 VMs; CPU usage 92% -> 55% of 84,000 MHz (target cpu_percent 75); '
+            '3 more left running (not needed for the target)') in checked['line'], checked['line']
+    assert checked['stats']['capacity']['freed'] == {'cpu_mhz': 31200, 'memory_mb': 8192}
+    # Only one of the two went off: it says what was freed, and by how much it falls short.
+    short = run_summary(plan, dict(outcome_, powered_off=VMS[1:], failed=[dict(VMS[0], msg='boom')]))['line']
+    assert 'freed 11,200 MHz with 1 VM' in short and 'SHORT of the target by 3,080 MHz' in short, short
+    under = dict(CAPACITY, usage={'cpu_mhz': 58800, 'memory_mb': 200000}, to_free={'cpu_mhz': 0, 'memory_mb': 0})
+    nothing = run_summary(plan, dict(outcome_, powered_off=[], selected=[], capacity=under))
+    assert 'usage CPU 70% of 84,000 MHz is at or below the target (cpu_percent 75): nothing to free' in nothing['line']
+    assert 'no powered-on VM' not in nothing['line']
