@@ -119,7 +119,7 @@ options:
         closest fit, then a pass that drops every VM the others make unnecessary). O(limit) still caps.
       - When the scope already meets the target, no VM is returned. When the candidates cannot free enough, every
         candidate that frees some of what is needed is returned, lowest priority first, up to O(limit), and
-        RV(capacity.shortfall) says by how much the selection falls short. Protected, solution-managed, Fault
+        C(shortfall) in RV(capacity) says by how much the selection falls short. Protected, solution-managed, Fault
         Tolerance and untagged VMs are never taken to close the gap.
       - An error, before anything else is read, for unknown keys, values outside the ranges above, and a O(scope)
         that is not a cluster or host (or none); after the retrieve, when vCenter reports no usage for the scope
