@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlsplit, urlunsplit
-
+from ansible_collections.vsphere.preemption.plugins.module_utils.url_redaction import redact_url
 from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import SCOPE_PREFIXES
 
 CRITICALITY_MODES = {'LOW': 'soft', 'MEDIUM': 'soft_then_hard', 'HIGH': 'hard'}
@@ -149,18 +148,12 @@ def normalize_scope(value):
     return text
 
 
-def redact_url(url):
-    """The URL without user info, query or fragment, which may carry a token: what logs may show."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rpartition('@')[2], parts.path, '', ''))
-
-
 def normalize_reply_to(value):
     text = _optional_text('reply_to', value)
     if text is not None and not re.match(r'^https?://[^/\s]+', text, re.IGNORECASE):
-        _fail('reply_to', value, 'use the http:// or https:// URL of a CloudEvent sink, or leave it unset')
+        # Shown only as far as it cannot be a credential.
+        _fail('reply_to', redact_url(text) if '://' in text else text.partition(':')[0] + ':...',
+              'use the http:// or https:// URL of a CloudEvent sink, or leave it unset')
     return text
 
 
@@ -347,8 +340,11 @@ def build_plan(request):
     # Whether the tag exists is tagged_vm_info's to check, before anything is powered off.
     plan['protect_tag'] = _optional_text('protect_tag', request.get('protect_tag'),
                                          "expected the name of a vSphere tag ('name' or 'category:name'), or nothing")
-    plan['reply_to'] = normalize_reply_to(request.get('reply_to'))
-    plan['sink'] = redact_url(plan['reply_to'])
+    reply_to = normalize_reply_to(request.get('reply_to'))
+    # The plan is shown and recorded: it holds the sink as redact_url shows it, and the URL itself only when it
+    # carries no credential (a later run may send there); the role sends to preemption_reply_to as given.
+    plan['sink'] = redact_url(reply_to)
+    plan['reply_to'] = reply_to if plan['sink'] == reply_to else None
     plan['create_field'] = normalize_bool('create_field', request.get('create_field'))
     explicit = normalize_criticality(request.get('criticality'))
     event_source = _optional_text('event_source', request.get('event_source'))
