@@ -340,3 +340,34 @@ def test_status_and_cancel_act_on_each_scope_of_a_workflow(red_event):
     assert scope_keys(dict(by_id, scope='domain-c9'), stored) == ['cluster-cpu-above-80/domain-c9@vc1.example.com']
     assert scope_keys(dict(by_id, scope='all'), stored) == ['cluster-cpu-above-80/all@vc1.example.com']
     assert scope_keys(request(event=alarm(red_event, 'red', 'green')), stored) == ['cluster-cpu-above-80/domain-c7@vc1.example.com']
+
+
+@pytest.mark.parametrize('given, expected', [
+    ('cpu', ['cpu@vc1.example.com', 'cpu/domain-c7@vc1.example.com', 'cpu/all@vc1.example.com']),
+    ('cpu/high', ['cpu/high@vc1.example.com', 'cpu/high/domain-c7@vc1.example.com']),
+    ('a@b', ['a@b@vc1.example.com', 'a@b/host-21@vc1.example.com']),
+    ('a', ['a@vc1.example.com']),
+    ('c', ['c@vc1.example.com']),
+])
+def test_workflow_ids_match_exactly_never_by_prefix(given, expected):
+    stored = ['cpu/domain-c7@vc1.example.com', 'cpu/all@vc1.example.com', 'cpu/high/domain-c7@vc1.example.com',
+              'cpu/highest/domain-c7@vc1.example.com', 'cpu/x/y@vc1.example.com', 'a@b/host-21@vc1.example.com', 'a@b@vc1.example.com', 'cpu@vc1.example.com']
+    assert scope_keys(request(workflow_id=given), stored) == expected
+
+
+def test_a_nul_in_a_name_becomes_u_fffd_everywhere(red_event):
+    event = copy.deepcopy(red_event)
+    event['data']['Alarm']['Name'] = 'CPU\x00high'
+    event['data']['Alarm']['Note\x00'] = 'x\x00'
+    plan = build_plan(request(event=plain_data(event, 'preemption_event')))
+    assert plan['workflow_id'] == 'CPU\ufffdhigh' and '\x00' not in json.dumps(plan, ensure_ascii=False)
+    assert build_plan(request(criticality='LOW', workflow_id='w\x00'))['workflow_id'] == 'w\ufffd'
+
+
+def test_an_event_nested_ten_thousand_deep_is_one_clear_error():
+    nested = leaf = {}
+    for _ in range(10000):
+        leaf['a'] = {}
+        leaf = leaf['a']
+    with pytest.raises(PreemptionRequestError, match='^preemption_event is nested too deeply to be a CloudEvent\\.$'):
+        plain_data(nested, 'preemption_event')
