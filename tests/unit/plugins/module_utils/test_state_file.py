@@ -232,6 +232,8 @@ def test_pending_outside_the_threshold_proceeds_and_keeps_the_old_run(state, clo
     assert run['status'] == FINISHED
     assert record['unfinished'] == []
     assert record['run']['run_id'] == 'run-2' and record['run']['status'] == RUNNING
+    # Its VM is still off: it is kept among the earlier runs, where a restore finds it.
+    assert record['earlier'] == [run]
 
 
 def test_a_finished_current_run_still_reports_an_older_unfinished_one(state, clock):
