@@ -140,8 +140,8 @@ def test_hostile_state_files_stop_the_run_before_any_vm_is_touched(vcsim, vcente
             os.symlink(tmp_path / 'victim', str(statefile) + '.lock')
         else:
             statefile.write_text('{"version": 2, "workflows": ' + '[' * 10000 + ']' * 10000 + '}')
-        results[case] = playbook('preempt', vcsim.env(), {'preemption_event': alarm_event(vcenter, 'DC0_C2', alarm='hostile ' + case),
-                                                           'preemption_state_file': str(statefile)})
+        variables = {'preemption_event': alarm_event(vcenter, 'DC0_C2', alarm='hostile ' + case), 'preemption_state_file': str(statefile)}
+        results[case] = playbook('preempt', vcsim.env(), variables)
     for case, run in results.items():
         assert run.rc == 2, run
         [failure] = run.failures()
