@@ -109,7 +109,10 @@ def test_any_alarm_and_vm_name_preempts_sends_one_event_id_in_both_modes_and_res
     for index, (alarm, vm) in enumerate(zip(NAMES, vms)):
         scope = vm['cluster'] or vm['host']
         record = records['%s/%s@127.0.0.1:%d' % (workflow_name(alarm), scope, vcsim.port)]
-        assert record['run']['status'] == 'running' and record['run']['results']['powered_off'][0]['name'] == VM_NAME % index
+        results = record['run']['results']
+        # Its own VM only: the alarm on the standalone host (no cluster) is scoped to that host.
+        assert (results['plan']['scope'], [vm['moid'] for vm in results['selected']]) == (scope, [vm['moid']])
+        assert record['run']['status'] == 'running' and [vm['name'] for vm in results['powered_off']] == [VM_NAME % index]
         note = annotation(vcenter, vm['moid'])
         assert (note['workflowID'], note['scope'], note['runID']) == (workflow_name(alarm), scope, record['run']['run_id'])
         [failure] = [result['msg'] for result in first.results('Stop when the CloudEvent could not be sent', 'n%d' % index)]
