@@ -22,8 +22,8 @@ options:
   url:
     description:
       - The sink, an V(http://) or V(https://) URL.
-      - Its user info and query values (a token) are never shown: messages name it with them replaced by C(***).
-      - A redirect (HTTP 3xx) is not followed: it fails the task, naming the status and the host it points to, and
+      - Its user info and query values (a token) are never shown; messages name it with them replaced by C(***).
+      - A redirect (HTTP 3xx) is not followed. It fails the task, naming the status and the host it points to, and
         is not retryable (requests would turn the POST into a GET without the event, or re-send the event and
         O(headers) to another host).
     type: str
