@@ -38,6 +38,8 @@ options:
     description:
       - The value to write. A dict (or list) is stored as compact JSON with sorted keys, so the same data
         always gives the same text; a string is stored as it is.
+      - Characters XML, and so vCenter, cannot carry (control characters but tab, newline and carriage return,
+        U+FFFE, U+FFFF) are written as C(\uXXXX) escapes, here and in O(vcenter_event).
     type: raw
     required: true
   create_field:
@@ -161,7 +163,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._module.preempt
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect, soap_text
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.events import VmEvents, missing
 
 
@@ -213,12 +215,13 @@ def main():
     params = module.params
     try:
         moids = unique(params['vms'])
-        value = encode_value(params['value'])
+        # Names may hold what XML, hence vCenter, refuses: written escaped, never a stuck run.
+        value = soap_text(encode_value(params['value']))
         if not 1 <= params['parallel'] <= MAX_PARALLEL:
             raise VCenterError('parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel']), retryable=False)
         if not params['key'].strip():
             raise VCenterError('key must be the name of a custom attribute, not an empty string.')
-        message = params['vcenter_event'] or None
+        message = soap_text(params['vcenter_event']) if params['vcenter_event'] else None
         if not moids and not params['create_field']:
             module.exit_json(changed=False, value=value, changed_vms=[], unchanged_vms=[], field_created=False, events_logged=[])
         service_instance = connect(pool_size=params['parallel'], **connection_params(params))

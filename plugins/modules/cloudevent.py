@@ -22,6 +22,10 @@ options:
   url:
     description:
       - The sink, an V(http://) or V(https://) URL.
+      - Its user info and query values (a token) are never shown; messages name it with them replaced by C(***).
+      - A redirect (HTTP 3xx) is not followed. It fails the task, naming the status and the host it points to, and
+        is not retryable (requests would turn the POST into a GET without the event, or re-send the event and
+        O(headers) to another host).
     type: str
     required: true
   type:
@@ -59,8 +63,10 @@ options:
   mode:
     description:
       - The CloudEvents HTTP content mode.
-      - V(binary) puts the attributes in C(ce-*) headers and the data in the body.
-        Attribute values must then be printable ASCII without C(%).
+      - V(binary) puts the attributes in C(ce-*) headers and the data in the body. Header values are
+        percent-encoded as the CloudEvents HTTP binding (section 3.1.3.2) says, so any text travels (spaces, C(%),
+        quotes, newlines, emoji); a receiver on a current CloudEvents SDK reads the same values in both modes.
+        An event whose headers would pass 8 KiB, which many HTTP servers refuse, is sent in structured mode.
       - V(structured) sends the whole event as one C(application/cloudevents+json) document.
     type: str
     choices: [binary, structured]
@@ -170,6 +176,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._cloudevent.sen
     validate_url,
 )
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
+from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import url_secrets
 
 
 def argument_spec():
@@ -195,6 +202,8 @@ def main():
     if REQUESTS_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR, status=None)
     params = module.params
+    # The URL's user info and query values (a token) are masked wherever Ansible would show them, its invocation too.
+    module.no_log_values.update(url_secrets(params['url']))
     try:
         validate_url(params['url'])
         if params['timeout'] <= 0:

@@ -198,7 +198,15 @@ state_keys:
   type: list
   elements: str
 sink:
-  description: The CloudEvent sink without user info, query or fragment, which logs may show.
+  description:
+    - The CloudEvent sink as it may be shown and stored, its user info and query values replaced by C(***)
+      (V(https://***@events.example.com/hook?token=***)); null without a sink.
+  returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
+  type: str
+reply_to:
+  description:
+    - The sink's URL when it carries no credential (no user info, no query), else null; the role sends to
+      C(preemption_reply_to) itself, so that the full URL is never in a result, fact or state.
   returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: str
 msg:

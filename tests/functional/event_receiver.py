@@ -12,10 +12,11 @@
 
 It listens on 127.0.0.1 on a free port (``tls=True``: HTTPS with a throwaway
 CA in ``ca_file``), records every request, parses each with the cloudevents
-SDK (`from_http`, binary and structured mode alike), and answers:
+SDK 2.x (`from_http_event`, binary and structured mode alike, percent-decoding
+binary headers as the HTTP binding says), and answers:
 
 1. 401 when ``token`` is set and the request lacks ``Authorization: Bearer <token>``;
-2. else the next queued response (``responses=[503, (500, 'boom'), 204]``, or `respond`);
+2. else the next queued response (``responses=[503, (500, 'boom'), (302, '', {'Location': url}), 204]``, or `respond`);
 3. else 400 when the request is not a CloudEvent;
 4. else ``status`` (default 204).
 
@@ -38,17 +39,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from requests.structures import CaseInsensitiveDict
 
-try:
-    from cloudevents.v1.http import from_http
-except ImportError:
-    from cloudevents.http import from_http
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 
 
 def event_dict(cloud_event):
-    """A parsed SDK CloudEvent as one dict: its attributes plus ``data``."""
+    """A parsed SDK CloudEvent as one dict: its attributes (``time`` as the collection writes it) plus ``data``."""
     result = dict(cloud_event.get_attributes())
+    if isinstance(result.get('time'), datetime.datetime):
+        result['time'] = result['time'].astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
     result['data'] = cloud_event.get_data()
     return result
+
+
+def parse_request(headers, body):
+    """The event of an HTTP request as the CloudEvents Python SDK 2.x reads it (binary mode decoded as the HTTP binding says)."""
+    return event_dict(from_http_event(HTTPMessage(dict(headers), body)))
 
 
 @dataclass
@@ -89,9 +94,9 @@ class EventReceiver:
     # -- configuration
 
     def respond(self, *responses):
-        """Queue the answers to the next requests: a status, or ``(status, body)`` (body str or bytes)."""
+        """Queue the answers to the next requests: a status, ``(status, body)`` (body str or bytes) or ``(status, body, headers)``."""
         with self._condition:
-            self._queue = [item if isinstance(item, tuple) else (item, b'') for item in responses]
+            self._queue = [(tuple(item) + ({},))[:3] if isinstance(item, tuple) else (item, b'', {}) for item in responses]
 
     # -- what arrived
 
@@ -153,16 +158,16 @@ class EventReceiver:
     # -- the HTTP side
 
     def _answer(self, headers, event):
-        """The (status, body) for a request, consuming a queued response when there is one."""
+        """The (status, body, headers) for a request, consuming a queued response when there is one."""
         if self.token is not None and headers.get('Authorization') != 'Bearer %s' % self.token:
-            return 401, b'missing or wrong bearer token'
+            return 401, b'missing or wrong bearer token', {}
         with self._condition:
             if self._queue:
-                status, body = self._queue.pop(0)
-                return status, body.encode('utf-8') if isinstance(body, str) else body
+                status, body, extra = self._queue.pop(0)
+                return status, body.encode('utf-8') if isinstance(body, str) else body, extra
         if event is None:
-            return 400, b'not a CloudEvent'
-        return self.status, b''
+            return 400, b'not a CloudEvent', {}
+        return self.status, b'', {}
 
     def _record(self, request):
         with self._condition:
@@ -178,16 +183,18 @@ class EventReceiver:
                 headers = CaseInsensitiveDict(self.headers.items())
                 event = error = None
                 try:
-                    event = event_dict(from_http(dict(headers), body))
+                    event = parse_request(headers, body)
                 except Exception as exc:  # anything the SDK rejects is "not a CloudEvent"
                     error = '%s: %s' % (type(exc).__name__, exc)
-                status, answer = receiver._answer(headers, event)
+                status, answer, extra = receiver._answer(headers, event)
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 receiver._record(Request(self.command, self.path, headers, body, status, event, error))
                 self.send_response(status)
                 self.send_header('Content-Type', 'text/plain')
                 self.send_header('Content-Length', str(len(answer)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(answer)
 

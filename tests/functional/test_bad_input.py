@@ -78,7 +78,7 @@ CASES = [
                             'preemption_event': dict(ALARM, data={'Alarm': {'Name': ' '}, 'From': 'green', 'To': 'red'})}, {}, 'valid',
      'preemption_event {"Alarm": {"Name": " "}} is not valid: an alarm event needs data.Alarm.Name.'),
     ('sink-url-malformed', {'preemption_reply_to': 'sink.example.com:8080/events'}, {}, 'valid',
-     "preemption_reply_to 'sink.example.com:8080/events' is not valid: use the http:// or https:// URL of a CloudEvent sink"),
+     "preemption_reply_to 'sink.example.com:...' is not valid: use the http:// or https:// URL of a CloudEvent sink"),
     ('sink-url-scheme', {'preemption_reply_to': 'ftp://sink.example.com/'}, {}, 'valid',
      "preemption_reply_to 'ftp://sink.example.com/' is not valid: use the http:// or https:// URL of a CloudEvent sink"),
     ('scope-not-a-moid', {'preemption_scope': 'DC0_C0'}, {}, 'valid', "preemption_scope 'DC0_C0' is not valid: use 'event'"),

@@ -95,6 +95,21 @@ def test_a_resumed_notice_keeps_its_deadline_and_waits_only_for_what_is_left(vcs
     assert [guest_view(vcenter, m) for m in (target, fresh)] == [('poweredOff', given)] * 2
 
 
+def test_a_planted_far_deadline_is_replaced_and_the_run_waits_only_its_own_period(vcsim, vcenter, moids):
+    target = moids['DC0_H0_VM3']
+    notice = dict(NOTICE, runID='r-far')
+    # Anyone who may change the VM's ExtraConfig can plant this run's notice with a deadline in 9999.
+    planted = json.dumps(dict(notice, deadline='9999-12-31T23:59:59Z'), sort_keys=True, separators=(',', ':'))
+    vcenter._wait(vcenter.vm(target).ReconfigVM_Task(vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key=KEY, value=planted)])))
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    result = power_off(vcsim, vms=[target], notice_period=PERIOD, notice=notice)
+    assert result['_rc'] == 0, result
+    deadline = datetime.datetime.strptime(result['notice']['deadline'], '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=datetime.timezone.utc)
+    assert before <= deadline <= before + datetime.timedelta(seconds=PERIOD + 60)
+    assert result['notice']['written'] == [target]
+    assert guest_view(vcenter, target) == ('poweredOff', result['notice']['value'])
+
+
 @pytest.mark.parametrize('args, fragment', [
     (dict(notice_period=3601), 'notice_period must be between 0 and 3600 seconds, not 3601.'),
     (dict(notice_period=-5), 'not -5'),

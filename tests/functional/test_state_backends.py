@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import multiprocessing
+import re
 from urllib.parse import urlsplit
 
 import psycopg
@@ -80,7 +81,8 @@ def test_open_state_picks_the_backend(location):
     assert isinstance(store, StateDatabase if 'url' in location else StateFile)
     if 'url' in location:
         password = urlsplit(location['url']).password
-        assert store.path == location['url'].replace(':%s@' % password, '@')
+        user_info = urlsplit(location['url']).netloc.rpartition('@')[0]
+        assert store.path == location['url'].replace(user_info + '@', '***@')
         assert password not in store.path and store.where == 'the state database %s' % store.path
 
 
@@ -148,7 +150,7 @@ def test_a_wrong_run_id_is_named(store):
     store.started('wf@vc', 60)
     with pytest.raises(RunNotFound, match=r"^Workflow 'wf@vc' has no run 'other' \(its runs: run-1\)"):
         store.progress('wf@vc', 'other', {})
-    with pytest.raises(RunNotFound, match=r"^Workflow 'nope' has no record in %s, so it has no run 'run-1'" % store.where):
+    with pytest.raises(RunNotFound, match=r"^Workflow 'nope' has no record in %s, so it has no run 'run-1'" % re.escape(store.where)):
         store.finished('nope', 'run-1', {})
 
 
@@ -193,7 +195,7 @@ def test_a_malformed_record_blocks_only_its_workflow(store):
     store.started('good@vc', 60)
     store.started('bad@vc', 60)
     corrupt(store, 'bad@vc', {'run': {'run_id': 'x', 'started': 'yesterday'}})
-    with pytest.raises(StateError, match=r"^The record of workflow 'bad@vc' in %s is malformed; .*state: absent" % store.where):
+    with pytest.raises(StateError, match=r"^The record of workflow 'bad@vc' in %s is malformed; .*state: absent" % re.escape(store.where)):
         store.started('bad@vc', 60)
     assert store.query('good@vc')['run']['run_id'] == 'run-1'
     assert store.absent('bad@vc') == {'run': {'run_id': 'x', 'started': 'yesterday'}}

@@ -163,3 +163,16 @@ def test_a_bad_url_is_refused_before_connecting(url, message):
     with pytest.raises(StateDatabaseError, match=message) as caught:
         open_state(url=url).started('wf@vc', 60)
     assert caught.value.retryable is False and 'Hidden-pw' not in str(caught.value)
+
+
+@pytest.mark.parametrize('url, secret', [
+    # libpq repeats a malformed password in its own message ('invalid percent-encoded token: "pa%zzss"').
+    ('postgresql://u:pa%zzss@127.0.0.1:1/db', 'pa%zzss'),
+    ('postgresql://u@127.0.0.1:1/db?password=se%zzcret', 'se%zzcret'),
+])
+def test_libpq_messages_never_repeat_the_password(url, secret):
+    with pytest.raises(StateDatabaseError) as caught:
+        StateDatabase(url).query('wf@vc')
+    message = str(caught.value)
+    assert secret not in message and secret.split('%')[1] not in message, message
+    assert message.startswith('Invalid state database URL postgresql://***@127.0.0.1:1/db') and '********' in message

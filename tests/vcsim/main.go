@@ -110,6 +110,8 @@ func main() {
 
 	toolsRunning := flag.String("tools-running", "none",
 		"VMs reporting VMware Tools running: none, all, or a comma-separated list of VM names")
+	faultTolerance := flag.String("fault-tolerance", "",
+		"VMs marked as Fault Tolerance VMs, on the form 'VM1:1,VM2:2' (VM name:role, 1 the primary, 2 a secondary)")
 	taskDuration := flag.String("task-duration", "",
 		"Methods answered at once and completed later, on the form 'PowerOffVM_Task:3000,ShutdownGuest:2000' (ms)")
 
@@ -139,6 +141,9 @@ func main() {
 	}
 
 	if err := markToolsRunning(*toolsRunning); err != nil {
+		log.Fatal(err)
+	}
+	if err := markFaultTolerance(*faultTolerance); err != nil {
 		log.Fatal(err)
 	}
 
@@ -198,6 +203,60 @@ func parseMethodDelay(spec string) (map[string]int, error) {
 		m[strings.TrimSpace(tuples[0])] = value
 	}
 	return m, nil
+}
+
+// markFaultTolerance gives the selected VMs the properties vCenter shows on a
+// Fault Tolerance primary (role 1) or secondary (role 2 or more):
+// runtime.faultToleranceState running and config.ftInfo. The simulator has no
+// Fault Tolerance of its own. Runs before the server starts.
+func markFaultTolerance(spec string) error {
+	wanted := map[string]int32{}
+	for _, item := range strings.Split(spec, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		parts := strings.Split(item, ":")
+		role, err := strconv.Atoi(strings.TrimSpace(parts[len(parts)-1]))
+		if len(parts) != 2 || err != nil || role < 1 {
+			return fmt.Errorf("incorrect fault-tolerance item %q (want VM:role, role 1 or more)", item)
+		}
+		wanted[strings.TrimSpace(parts[0])] = int32(role)
+	}
+	var primaries, secondaries []*simulator.VirtualMachine
+	for _, e := range simulator.Map.All("VirtualMachine") {
+		if vm, ok := e.(*simulator.VirtualMachine); ok {
+			if role, selected := wanted[vm.Name]; selected && role == 1 {
+				primaries = append(primaries, vm)
+			} else if selected {
+				secondaries = append(secondaries, vm)
+			}
+		}
+	}
+	for _, vm := range append(primaries, secondaries...) {
+		role := wanted[vm.Name]
+		delete(wanted, vm.Name)
+		info := types.FaultToleranceConfigInfo{Role: role, InstanceUuids: []string{vm.Config.InstanceUuid}, ConfigPaths: []string{vm.Config.Files.VmPathName}}
+		if role == 1 {
+			// Every reference must name its type: pyVmomi cannot read one without.
+			var others []types.ManagedObjectReference
+			for _, other := range secondaries {
+				others = append(others, other.Self)
+			}
+			vm.Config.FtInfo = &types.FaultTolerancePrimaryConfigInfo{FaultToleranceConfigInfo: info, Secondaries: others}
+		} else {
+			primary := vm.Self
+			if len(primaries) > 0 {
+				primary = primaries[0].Self
+			}
+			vm.Config.FtInfo = &types.FaultToleranceSecondaryConfigInfo{FaultToleranceConfigInfo: info, PrimaryVM: primary}
+		}
+		vm.Runtime.FaultToleranceState = types.VirtualMachineFaultToleranceStateRunning
+		vm.Summary.Runtime.FaultToleranceState = types.VirtualMachineFaultToleranceStateRunning
+	}
+	for name := range wanted {
+		return fmt.Errorf("fault-tolerance: no VM named %q", name)
+	}
+	return nil
 }
 
 // markToolsRunning makes the selected VMs report VMware Tools as running and

@@ -9,6 +9,11 @@ The event is handled as a plain dict (its context attributes plus ``data``)
 so it can be returned by a module, logged, and rebuilt unchanged on a retry:
 `build_event` validates and makes it, `encode_event` turns it into HTTP
 headers and body in binary or structured content mode, `send_event` posts it.
+
+Binary mode percent-encodes ``ce-*`` header values as the CloudEvents HTTP
+binding (section 3.1.3.2) says, through the SDK's own binding, so any text
+(spaces, ``%``, quotes, newlines, emoji) travels, and a receiver on a current
+SDK reads the same attributes in both modes.
 """
 
 from __future__ import annotations
@@ -19,21 +24,19 @@ import traceback
 import uuid
 import warnings
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError, retryable_status, transport_retryable
+from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import redact_url
 
 CLOUDEVENTS_IMPORT_ERROR = None
 try:
-    # cloudevents 2.x keeps the 1.x API under cloudevents.v1.
-    from cloudevents.v1.conversion import to_binary, to_structured
-    from cloudevents.v1.http import CloudEvent
+    # cloudevents 2.x: its HTTP binding percent-encodes header values (the 1.x API under cloudevents.v1 does not).
+    from cloudevents.core.bindings.http import to_binary_event, to_structured_event
+    from cloudevents.core.exceptions import BaseCloudEventException
+    from cloudevents.core.v1.event import CloudEvent
 except ImportError:
-    try:
-        from cloudevents.conversion import to_binary, to_structured
-        from cloudevents.http import CloudEvent
-    except ImportError:
-        CLOUDEVENTS_IMPORT_ERROR = traceback.format_exc()
+    CLOUDEVENTS_IMPORT_ERROR = traceback.format_exc()
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -51,6 +54,9 @@ RESERVED_ATTRIBUTES = frozenset(('specversion', 'id', 'source', 'type', 'subject
                                  'dataschema', 'data', 'data_base64'))
 EXTENSION_NAME = re.compile(r'^[a-z0-9]{1,20}$')
 SNIPPET_LENGTH = 200
+# Many HTTP servers refuse requests whose header section passes 8 KiB (nginx, Apache, Knative's queue proxy):
+# an event whose ce-* headers would, goes in structured mode, which carries the same event in the body.
+BINARY_HEADERS_MAX = 8192
 
 
 class CloudEventError(PreemptionError):
@@ -75,29 +81,15 @@ def utc_timestamp(moment=None):
     return moment.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
-def sink_name(url):
-    """The URL without user info, query and fragment: safe to print even when those carry a token."""
-    parts = urlsplit(url)
-    host = parts.hostname or ''
-    if ':' in host:
-        host = '[%s]' % host
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = host if port is None else '%s:%s' % (host, port)
-    return urlunsplit((parts.scheme, netloc, parts.path, '', ''))
-
-
 def validate_url(url):
     """An http(s) URL with a host, or CloudEventError."""
     parts = urlsplit(url or '')
     if parts.scheme not in ('http', 'https') or not parts.hostname:
-        raise CloudEventError('url must be an http:// or https:// URL with a host name, got %r.' % sink_name(url or ''))
+        raise CloudEventError('url must be an http:// or https:// URL with a host name, got %r.' % redact_url(url or ''))
     try:
         parts.port
     except ValueError:
-        raise CloudEventError('url %r has an invalid port.' % sink_name(url)) from None
+        raise CloudEventError('url %r has an invalid port.' % redact_url(url)) from None
 
 
 def extension_value(name, value):
@@ -160,39 +152,42 @@ def build_event(event_type=DEFAULT_TYPE, source=DEFAULT_SOURCE, event_id=None, s
     return event
 
 
-def header_safe(value):
-    """Whether a value can be a ce-* header as it is.
-
-    Printable ASCII and inner spaces travel unchanged; the CloudEvents HTTP
-    binding would percent-encode anything else, which receivers built on the
-    Python SDK do not decode, so such values need structured mode.
-    """
-    return value == value.strip(' ') and all(' ' <= char <= '~' and char != '%' for char in value)
+def _sdk_event(event):
+    """The SDK's CloudEvent for ``event`` (its ``time`` an aware datetime, as the SDK wants it)."""
+    attributes = {name: value for name, value in event.items() if name != 'data'}
+    if isinstance(attributes.get('time'), str):
+        try:
+            attributes['time'] = datetime.datetime.fromisoformat(attributes['time'].replace('Z', '+00:00'))
+        except ValueError:
+            raise CloudEventError('CloudEvent time %r is not an RFC 3339 timestamp.' % attributes['time']) from None
+    try:
+        return CloudEvent(attributes, event.get('data'))
+    except BaseCloudEventException as exc:
+        raise CloudEventError('Invalid CloudEvent: %s' % ' '.join(str(exc).split())) from None
 
 
 def encode_event(event, mode='binary'):
     """``(headers, body)`` of the HTTP request carrying ``event`` in the given content mode.
 
-    Binary mode puts the attributes in ``ce-*`` headers and the JSON data in
-    the body; structured mode sends the whole event as
-    ``application/cloudevents+json``.
+    Binary mode puts the attributes in percent-encoded ``ce-*`` headers and the
+    JSON data in the body; structured mode sends the whole event as
+    ``application/cloudevents+json``. An event whose headers would pass
+    BINARY_HEADERS_MAX goes in structured mode.
     """
     if mode not in MODES:
         raise CloudEventError('mode must be one of %s, got %r.' % (', '.join(MODES), mode))
-    attributes = {name: value for name, value in event.items() if name != 'data'}
+    cloud_event = _sdk_event(event)
     if mode == 'binary':
-        for name, value in sorted(attributes.items()):
-            if not header_safe(value):
-                raise CloudEventError('CloudEvent %s %r cannot travel in an HTTP header (non-ASCII or special characters); '
-                                      'use mode: structured.' % (name, value))
-    cloud_event = CloudEvent(attributes, event.get('data'))
-    headers, body = (to_binary if mode == 'binary' else to_structured)(cloud_event)
-    return dict(headers), body
+        message = to_binary_event(cloud_event)
+        if sum(len(name) + len(value) + 4 for name, value in message.headers.items()) <= BINARY_HEADERS_MAX:
+            return dict(message.headers), message.body
+    message = to_structured_event(cloud_event)
+    return dict(message.headers), message.body
 
 
 def describe_send_error(exc, url, timeout):
     """One line for a transport failure, naming the sink but not its credentials or query."""
-    sink = sink_name(url)
+    sink = redact_url(url)
     text = str(exc)
     if isinstance(exc, requests.exceptions.SSLError):
         if 'CERTIFICATE_VERIFY_FAILED' in text or 'certificate verify failed' in text:
@@ -223,13 +218,26 @@ def response_snippet(text):
     return flat if len(flat) <= SNIPPET_LENGTH else flat[:SNIPPET_LENGTH] + '...'
 
 
+def redirect_host(url, location):
+    """The host (and port) a redirect points to, nothing of its path or query: what a message may name."""
+    try:
+        target = urlsplit(urljoin(url, location or ''))
+        port = target.port
+    except ValueError:
+        return 'an invalid location'
+    host = target.hostname or 'no host'
+    return '%s:%s' % (host, port) if port else host
+
+
 def send_event(url, event, mode='binary', headers=None, timeout=10, validate_certs=True, session=None):
     """POST ``event`` to ``url``; return the HTTP status of a 2xx answer.
 
     ``verify`` is passed on the request itself because requests ignores a
-    session's ``verify=False`` when REQUESTS_CA_BUNDLE is set. Raises
+    session's ``verify=False`` when REQUESTS_CA_BUNDLE is set. Redirects are
+    never followed: requests would turn the POST into a bodiless GET (302) or
+    re-send the event and its headers to another host (307, 308). Raises
     DeliveryError for a non-2xx answer (with its status and the start of its
-    body) or a transport failure.
+    body; for a redirect, the host it points to) or a transport failure.
     """
     validate_url(url)
     request_headers = validate_headers(headers)
@@ -241,12 +249,19 @@ def send_event(url, event, mode='binary', headers=None, timeout=10, validate_cer
             # The user chose not to verify; the warning would only repeat it on stderr.
             warnings.simplefilter('ignore', InsecureRequestWarning)
         try:
-            response = poster.post(url, data=body, headers=request_headers, timeout=timeout, verify=validate_certs)
+            response = poster.post(url, data=body, headers=request_headers, timeout=timeout, verify=validate_certs,
+                                   allow_redirects=False)
         except requests.exceptions.RequestException as exc:
             raise DeliveryError(describe_send_error(exc, url, timeout), retryable=send_error_retryable(exc)) from None
+    if 300 <= response.status_code < 400:
+        raise DeliveryError('The CloudEvent sink %s answered HTTP %s %s, a redirect to %s; redirects are not followed, so the event '
+                            'was not sent. Set the URL the sink really receives on.' % (
+                                redact_url(url), response.status_code, response.reason or '',
+                                redirect_host(url, response.headers.get('Location'))),
+                            status=response.status_code, retryable=False)
     if not 200 <= response.status_code < 300:
         snippet = response_snippet(response.text)
         raise DeliveryError('The CloudEvent sink %s answered HTTP %s %s%s' % (
-            sink_name(url), response.status_code, response.reason or '', (': ' + snippet) if snippet else '.'),
+            redact_url(url), response.status_code, response.reason or '', (': ' + snippet) if snippet else '.'),
             status=response.status_code, retryable=retryable_status(response.status_code))
     return response.status_code

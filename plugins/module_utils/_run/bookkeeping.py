@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import capacity as capacity_target
+from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import redact_url
 
 EVENT_TYPE = 'com.vmware.workflows.vsphere.VmPreemptedEvent.v0'
 RESTORE_STATUSES = ('restored', 'not_restored', 'restore_failed')
@@ -205,6 +206,18 @@ def _probe_failed(probe):
     return bool(probe) and not probe.get('skipped') and not _answered(probe)
 
 
+def _destination(plan, current_plan):
+    """``{url, sink}`` of an event a run with ``plan`` owes: the sink of the run that sends it now, else its own.
+
+    ``url`` is the URL when the recorded one carries no credential; None means the role's ``preemption_reply_to``
+    (credentials are never stored, so a later run can only send to a sink it is given).
+    """
+    if current_plan.get('sink'):
+        return {'url': None, 'sink': current_plan['sink']}
+    url = plan.get('reply_to')
+    return {'url': url if url and redact_url(url) == url else None, 'sink': plan['sink']}
+
+
 def work(start, power=None, probe=None):
     """What the role still has to do for the runs it finishes, and what to record.
 
@@ -223,6 +236,7 @@ def work(start, power=None, probe=None):
     probe = probe or {}
     off_now = _off_now(probe)
     current = start.get('run')
+    current_plan = ((current or {}).get('results') or {}).get('plan') or {}
     current_id = (current or {}).get('run_id')
     on_since = _moids(((current or {}).get('results') or {}).get('selected'))
     result = {'progress': None, 'annotations': [], 'events': [], 'finish': [], 'resumed': [],
@@ -263,9 +277,9 @@ def work(start, power=None, probe=None):
                             results.get('capacity'))
         result['annotations'].extend(report['annotations'])
         sent = results.get('event_sent')
-        event_due = bool(plan.get('reply_to')) and report['event'] is not None
+        event_due = bool(plan.get('sink')) and report['event'] is not None
         if event_due and sent != report['event']['id']:
-            result['events'].append({'url': plan['reply_to'], 'sink': plan['sink'], 'event': report['event']})
+            result['events'].append(dict(_destination(plan, current_plan), event=report['event']))
         final = {'powered_off': powered_off, 'failed': failed, 'annotated': [vm['moid'] for vm in powered_off]}
         if notice:
             final['notice'] = notice
@@ -296,11 +310,17 @@ def _failed_items(result):
 
 
 def step_failure(what, result, plan, subject=None):
-    """The one-line error of a step whose every attempt failed (``what``: select, annotate, cloudevent).
+    """The one-line error of a step whose every attempt failed (``what``: select, annotate, cloudevent), or
+    of owed CloudEvents no sink URL is known for (``what``: sink; ``result``: what `work` returned).
 
     ``result`` is the registered result (of a loop or a single task);
     ``subject`` names what the step was for (the run ids, the CloudEvent).
     """
+    if what == 'sink':
+        owed = [entry for entry in result['events'] if not entry['url']]
+        return ('CloudEvent %s is owed to %s, whose URL carries credentials, which are never stored: run this workflow again with '
+                'preemption_reply_to set to that URL (that run sends it under the same id), or forget the workflow with '
+                'vsphere.preemption.cancel.' % (', '.join(entry['event']['id'] for entry in owed), ', '.join(sorted({entry['sink'] for entry in owed}))))
     items = _failed_items(result)
     tries = max(attempts(item, plan['retries']) for item in items)
     error = ' '.join(sorted({item.get('msg') or 'failed without a message' for item in items}))
@@ -311,9 +331,12 @@ def step_failure(what, result, plan, subject=None):
                 % (subject, tries, error))
     if what == 'cloudevent':
         owed = [item['item'] for item in items if isinstance(item.get('item'), dict)]
-        return ('Could not send CloudEvent %s to %s after %d attempts: %s The next run of this workflow sends it.'
+        cure = ('The next run of this workflow sends it.' if all(item.get('retryable') for item in items) else
+                'Another attempt cannot cure this: correct preemption_reply_to (or the sink) and run this workflow again '
+                '(at once with preemption_threshold=0); that run sends it under the same id. vsphere.preemption.cancel forgets it instead.')
+        return ('Could not send CloudEvent %s to %s after %d attempts: %s %s'
                 % (', '.join(entry['event']['id'] for entry in owed) or subject,
-                   ', '.join(sorted({entry['sink'] for entry in owed})) or plan['sink'], tries, error))
+                   ', '.join(sorted({entry['sink'] for entry in owed})) or plan['sink'], tries, error, cure))
     raise ValueError('unknown step %r' % what)
 
 
@@ -352,7 +375,7 @@ def outcome(start, found=None, work_done=None, sent=False):
         'total': (found or {}).get('total', len(selected)), 'selected': selected,
         'powered_off': work_done['current']['powered_off'], 'failed': work_done['current']['failed'],
         'annotated': [vm['moid'] for vm in work_done['current']['powered_off']],
-        'event_id': event['id'] if event and plan.get('reply_to') else None, 'event_sent': bool(sent),
+        'event_id': event['id'] if event and plan.get('sink') else None, 'event_sent': bool(sent),
         'excluded': (found or {}).get('excluded') or [], 'notice': notice,
         'capacity': (current.get('results') or {}).get('capacity'),
     }

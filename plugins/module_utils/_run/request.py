@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.capacity import CapacityError, check_scope_kind, check_target
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import SCOPE_PREFIXES, scope_type
+from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import redact_url
 
 CRITICALITY_MODES = {'LOW': 'soft', 'MEDIUM': 'soft_then_hard', 'HIGH': 'hard'}
 ALARM_COLORS = ('green', 'yellow', 'red', 'gray')
@@ -44,6 +44,8 @@ NUMBER_RANGES = {
 NUMBER_DEFAULTS = {'notice_period': 0}
 
 SCOPE_KEYWORDS = ('event', 'all')
+# The JSON escape of U+0000, not itself escaped (preceded by an even number of backslashes).
+NUL_ESCAPE = re.compile(r'(?<!\\)((?:\\\\)*)\\u0000')
 
 RECORDED_PLAN_KEYS = ('workflow_id', 'criticality', 'mode', 'scope', 'reason', 'tag', 'event_id', 'reply_to', 'sink', 'event_source', 'vcenter',
                       'notice_period', 'capacity_target')
@@ -83,10 +85,14 @@ def plain_data(value, variable):
     templates; a JSON round trip yields new, untagged strings, which it never renders.
     """
     try:
-        return json.loads(json.dumps(value))
+        text = json.dumps(value)
+        # U+0000 (always escaped in JSON text) is refused by vCenter and PostgreSQL: U+FFFD instead, the same in every run.
+        return json.loads(NUL_ESCAPE.sub(r'\1\\ufffd', text))
     except (TypeError, ValueError):
         raise PreemptionRequestError('%s must be JSON data (a dict, a list, text, numbers), not %s.'
                                      % (variable, type(value).__name__)) from None
+    except RecursionError:
+        raise PreemptionRequestError('%s is nested too deeply to be a CloudEvent.' % variable) from None
 
 
 def normalize_criticality(value):
@@ -138,6 +144,11 @@ def normalize_bool(variable, value):
     return _fail(variable, value, 'use true or false')
 
 
+def _scope_moid(text):
+    """Whether ``text`` is a moid tagged_vm_info can scope to (vCenter's and the simulator's prefixes)."""
+    return any(text.startswith(prefix) and re.match(r'^[a-z]?\d+$', text[len(prefix):]) for prefix, _kind in SCOPE_PREFIXES)
+
+
 def normalize_scope(value):
     """'event', 'all' or a managed object id."""
     text = _optional_text('scope', value)
@@ -145,8 +156,7 @@ def normalize_scope(value):
         return 'event'
     if text.lower() in SCOPE_KEYWORDS:
         return text.lower()
-    # The moids tagged_vm_info can scope to (vCenter's and the simulator's prefixes).
-    if not any(text.startswith(prefix) and re.match(r'^[a-z]?\d+$', text[len(prefix):]) for prefix, _kind in SCOPE_PREFIXES):
+    if not _scope_moid(text):
         _fail('scope', value, "use 'event' (the alarm's cluster or host), 'all', or the managed object id of a cluster, "
                               "host, resource pool, folder or datacenter (e.g. domain-c7, host-21, resgroup-8, group-v3)")
     return text
@@ -176,18 +186,12 @@ def normalize_capacity_target(value, scope):
     return target
 
 
-def redact_url(url):
-    """The URL without user info, query or fragment, which may carry a token: what logs may show."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rpartition('@')[2], parts.path, '', ''))
-
-
 def normalize_reply_to(value):
     text = _optional_text('reply_to', value)
     if text is not None and not re.match(r'^https?://[^/\s]+', text, re.IGNORECASE):
-        _fail('reply_to', value, 'use the http:// or https:// URL of a CloudEvent sink, or leave it unset')
+        # Shown only as far as it cannot be a credential.
+        _fail('reply_to', redact_url(text) if '://' in text else text.partition(':')[0] + ':...',
+              'use the http:// or https:// URL of a CloudEvent sink, or leave it unset')
     return text
 
 
@@ -312,9 +316,15 @@ def scope_keys(request, stored):
     if normalize_scope(request.get('scope')) != 'event':
         return [state_key(workflow['workflow_id'], workflow['vcenter'], workflow['scope'] or 'all')]
     own, suffix = workflow['workflow_id'] + '/', '@' + workflow['vcenter']
-    scoped = [key for key in stored
-              if key.startswith(own) and key.endswith(suffix) and '@' not in key[len(own):len(key) - len(suffix)]]
+    # Exactly this id: what lies between it and the vCenter is one scope ('all' or a moid), never more of a name
+    # (the alarm 'cpu/high' on domain-c7 is 'cpu/high/domain-c7@vc', which is not a scope of workflow 'cpu').
+    scoped = [key for key in stored if key.startswith(own) and key.endswith(suffix) and len(key) > len(own) + len(suffix)
+              and _scope_token(key[len(own):len(key) - len(suffix)])]
     return [workflow['state_key']] + scoped
+
+
+def _scope_token(text):
+    return text == 'all' or _scope_moid(text)
 
 
 def _resolve_scope(scope, parsed):
@@ -336,7 +346,8 @@ def _identify(request):
     hostname, port = normalize_vcenter(request.get('vcenter_hostname'), request.get('vcenter_port'))
     vcenter = vcenter_name(hostname, port)
     from_alarm = not explicit and parsed and parsed['alarm']
-    workflow_id = explicit or (parsed['alarm'] if from_alarm else MANUAL_WORKFLOW)
+    # U+0000 is text nothing downstream stores (vCenter, PostgreSQL): it becomes U+FFFD, the same in every run.
+    workflow_id = (explicit or (parsed['alarm'] if from_alarm else MANUAL_WORKFLOW)).replace('\x00', '\ufffd')
     workflow = {'workflow_id': workflow_id, 'vcenter': vcenter, 'scope': scope, 'per_scope': bool(from_alarm),
                 'state_key': state_key(workflow_id, vcenter, (scope or 'all') if from_alarm else None)}
     return workflow, event, parsed
@@ -374,8 +385,11 @@ def build_plan(request):
     # Whether the tag exists is tagged_vm_info's to check, before anything is powered off.
     plan['protect_tag'] = _optional_text('protect_tag', request.get('protect_tag'),
                                          "expected the name of a vSphere tag ('name' or 'category:name'), or nothing")
-    plan['reply_to'] = normalize_reply_to(request.get('reply_to'))
-    plan['sink'] = redact_url(plan['reply_to'])
+    reply_to = normalize_reply_to(request.get('reply_to'))
+    # The plan is shown and recorded: it holds the sink as redact_url shows it, and the URL itself only when it
+    # carries no credential (a later run may send there); the role sends to preemption_reply_to as given.
+    plan['sink'] = redact_url(reply_to)
+    plan['reply_to'] = reply_to if plan['sink'] == reply_to else None
     plan['create_field'] = normalize_bool('create_field', request.get('create_field'))
     explicit = normalize_criticality(request.get('criticality'))
     event_source = _optional_text('event_source', request.get('event_source'))

@@ -102,7 +102,7 @@ def restore_plan(record, plan, now, triggered=False):
         results = run.get('results') or {}
         done = _moids(results.get('restored'))
         vms = [dict(vm) for vm in results.get('powered_off') or [] if vm['moid'] not in done]
-        if not vms and (not results.get('restored') or results.get('restore_event_sent') or not plan.get('reply_to')):
+        if not vms and (not results.get('restored') or results.get('restore_event_sent') or not plan.get('sink')):
             continue
         recorded = results.get('plan') or {}
         result['runs'].append({'run_id': run['run_id'], 'started': run['started'], 'plan': copy.deepcopy(recorded), 'vms': vms,
@@ -247,6 +247,7 @@ def restore_work(restore, selection, power, plan):
     """What the restore writes, from power_on's registered answer (``power``).
 
     Returns ``{annotations: [{vms, value, message}], events: [{url, sink, event}], finish: [{run_id, results}],
+    (``url``: the sink's URL when it carries no credential, else None: the role sends to preemption_reply_to)
     restored: [{moid, name, run_id}], failed: [{moid, name, msg}]}``. A VM power_on reports powered on, or
     already on, is restored; one it did not answer for stays off and in ``restoring`` for the next restore.
     """
@@ -275,7 +276,7 @@ def restore_work(restore, selection, power, plan):
             continue
         event_id = restore_event_id(run['plan'].get('workflow_id') or plan['workflow_id'], run['run_id'])
         results = {'restored': records}
-        if plan.get('reply_to') and (mine or run['event_sent'] != event_id):
+        if plan.get('sink') and (mine or run['event_sent'] != event_id):
             data = restored_value(mine[0]['annotation'] if mine else _annotation_of(run, everything), restore['restored_at'])
             data['virtualMachines'] = [{'Type': 'VirtualMachine', 'Value': vm['moid']} for vm in everything]
             result['events'].append({'url': plan['reply_to'], 'sink': plan['sink'], 'event': {

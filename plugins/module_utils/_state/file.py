@@ -6,9 +6,11 @@
 """The workflow state file: the record model of records.py in one JSON file on the controller.
 
 Changes happen under an exclusive ``flock`` on the sidecar ``<path>.lock``
-(a lock on the data file itself would be lost when the file is replaced) and
-are written atomically: a temporary file in the same directory, fsync, then
-``os.replace``. Readers therefore never need the lock.
+(a lock on the data file itself would be lost when the file is replaced),
+opened without following a symbolic link, and are written atomically: a
+temporary file in the same directory, fsync, then ``os.replace``. Readers
+therefore never need the lock. State and lock are mode 0600 whatever they
+were; a state file its group or others may write is refused, not trusted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import errno
 import fcntl
 import json
 import os
+import stat
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -56,6 +59,7 @@ class StateFile:
         """The whole document; an absent or empty file is an empty document."""
         try:
             with open(self.path, 'rb') as handle:
+                self._check_mode_bits(os.fstat(handle.fileno()).st_mode)
                 raw = handle.read()
         except FileNotFoundError:
             return {'version': STATE_FILE_VERSION, 'workflows': {}}
@@ -73,6 +77,9 @@ class StateFile:
         except ValueError as exc:
             raise StateFileError('The state file %s is not valid JSON (%s); fix or move it away (it was left as it is).'
                                  % (self.path, exc)) from None
+        except RecursionError:
+            raise StateFileError('The state file %s is not a vsphere.preemption state file (JSON nested too deeply); '
+                                 'fix or move it away (it was left as it is).' % self.path) from None
         if not isinstance(document, dict) or not isinstance(document.get('workflows'), dict) \
                 or not isinstance(document.get('events', {}), dict):
             raise StateFileError('The state file %s is not a vsphere.preemption state file (expected a JSON object with "workflows"); '
@@ -82,6 +89,12 @@ class StateFile:
             raise StateFileError('The state file %s has version %r; this collection reads version %d or older.'
                                  % (self.path, version, STATE_FILE_VERSION))
         return migrate(document)
+
+    def _check_mode_bits(self, mode):
+        """Refuse a state file others may write: whoever can write it decides which VMs are powered off and on."""
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise StateFileError('The state file %s is writable by its group or by others (mode %04o), so it cannot be trusted; '
+                                 'check its content, then fix it with: chmod 600 %s' % (self.path, stat.S_IMODE(mode), self.path))
 
     def record(self, workflow_id, document=None):
         """The record of ``workflow_id`` (a copy), or None."""
@@ -102,11 +115,19 @@ class StateFile:
             raise StateFileError('Cannot create the directory of the state file %s: %s: %s.'
                                  % (self.path, exc.filename or directory, exc.strerror or exc)) from None
         try:
-            descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            # Never through a symbolic link: one planted there would make this create or truncate its target.
+            descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StateFileError('Cannot lock the state file %s: its lock file %s is a symbolic link; remove it '
+                                     '(the collection creates the lock file itself).' % (self.path, self.lock_path)) from None
             raise StateFileError('Cannot lock the state file %s: cannot create %s: %s.'
                                  % (self.path, self.lock_path, exc.strerror or exc)) from None
         try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise StateFileError('Cannot lock the state file %s: its lock file %s is not a regular file; remove it.'
+                                     % (self.path, self.lock_path))
+            os.fchmod(descriptor, 0o600)
             fcntl.flock(descriptor, fcntl.LOCK_EX)
             yield
         finally:
@@ -116,12 +137,8 @@ class StateFile:
     def write(self, document):
         """Replace the file atomically with ``document`` (call while holding `locked`)."""
         directory = os.path.dirname(self.path)
-        try:
-            mode = os.stat(self.path).st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o600
-        except OSError as exc:
-            raise StateFileError('Cannot write the state file %s: %s.' % (self.path, exc.strerror or exc)) from None
+        # 0600 whatever the file was: the state names VMs, runs and events, and steers what is powered off and on.
+        mode = 0o600
         payload = (json.dumps(document, indent=2, sort_keys=True) + '\n').encode('utf-8')
         temp_path = None
         try:

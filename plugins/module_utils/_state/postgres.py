@@ -19,14 +19,15 @@ The time of a decision is the database server's, so controllers whose clocks
 differ still share one threshold.
 
 The password comes from the URL or from libpq's ``PGPASSWORD``/``PGPASSFILE``
-and appears in no message: errors name the URL without it.
+and appears in no message: errors name the URL as `redact_url` shows it, and
+whatever libpq repeats of the password is masked.
 """
 
 from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 import uuid
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import (
@@ -38,6 +39,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._state.records 
     vcenter_of,
     workflow_record,
 )
+from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import redact_url, url_secrets
 
 try:
     import psycopg
@@ -72,23 +74,6 @@ class StateDatabaseError(StateError):
         super().__init__(message, retryable=retryable)
 
 
-def redact_url(url):
-    """``url`` without its password (in the user part or as a ``password`` query parameter)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    user, at, host = netloc.rpartition('@')
-    if at:
-        netloc = '%s@%s' % (user.partition(':')[0], host)
-    query = urlencode([(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != 'password'])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _url_password(url):
-    parts = urlsplit(url)
-    passwords = [value for key, value in parse_qsl(parts.query) if key == 'password']
-    return parts.password or (passwords[-1] if passwords else None)
-
-
 def _retryable(exc):
     """Whether another attempt may cure an error raised on an open connection."""
     state = exc.sqlstate
@@ -116,7 +101,7 @@ class StateDatabase:
         self.where = 'the state database %s' % self.path
         self.clock = clock
         self.new_id = new_id or (lambda: str(uuid.uuid4()))
-        self._password = _url_password(url)
+        self._passwords = url_secrets(url, passwords_only=True)
         self._table_ready = False
 
     # -- the connection
@@ -124,9 +109,9 @@ class StateDatabase:
     def _error(self, exc, template, retryable):
         """A StateDatabaseError from ``template`` (with %(url)s and %(detail)s): one line, no password."""
         detail = ' '.join(str(exc).split())
-        if self._password:
+        for password in self._passwords:
             # libpq may echo parts of a malformed connection string.
-            detail = detail.replace(self._password, '********')
+            detail = detail.replace(password, '********')
         return StateDatabaseError(template % dict(url=self.path, detail=detail), retryable=retryable)
 
     def _connect(self):

@@ -203,7 +203,8 @@ def update_run(record, run_id, results, now, finish=False):
 
     Returns ``(record, run)``: the new record, or the same one unchanged when
     the report adds nothing, and the run as it now stands. A finished run that
-    had been superseded leaves ``unfinished``. Raises RunNotFound when the
+    had been superseded leaves ``unfinished`` (for ``earlier`` when it powered
+    off VMs not yet restored). Raises RunNotFound when the
     workflow has no such run.
     """
     runs = [record['run']] + list(record.get('unfinished') or []) + list(record.get('earlier') or [])
@@ -225,6 +226,9 @@ def update_run(record, run_id, results, now, finish=False):
         new['earlier'] = [run if item.get('run_id') == run_id else item for item in new['earlier']]
     elif run['status'] == FINISHED:
         new['unfinished'] = [item for item in new['unfinished'] if item.get('run_id') != run_id]
+        if _unrestored(run):
+            # Finished by a later run: its VMs are still off, for a restore to bring back.
+            new['earlier'] = (list(new.get('earlier') or []) + [run])[-EARLIER_RUNS:]
     else:
         new['unfinished'] = [run if item.get('run_id') == run_id else item for item in new['unfinished']]
     new['updated'] = format_timestamp(now)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import traceback
 
@@ -20,8 +21,16 @@ try:
 except ImportError:
     PYVMOMI_IMPORT_ERROR = traceback.format_exc()
 
+# Characters XML 1.0 cannot carry, so no SOAP request can: C0 controls but tab, newline and CR; U+FFFE, U+FFFF; lone surrogates.
+NOT_XML = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]')
+
 # Seconds any SOAP call may wait for vCenter (the REST read timeout): without one, a vCenter that never answers hangs the run.
 SOAP_TIMEOUT = 120
+
+
+def soap_text(text):
+    """``text`` with what XML cannot carry written as ``\\uXXXX`` escapes (readable, and still valid inside a JSON string)."""
+    return NOT_XML.sub(lambda match: '\\u%04x' % ord(match.group()), text)
 
 
 def trusted_ca_file():

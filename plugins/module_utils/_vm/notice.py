@@ -89,11 +89,15 @@ def plan_notice(current, notice, period, now):
     """``(text, deadline, to_write)`` for the VMs whose notice is now ``current`` (``{moid: text or None}``).
 
     The batch gets one deadline: the latest one a VM already carries for this
-    same notice, else ``now + period``. ``to_write`` lists, in order, the VMs
-    that do not carry the notice with that deadline yet.
+    same notice (the role's carries the run id: only this run's counts), else
+    ``now + period``. A deadline beyond ``now + period`` is not honoured (anyone
+    who may change a VM's ExtraConfig can write one for the year 9999): the
+    notice is replaced. ``to_write`` lists, in order, the VMs that do not carry
+    the notice with that deadline yet.
     """
-    earlier = [d for d in (_deadline_of_same_notice(text, notice) for text in current.values()) if d is not None]
-    deadline = max(earlier) if earlier else now + datetime.timedelta(seconds=period)
+    latest = now + datetime.timedelta(seconds=period)
+    earlier = [d for d in (_deadline_of_same_notice(text, notice) for text in current.values()) if d is not None and d <= latest]
+    deadline = max(earlier) if earlier else latest
     text = notice_text(notice, deadline)
     return text, deadline, [moid for moid, value in current.items() if value != text]
 

@@ -185,3 +185,13 @@ def test_set_values_tries_every_vm_then_raises_the_first_failure_with_its_flag()
         attributes_writing(manager).set_values(moids, 7, 'v', parallel=3)
     assert caught.value.retryable is True
     assert len(manager.written) == 5
+
+
+def test_what_xml_cannot_carry_is_written_escaped_and_stays_json():
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import soap_text
+    value = encode_value({'workflowID': 'a\x01b\ufffec\x00', 'note': 'tab\tline\nok'})
+    safe = soap_text(value)
+    assert safe == '{"note":"tab\\tline\\nok","workflowID":"a\\u0001b\\ufffec\\u0000"}'
+    assert json.loads(safe) == json.loads(value)
+    assert soap_text('Preempted: workflow CPU\x07 > 80%') == 'Preempted: workflow CPU\\u0007 > 80%'
+    assert soap_text('tab\there\nok\r') == 'tab\there\nok\r'

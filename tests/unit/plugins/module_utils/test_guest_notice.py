@@ -73,6 +73,16 @@ def test_another_runs_notice_is_not_resumed():
     assert (deadline, to_write) == (NOW + datetime.timedelta(seconds=60), ['vm-1'])
 
 
+@pytest.mark.parametrize('far', [NOW + datetime.timedelta(seconds=121), datetime.datetime(2200, 1, 1, tzinfo=datetime.timezone.utc),
+                                 datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)])
+def test_a_deadline_beyond_the_period_is_replaced_not_honoured(far):
+    planted = notice_text(NOTICE, far)
+    text, deadline, to_write = plan_notice({'vm-1': planted, 'vm-2': None}, NOTICE, 120, NOW)
+    assert deadline == NOW + datetime.timedelta(seconds=120)
+    assert json.loads(text)['deadline'] == '2026-12-01T20:17:00Z'
+    assert to_write == ['vm-1', 'vm-2']
+
+
 def test_extra_config_value_takes_the_last_entry_of_the_key():
     options = [SimpleNamespace(key='guestinfo.preemption', value='a'), SimpleNamespace(key='x', value='b'),
                SimpleNamespace(key='guestinfo.preemption', value='')]

@@ -16,7 +16,6 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._run.request im
     alarm_action,
     build_plan,
     plain_data,
-    redact_url,
     scope_keys,
     workflow_identity,
 )
@@ -106,16 +105,19 @@ def test_bad_scope_is_named(scope):
 def test_reply_to_must_be_an_http_url():
     assert build_plan(request(criticality='LOW', reply_to=' https://sink.example.com/events '))['reply_to'] == 'https://sink.example.com/events'
     assert build_plan(request(criticality='LOW', reply_to=''))['reply_to'] is None
-    with pytest.raises(PreemptionRequestError, match="^preemption_reply_to 'sink:8080' is not valid"):
+    with pytest.raises(PreemptionRequestError, match="^preemption_reply_to 'sink:...' is not valid"):
         build_plan(request(criticality='LOW', reply_to='sink:8080'))
 
 
 def test_the_sink_is_shown_without_credentials_or_query():
     plan = build_plan(request(criticality='LOW', reply_to='https://bot:s3cret@sink.example.com:8443/hook?token=abc#x'))
-    assert plan['reply_to'] == 'https://bot:s3cret@sink.example.com:8443/hook?token=abc#x'
-    assert plan['sink'] == 'https://sink.example.com:8443/hook'
-    assert redact_url('http://[::1]:8080/?t=1') == 'http://[::1]:8080/'
-    assert redact_url(None) is None
+    # The plan is shown and recorded: the URL itself only when it carries no credential.
+    assert plan['reply_to'] is None and plan['recorded']['reply_to'] is None
+    assert plan['sink'] == plan['recorded']['sink'] == 'https://***@sink.example.com:8443/hook?token=***'
+    assert 's3cret' not in json.dumps(plan) and 'abc' not in json.dumps(plan)
+    with pytest.raises(PreemptionRequestError) as caught:
+        build_plan(request(criticality='LOW', reply_to='sink:s3cret@x'))
+    assert 's3cret' not in str(caught.value)
 
 
 @pytest.mark.parametrize('value, expected', [(True, True), ('yes', True), ('True', True), (' 1 ', True), (None, False),
@@ -361,3 +363,34 @@ def test_capacity_target_from_text_or_dict_on_the_alarm_cluster(red_event):
     plan = build_plan(request(event=red_event, capacity_target={'memory_mb': 2048}, scope='host-21'))
     assert plan['capacity_target'] == {'memory_mb': 2048} and plan['recorded']['capacity_target'] == {'memory_mb': 2048}
     assert build_plan(request(event=red_event, capacity_target={}))['capacity_target'] is None
+
+
+@pytest.mark.parametrize('given, expected', [
+    ('cpu', ['cpu@vc1.example.com', 'cpu/domain-c7@vc1.example.com', 'cpu/all@vc1.example.com']),
+    ('cpu/high', ['cpu/high@vc1.example.com', 'cpu/high/domain-c7@vc1.example.com']),
+    ('a@b', ['a@b@vc1.example.com', 'a@b/host-21@vc1.example.com']),
+    ('a', ['a@vc1.example.com']),
+    ('c', ['c@vc1.example.com']),
+])
+def test_workflow_ids_match_exactly_never_by_prefix(given, expected):
+    stored = ['cpu/domain-c7@vc1.example.com', 'cpu/all@vc1.example.com', 'cpu/high/domain-c7@vc1.example.com',
+              'cpu/highest/domain-c7@vc1.example.com', 'cpu/x/y@vc1.example.com', 'a@b/host-21@vc1.example.com', 'a@b@vc1.example.com', 'cpu@vc1.example.com']
+    assert scope_keys(request(workflow_id=given), stored) == expected
+
+
+def test_a_nul_in_a_name_becomes_u_fffd_everywhere(red_event):
+    event = copy.deepcopy(red_event)
+    event['data']['Alarm']['Name'] = 'CPU\x00high'
+    event['data']['Alarm']['Note\x00'] = 'x\x00'
+    plan = build_plan(request(event=plain_data(event, 'preemption_event')))
+    assert plan['workflow_id'] == 'CPU\ufffdhigh' and '\x00' not in json.dumps(plan, ensure_ascii=False)
+    assert build_plan(request(criticality='LOW', workflow_id='w\x00'))['workflow_id'] == 'w\ufffd'
+
+
+def test_an_event_nested_ten_thousand_deep_is_one_clear_error():
+    nested = leaf = {}
+    for _ in range(10000):
+        leaf['a'] = {}
+        leaf = leaf['a']
+    with pytest.raises(PreemptionRequestError, match='^preemption_event is nested too deeply to be a CloudEvent\\.$'):
+        plain_data(nested, 'preemption_event')

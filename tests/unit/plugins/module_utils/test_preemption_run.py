@@ -190,7 +190,8 @@ def test_work_of_a_plain_run():
     assert done['progress'] == {'powered_off': [dict(A, method='hard')], 'already_off': [], 'failed': [dict(B, msg='boom')]}
     assert [group['vms'] for group in done['annotations']] == [['vm-1']]
     assert [entry['event']['id'] for entry in done['events']] == ['manual-run-2']
-    assert done['events'][0]['url'] == 'http://sink/'
+    # The role sends to preemption_reply_to: no URL in what is shown.
+    assert (done['events'][0]['url'], done['events'][0]['sink']) == (None, 'http://sink/')
     assert done['finish'] == [{'run_id': 'run-2', 'results': {'powered_off': [dict(A, method='hard')], 'failed': [dict(B, msg='boom')],
                                                               'annotated': ['vm-1'], 'event_sent': 'manual-run-2'}}]
     assert done['resumed'] == []
@@ -208,7 +209,26 @@ def test_work_finishes_killed_runs_first_with_their_own_plan_and_event():
     assert done['finish'][0]['results'] == {'powered_off': [], 'annotated': []}
     assert done['finish'][1]['results']['powered_off'] == [dict(A, method='hard'), C]
     assert done['finish'][1]['results']['finished_by'] == 'run-2'
-    assert [(entry['url'], entry['event']['id']) for entry in done['events']] == [('http://old-sink/', 'manual-run-1'), ('http://sink/', 'manual-run-2')]
+    # Every owed event goes to the sink of the run that sends it (a sink fixed since is where they belong).
+    assert [(entry['url'], entry['sink'], entry['event']['id']) for entry in done['events']] == [
+        (None, 'http://sink/', 'manual-run-1'), (None, 'http://sink/', 'manual-run-2')]
+
+
+def test_an_owed_event_without_a_sink_now_goes_to_its_own_only_when_that_carries_no_credential():
+    # reply_to as 0.3 records it (None when it carried credentials) and as 0.2 did (the full URL).
+    for reply_to, recorded, url in (('http://old-sink/', 'http://old-sink/', 'http://old-sink/'),
+                                    ('http://u:pw@old-sink/?t=x', 'http://***@old-sink/?t=***', None),
+                                    (None, 'http://***@old-sink/?t=***', None)):
+        killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
+                  'results': {'plan': dict(PLAN['recorded'], reply_to=reply_to, sink=recorded), 'selected': [A], 'powered_off': [A]}}
+        start = started([B], unfinished=[killed])
+        start['run']['results']['plan'] = dict(PLAN['recorded'], reply_to=None, sink=None)
+        done = work(start, {'preempted': [B], 'already_off': [], 'failed_vms': []})
+        assert [(entry['url'], entry['sink'], entry['event']['id']) for entry in done['events']] == [(url, recorded, 'manual-run-1')]
+    assert step_failure('sink', done, PLAN) == (
+        'CloudEvent manual-run-1 is owed to http://***@old-sink/?t=***, whose URL carries credentials, which are never stored: '
+        'run this workflow again with preemption_reply_to set to that URL (that run sends it under the same id), or forget the '
+        'workflow with vsphere.preemption.cancel.')
 
 
 def test_an_event_already_sent_is_not_owed_again():

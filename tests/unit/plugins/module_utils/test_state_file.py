@@ -232,6 +232,8 @@ def test_pending_outside_the_threshold_proceeds_and_keeps_the_old_run(state, clo
     assert run['status'] == FINISHED
     assert record['unfinished'] == []
     assert record['run']['run_id'] == 'run-2' and record['run']['status'] == RUNNING
+    # Its VM is still off: it is kept among the earlier runs, where a restore finds it.
+    assert record['earlier'] == [run]
 
 
 def test_a_finished_current_run_still_reports_an_older_unfinished_one(state, clock):
@@ -431,11 +433,69 @@ def test_created_with_mode_0600_and_parent_directory(state, umask_022):
     assert stat.S_IMODE(os.stat(os.path.dirname(state.path)).st_mode) == 0o700
 
 
-def test_an_existing_mode_is_kept(state):
+@pytest.mark.parametrize('mode', [0o644, 0o640, 0o400])
+def test_state_and_lock_become_0600_whatever_they_were(state, mode):
     state.started('wf', 60)
-    os.chmod(state.path, 0o640)
+    os.chmod(state.path, mode)
+    os.chmod(state.lock_path, 0o666)
     state.absent('wf')
-    assert stat.S_IMODE(os.stat(state.path).st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(state.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(state.lock_path).st_mode) == 0o600
+
+
+@pytest.mark.parametrize('mode', [0o666, 0o620, 0o602])
+def test_a_state_file_others_may_write_is_refused_and_left_as_it_is(state, mode):
+    state.started('wf', 60)
+    os.chmod(state.path, mode)
+    before = open(state.path, 'rb').read()
+    for call in (lambda: state.started('wf', 0), lambda: state.query('wf'), lambda: state.absent('wf')):
+        with pytest.raises(StateFileError) as caught:
+            call()
+        assert str(caught.value) == ('The state file %s is writable by its group or by others (mode %04o), so it cannot be trusted; '
+                                     'check its content, then fix it with: chmod 600 %s' % (state.path, mode, state.path))
+    assert open(state.path, 'rb').read() == before and stat.S_IMODE(os.stat(state.path).st_mode) == mode
+
+
+def test_a_symlinked_lock_file_is_refused_and_its_target_never_created(state, tmp_path):
+    os.makedirs(os.path.dirname(state.path))
+    target = tmp_path / 'elsewhere' / 'victim'
+    target.parent.mkdir()
+    os.symlink(target, state.lock_path)
+    with pytest.raises(StateFileError) as caught:
+        state.started('wf', 60)
+    assert str(caught.value) == ('Cannot lock the state file %s: its lock file %s is a symbolic link; remove it '
+                                 '(the collection creates the lock file itself).' % (state.path, state.lock_path))
+    assert not target.exists() and not os.path.exists(state.path)
+
+
+def test_json_nested_ten_thousand_deep_is_one_clear_line(state):
+    os.makedirs(os.path.dirname(state.path))
+    content = b'{"version": 2, "workflows": ' + b'[' * 10000 + b']' * 10000 + b'}'
+    with open(state.path, 'wb') as handle:
+        handle.write(content)
+    for call in (lambda: state.started('wf', 60), lambda: state.query('wf')):
+        with pytest.raises(StateFileError) as caught:
+            call()
+        assert str(caught.value) == ('The state file %s is not a vsphere.preemption state file (JSON nested too deeply); '
+                                     'fix or move it away (it was left as it is).' % state.path)
+    assert open(state.path, 'rb').read() == content
+
+
+@pytest.mark.parametrize('document', [
+    {'version': 2, 'workflows': {'wf': 5}}, {'version': 2, 'workflows': {'wf': {'run': []}}},
+    {'version': 2, 'workflows': {'wf': {'run': {'run_id': 1, 'started': 'x'}}}},
+    {'version': 2, 'workflows': {'wf': {'run': {'run_id': 'r', 'started': '2026-12-01T00:00:00.000000Z'}, 'unfinished': 'x'}}},
+    {'version': 2, 'workflows': {'wf': {'run': {'run_id': 'r', 'started': '2026-12-01T00:00:00.000000Z', 'results': []}}}},
+    {'version': 2, 'workflows': {'wf': None}, 'events': {'': [None]}}, {'version': 2, 'workflows': {}, 'events': {'': 'x'}},
+    {'version': 2, 'workflows': {}, 'events': []}, {'version': True, 'workflows': {}}, {'version': 1, 'workflows': {'wf': []}},
+])
+def test_malformed_state_of_any_shape_is_one_clear_line(state, document):
+    os.makedirs(os.path.dirname(state.path))
+    with open(state.path, 'w', encoding='utf-8') as handle:
+        json.dump(document, handle)
+    with pytest.raises(StateFileError) as caught:
+        state.started('wf', 0, event_id='e-1')
+    assert '\n' not in str(caught.value) and state.path in str(caught.value)
 
 
 def test_atomic_replace_leaves_no_temporary_files(state, clock):
