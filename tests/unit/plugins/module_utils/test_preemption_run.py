@@ -196,17 +196,31 @@ def test_work_of_a_plain_run():
     assert done['resumed'] == []
 
 
+T1 = '2021-11-05T13:00:00.000000Z'
+
+
+def off_event(key, created, moid, kind='VmPoweredOffEvent', user='svc'):
+    return {'key': key, 'chain_id': key, 'type': kind, 'created': created, 'user': user, 'vm': moid}
+
+
+def our_event(event):
+    return {name: event[name] for name in ('key', 'chain_id', 'type', 'created', 'user')}
+
+
 def test_work_finishes_killed_runs_first_with_their_own_plan_and_event():
     killed_plan = dict(PLAN['recorded'], reply_to='http://old-sink/', sink='http://old-sink/')
-    killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
+    killed = {'run_id': 'run-1', 'started': T1, 'status': 'running', 'event': None,
               'results': {'plan': killed_plan, 'selected': [A, C], 'powered_off': [dict(A, method='hard')]}}
-    nothing = {'run_id': 'run-0', 'started': 'T0', 'status': 'running', 'event': None, 'results': {}}
+    nothing = {'run_id': 'run-0', 'started': '2021-11-05T12:00:00.000000Z', 'status': 'running', 'event': None, 'results': {}}
+    c_off = off_event(7, '2021-11-05T13:00:01.000000Z', 'vm-3')
+    history = {'events': {'vm-3': [c_off], 'vm-1': [], 'vm-2': []}}
     done = work(started([B], unfinished=[nothing, killed]), {'preempted': [dict(B, method='hard')], 'already_off': [], 'failed_vms': []},
-                {'preempted': [], 'already_off': [C]})
+                {'preempted': [], 'already_off': [C]}, history)
     assert done['resumed'] == ['run-0', 'run-1']
     assert [entry['run_id'] for entry in done['finish']] == ['run-0', 'run-1', 'run-2']
     assert done['finish'][0]['results'] == {'powered_off': [], 'annotated': []}
-    assert done['finish'][1]['results']['powered_off'] == [dict(A, method='hard'), C]
+    # The killed run's power-off of C is proven by vCenter's event, which the ledger keeps.
+    assert done['finish'][1]['results']['powered_off'] == [dict(A, method='hard'), dict(C, event=our_event(c_off))]
     assert done['finish'][1]['results']['finished_by'] == 'run-2'
     assert [(entry['url'], entry['event']['id']) for entry in done['events']] == [('http://old-sink/', 'manual-run-1'), ('http://sink/', 'manual-run-2')]
 
@@ -264,14 +278,42 @@ def test_outcome_of_a_skipped_and_of_a_finished_run():
 
 def test_a_vm_the_new_run_found_on_was_not_powered_off_by_a_killed_run():
     # Killed before it recorded its power-off; the new run found A on and powered it off itself.
-    killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
+    killed = {'run_id': 'run-1', 'started': T1, 'status': 'running', 'event': None,
               'results': {'plan': PLAN['recorded'], 'selected': [A, C]}}
     start = started([A], unfinished=[killed])
     power = {'preempted': [dict(A, method='hard')], 'already_off': [], 'failed_vms': []}
     assert probe_moids(start, power) == ['vm-3']
-    done = work(start, power, {'preempted': [], 'already_off': [A, C]})
-    assert done['finish'][0]['results']['powered_off'] == [C]
+    c_off = off_event(7, '2021-11-05T13:00:01.000000Z', 'vm-3')
+    done = work(start, power, {'preempted': [], 'already_off': [A, C]}, {'events': {'vm-3': [c_off]}})
+    assert done['finish'][0]['results']['powered_off'] == [dict(C, event=our_event(c_off))]
     assert done['finish'][1]['results']['powered_off'] == [dict(A, method='hard')]
+
+
+def test_a_killed_runs_vm_someone_else_powered_off_is_not_annotated():
+    plan = dict(PLAN['recorded'], notice_period=60)
+    killed = {'run_id': 'run-1', 'started': T1, 'status': 'running', 'event': None,
+              'results': {'plan': plan, 'selected': [A, B, C]}}
+    # A: powered off during the notice (not by the run); B: powered off after it, then on and off again; C: the run's.
+    history = {'events': {
+        'vm-1': [off_event(5, '2021-11-05T13:00:30.000000Z', 'vm-1', user='admin')],
+        'vm-2': [off_event(6, '2021-11-05T13:01:01.000000Z', 'vm-2'), off_event(8, '2021-11-05T13:01:05.000000Z', 'vm-2', 'VmPoweredOnEvent', 'admin'),
+                 off_event(9, '2021-11-05T13:01:09.000000Z', 'vm-2', user='admin')],
+        'vm-3': [off_event(7, '2021-11-05T13:01:02.000000Z', 'vm-3')]}}
+    done = work(started([], unfinished=[killed]), {'skipped': True}, {'preempted': [], 'already_off': [A, B, C]}, history)
+    [finish] = [entry for entry in done['finish'] if entry['run_id'] == 'run-1']
+    assert [vm['moid'] for vm in finish['results']['powered_off']] == ['vm-3']
+    assert [group['vms'] for group in done['annotations']] == [['vm-3']]
+    assert finish['results']['not_ours'] == [
+        dict(A, reason='powered off by admin at 2021-11-05T13:00:30.000000Z, before the notice of run run-1 ended'),
+        dict(B, reason='VmPoweredOnEvent by admin at 2021-11-05T13:01:05.000000Z')]
+
+
+def test_a_killed_run_stays_unfinished_while_the_power_events_cannot_be_read():
+    killed = {'run_id': 'run-1', 'started': T1, 'status': 'running', 'event': None,
+              'results': {'plan': PLAN['recorded'], 'selected': [C]}}
+    done = work(started([], unfinished=[killed]), {'skipped': True}, {'preempted': [], 'already_off': [C]},
+                {'failed': True, 'msg': 'down', 'retryable': True})
+    assert [entry['run_id'] for entry in done['finish']] == ['run-2'] and done['annotations'] == []
 
 
 def test_a_probe_that_could_not_read_leaves_earlier_runs_unfinished_and_fails_this_runs_vms():
