@@ -57,8 +57,8 @@ def preemption_status(queried, workflow):
     return _checked(preemption_run.status_lines, workflow, queried)
 
 
-def preemption_restore_plan(record, plan, triggered=False, known_ids=None):
-    return _checked(preemption_restore.restore_plan, record, plan, utcnow(), bool(triggered), known_ids or [])
+def preemption_restore_plan(record, plan, triggered=False, known_ids=None, wait=False, waited=None):
+    return _checked(preemption_restore.restore_plan, record, plan, utcnow(), bool(triggered), known_ids or [], wait, waited)
 
 
 def preemption_restore_selection(restore, found, history, plan):

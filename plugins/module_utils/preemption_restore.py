@@ -93,7 +93,7 @@ def _where(plan):
     return '%s on %s' % (plan['workflow_id'], plan['vcenter'])
 
 
-def restore_plan(record, plan, now, triggered=False, known_ids=None):
+def restore_plan(record, plan, now, triggered=False, known_ids=None, wait=False, waited=None):
     """What a restore acts on, or why it does nothing.
 
     ``record`` is the workflow's record (``workflow_state: query``; None when
@@ -101,12 +101,22 @@ def restore_plan(record, plan, now, triggered=False, known_ids=None):
     UTC datetime, ``known_ids`` the workflow ids with a record on the vCenter
     (``workflow_state: query`` returns them for an unknown one). ``triggered``: an alarm event asked for the
     restore, so a workflow that never ran is nothing to restore rather than an error.
-    Returns ``{status, message, restored_at, may_run_from, command, vms: [ledger entry], lookups: [{tag, category, scope}],
-    history: {vms, since}}``, ``status`` one of ``restore``, ``nothing``, ``too_soon``, ``unknown``.
+
+    ``wait`` (preemption_restore_wait): inside the threshold, the restore is to wait until it has passed;
+    then ``wait`` in the result is the ``restore_wait`` to record (``{since, until}``) and ``wait_seconds``
+    how long to wait. ``waited``: that record, after the wait; a raise of the workflow meanwhile marked it
+    cancelled (state_file.start_in), and the restore is then ``cancelled``.
+
+    Returns ``{status, message, restored_at, may_run_from, command, wait, wait_seconds, wait_report, vms: [ledger entry],
+    lookups: [{tag, category, scope}], history: {vms, since}}``, ``status`` one of ``restore``, ``nothing``,
+    ``too_soon``, ``unknown`` or ``invalid`` (the role fails with the message, before any change), ``cancelled``.
     """
     key = plan.get('state_key') or plan['workflow_id']
+    if not isinstance(wait, bool):
+        return {'status': 'invalid', 'message': 'preemption_restore_wait must be true or false, not %r; nothing changed.' % (wait,)}
     result = {'status': 'nothing', 'message': '', 'restored_at': format_timestamp(now), 'may_run_from': None,
-              'command': restore_command(plan, key), 'vms': [], 'lookups': [], 'history': {'vms': [], 'since': None}}
+              'command': restore_command(plan, key), 'wait': None, 'wait_seconds': 0, 'wait_report': {},
+              'vms': [], 'lookups': [], 'history': {'vms': [], 'since': None}}
     if not record:
         result['status'] = 'nothing' if triggered else 'unknown'
         known = ', '.join(known_ids or []) or 'none'
@@ -114,12 +124,34 @@ def restore_plan(record, plan, now, triggered=False, known_ids=None):
                              % _where(plan) + ('.' if triggered else '; the workflows with a record on this vCenter: %s '
                                                '(check preemption_workflow_id and the state; vsphere.preemption.status shows a workflow).' % known))
         return result
+    if waited is not None:
+        current = record.get('restore_wait') or {}
+        if current.get('since') != waited['since'] or current.get('cancelled'):
+            result['status'] = 'cancelled'
+            result['message'] = ('Restore of %s cancelled: it waited from %s for the threshold, and the alarm was raised again%s; '
+                                 'nothing changed.' % (_where(plan), waited['since'], ' at %s' % current['cancelled'] if current.get('cancelled') else ''))
+            return result
+        result['wait_report'] = {'restore_wait': dict(waited, done=format_timestamp(now))}
     run = record.get('run')
     if run:
-        elapsed = (now - parse_timestamp(run['started'])).total_seconds()
+        started = parse_timestamp(run['started'])
+        elapsed = (now - started).total_seconds()
         if abs(elapsed) < plan['threshold']:
             result['status'] = 'too_soon'
-            result['may_run_from'] = format_timestamp(parse_timestamp(run['started']) + datetime.timedelta(seconds=plan['threshold']))
+            result['may_run_from'] = format_timestamp(started + datetime.timedelta(seconds=plan['threshold']))
+            remaining = plan['threshold'] - elapsed
+            if wait and remaining > plan['threshold']:
+                result['status'] = 'invalid'
+                result['message'] = (
+                    'Restore of %s: preemption_restore_wait would wait %.0f s, longer than the threshold of %d s allows: the last '
+                    'preemption started %s, in the future by this controller\'s clock; nothing changed. Check the clocks, or run '
+                    'the restore from %s without waiting: %s' % (_where(plan), remaining, plan['threshold'], run['started'],
+                                                                 result['may_run_from'], result['command']))
+                return result
+            if wait:
+                result['wait'] = {'since': format_timestamp(now), 'until': result['may_run_from']}
+                # Rounded up, and a little more, so that the threshold has passed when the restore looks again.
+                result['wait_seconds'] = int(remaining) + 1
             result['message'] = ('Restore of %s skipped: its last preemption started %s, %.0f s ago, within the threshold of %d s '
                                  '(no flapping); nothing changed. The restore may run from %s: %s'
                                  % (_where(plan), run['started'], elapsed, plan['threshold'], result['may_run_from'], result['command']))

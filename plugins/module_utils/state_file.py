@@ -429,7 +429,7 @@ def absent_in(document, workflow_id, now, where):
         kept = None
     del document['workflows'][workflow_id]
     if kept and (kept['ledger'] or kept.get('released')):
-        kept = {key: kept[key] for key in ('workflow_id', 'runs', 'ledger', 'released') if key in kept}
+        kept = {key: kept[key] for key in ('workflow_id', 'runs', 'ledger', 'released', 'restore_wait') if key in kept}
         kept.update(cancelled=format_timestamp(now), updated=format_timestamp(now))
         document['workflows'][workflow_id] = kept
     else:

@@ -63,9 +63,9 @@ options:
         powered off (the C(powered_off) of O(results), with the vCenter C(event) of the power-off when given), before
         the run reports success; C(annotated) marks them annotated.
       - V(absent) forgets the workflow's runs, its threshold and its pending work (for example when its alarm drops),
-        never its ledger: the record stays with the ledger alone while it holds a VM, so a later restore still brings
+        never its ledger; the record stays with the ledger alone while it holds a VM, so a later restore still brings
         it back. RV(record) is what stays (null when nothing does).
-      - V(ledger) takes VMs out of the ledger, or marks them, from O(results) (a restore's report): C(restoring)
+      - V(ledger) takes VMs out of the ledger, or marks them, from O(results) (a restore's report), with C(restoring)
         (moids about to be powered on), C(restored) and C(left_alone) (lists of C({moid, run_id}), C(left_alone)
         with the C(reason) it is no longer ours); those are remembered, with the reason and the time, in C(released)
         (the last 50). C(restore_wait) (a dict, or null) records or ends a restore waiting for the threshold.

@@ -138,3 +138,20 @@ def test_a_malformed_ledger_is_refused_and_a_cancel_forgets_it(ledger_value):
         state_file.workflow_record(document, 'cpu/domain-c7@vc', 'test')
     assert state_file.absent_in(document, 'cpu/domain-c7@vc', T0, 'test')[1] is None
     assert document['workflows'] == {}
+
+
+def test_a_raise_cancels_a_waiting_restore_even_when_the_threshold_skips_it():
+    document = new_document()
+    started(document, 'run-1')
+    state_file.release_in(document, 'cpu/domain-c7@vc', {'restore_wait': {'since': 'S', 'until': 'U'}}, T0, 'test')
+    ids = iter(['run-2'])
+    skipped = state_file.start_in(document, 'cpu/domain-c7@vc', 60, T0 + datetime.timedelta(seconds=5), lambda: next(ids), 'test')
+    assert skipped['proceed'] is False
+    assert document['workflows']['cpu/domain-c7@vc']['restore_wait'] == {
+        'since': 'S', 'until': 'U', 'cancelled': format_timestamp(T0 + datetime.timedelta(seconds=5))}
+    # Kept by later runs and by a cancel (the status tells it), never cancelled twice.
+    started(document, 'run-3', T0 + datetime.timedelta(seconds=70))
+    assert document['workflows']['cpu/domain-c7@vc']['restore_wait']['cancelled'] == format_timestamp(T0 + datetime.timedelta(seconds=5))
+    state_file.progress_in(document, 'cpu/domain-c7@vc', 'run-3', {'powered_off': [A]}, T0, 'test')
+    _removed, kept = state_file.absent_in(document, 'cpu/domain-c7@vc', T0, 'test')
+    assert kept['restore_wait']['since'] == 'S'

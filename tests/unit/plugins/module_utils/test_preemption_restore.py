@@ -259,3 +259,58 @@ def test_a_restore_acts_on_the_one_record_of_a_workflows_scopes():
     with pytest.raises(AmbiguousWorkflow) as error:
         restore_key('cpu', keys, [None, {'run': {}}, {'run': {}}])
     assert 'cpu/domain-c7@vc, cpu/host-9@vc' in str(error.value) and '-e preemption_scope=host-9' in str(error.value)
+
+
+# ------------------------------------------------------------------ preemption_restore_wait
+
+def test_a_restore_inside_the_threshold_with_wait_says_until_when_it_waits():
+    plan = restore_plan(record(), PLAN, T0 + datetime.timedelta(seconds=30), wait=True)
+    assert plan['status'] == 'too_soon'
+    assert plan['wait'] == {'since': '2026-12-01T20:00:30.000000Z', 'until': '2026-12-01T20:01:00.000000Z'}
+    assert plan['wait_seconds'] == 31
+    assert restore_plan(record(), PLAN, T0 + datetime.timedelta(seconds=30))['wait'] is None
+    assert restore_plan(record(), PLAN, LATER, wait=True)['wait'] is None
+
+
+@pytest.mark.parametrize('wait', ['yes', 1, None, {'seconds': 5}])
+def test_a_wait_that_is_not_true_or_false_is_refused(wait):
+    plan = restore_plan(record(), PLAN, LATER, wait=wait)
+    assert plan['status'] == 'invalid' and plan['message'].startswith('preemption_restore_wait must be true or false, not ')
+
+
+def test_a_wait_longer_than_the_threshold_allows_is_refused_and_without_wait_only_reported():
+    # The last preemption starts 10 s in the future by this clock: waiting would take 70 s of a 60 s threshold.
+    early = T0 - datetime.timedelta(seconds=10)
+    plan = restore_plan(record(), PLAN, early, wait=True)
+    assert plan['status'] == 'invalid'
+    assert 'would wait 70 s, longer than the threshold of 60 s allows' in plan['message'] and 'nothing changed' in plan['message']
+    assert restore_plan(record(), PLAN, early)['status'] == 'too_soon'
+
+
+def test_after_the_wait_the_restore_runs_unless_a_raise_cancelled_it():
+    waited = {'since': '2026-12-01T20:00:30.000000Z', 'until': '2026-12-01T20:01:00.000000Z'}
+    rec = dict(record(), restore_wait=dict(waited))
+    plan = restore_plan(rec, PLAN, LATER, waited=waited)
+    assert plan['status'] == 'restore'
+    assert plan['wait_report'] == {'restore_wait': dict(waited, done='2026-12-01T20:10:00.000000Z')}
+    cancelled = restore_plan(dict(rec, restore_wait=dict(waited, cancelled='2026-12-01T20:00:40.000000Z')), PLAN, LATER, waited=waited)
+    assert cancelled['status'] == 'cancelled'
+    assert cancelled['message'] == ('Restore of spot on vc1.example.com cancelled: it waited from 2026-12-01T20:00:30.000000Z for the '
+                                    'threshold, and the alarm was raised again at 2026-12-01T20:00:40.000000Z; nothing changed.')
+    # Another restore started waiting meanwhile: this one is not the waiting restore any more.
+    other = dict(rec, restore_wait=dict(waited, since='2026-12-01T20:00:35.000000Z'))
+    assert restore_plan(other, PLAN, LATER, waited=waited)['status'] == 'cancelled'
+
+
+def test_an_entry_without_its_event_counts_only_power_ons_since_as_someone_elses():
+    # State of 0.2: the time is when the run recorded the power-off, and the power-off events around it may be ours.
+    rec = record(powered_off=(A, B))
+    for entry in rec['ledger']:
+        entry['event'] = None
+    plan = restore_plan(rec, PLAN, LATER)
+    later = '2026-12-01T20:05:00.000000Z'
+    events = {'events': {'vm-1': [off_event(A, 7, created=later)],
+                         'vm-2': [off_event(B, 8, 'VmPoweredOnEvent', 'ops', later), off_event(B, 9, created=later)]}}
+    chosen = restore_selection(plan, found(vm(A), vm(B)), events, PLAN)
+    assert chosen['power_on'] == ['vm-1']
+    assert chosen['left_alone'][0]['reason'] == 'powered on by ops at %s (vCenter event 8)' % later

@@ -122,9 +122,15 @@ def test_summary_of_skipped_cancelled_and_ignored_runs(red_event):
     dropped = build_plan(request(event=alarm(red_event, 'red', 'green')))
     assert run_summary(dropped, {'status': 'cancelled', 'removed': True})['line'] == (
         "Preemption cluster-cpu-above-80 on vc1.example.com cancelled (alarm 'cluster-cpu-above-80' red -> green): "
-        'its record was removed; nothing powered off.')
-    assert 'its record would be removed' in run_summary(dropped, {'status': 'cancelled', 'removed': True}, check_mode=True)['line']
-    assert 'it had no record' in run_summary(dropped, {'status': 'cancelled', 'removed': False})['line']
+        'its threshold and pending work were forgotten; nothing powered off. No VM of its runs remains off.')
+    assert 'its threshold and pending work would be forgotten' in run_summary(
+        dropped, {'status': 'cancelled', 'removed': True}, check_mode=True)['line']
+    assert 'it had no runs to forget' in run_summary(dropped, {'status': 'cancelled', 'removed': False})['line']
+    kept = [{'item': 'cluster-cpu-above-80/domain-c7@vc1.example.com', 'record': {'ledger': [
+        {'moid': 'vm-1', 'name': 'web «1»', 'run_id': 'r1', 'powered_off': 'T'}, {'moid': 'vm-2', 'name': 'b', 'run_id': 'r1', 'powered_off': 'T'}]}}]
+    assert run_summary(dropped, {'status': 'cancelled', 'removed': True, 'kept': kept})['line'].endswith(
+        'nothing powered off. 2 VMs remain off (its ledger): web «1» (vm-1), b (vm-2); restore them with: ansible-playbook '
+        'vsphere.preemption.restore -e preemption_workflow_id=cluster-cpu-above-80 -e preemption_scope=domain-c7.')
     same = build_plan(request(event=alarm(red_event, 'red', 'red')))
     assert run_summary(same, {'status': 'ignored'})['line'] == (
         "Preemption cluster-cpu-above-80 on vc1.example.com: alarm 'cluster-cpu-above-80' red -> red, nothing to do.")
@@ -144,7 +150,31 @@ def test_status_lines():
         'Workflow wf (scope domain-c7) on vc1: 2 runs, updated T3.',
         'Latest run r2 started T2, finished T3, powered off 2 VMs: batch-1 (vm-58, hard), batch-2 (vm-61, hard), annotated 2, CloudEvent wf-r2 sent.',
         'Unfinished earlier run r1 started T1, NOT finished, powered off 1 VM: batch-1 (vm-58, hard), failed 1: batch-2 (vm-61), annotated 0; '
-        'the next run that proceeds finishes it.']
+        'the next run that proceeds finishes it.',
+        'No VM of its runs is still off.']
+
+
+def test_status_lines_tell_the_ledger_what_left_it_and_why_and_a_waiting_restore():
+    workflow = {'workflow_id': 'wf', 'vcenter': 'vc1', 'state_key': 'wf@vc1'}
+    record = {'runs': 2, 'updated': 'T3', 'cancelled': 'T4',
+              'ledger': [{'moid': 'vm-58', 'name': 'batch-1', 'run_id': 'r2', 'powered_off': 'T2', 'method': 'hard',
+                          'event': {'key': 4711}, 'restoring': None}],
+              'released': [{'moid': 'vm-61', 'name': 'batch-2', 'run_id': 'r2', 'outcome': 'restored', 'reason': None, 'at': 'T5'},
+                           {'moid': 'vm-62', 'name': 'batch-3', 'run_id': 'r1', 'outcome': 'left_alone', 'reason': 'powered on by ops at T3',
+                            'at': 'T5'}],
+              'restore_wait': {'since': 'T5', 'until': 'T6'}}
+    lines = status_lines(workflow, [{'item': 'wf/domain-c7@vc1', 'record': record, 'state_file': '/s'}])
+    assert lines == [
+        'Workflow wf (scope domain-c7) on vc1: 2 runs, updated T3.',
+        'Cancelled at T4: its threshold and pending work forgotten, its ledger kept.',
+        'Still off, 1 VM (its ledger): batch-1 (vm-58), run r2, powered off T2 (hard), vCenter event 4711; restore them with: '
+        'ansible-playbook vsphere.preemption.restore -e preemption_workflow_id=wf -e preemption_scope=domain-c7.',
+        'Restored 1 VM: batch-2 (vm-61) at T5.',
+        'Left alone 1 VM, no longer ours: batch-3 (vm-62), run r1: powered on by ops at T3 (found T5).',
+        'A restore is waiting since T5; it runs at T6 unless the alarm is raised again.']
+    record['restore_wait']['cancelled'] = 'T5.5'
+    assert status_lines(workflow, [{'item': 'wf/domain-c7@vc1', 'record': record, 'state_file': '/s'}])[-1] == (
+        'A restore waited from T5 until T6 and was cancelled at T5.5 by a new raise of the alarm.')
 
 
 # ------------------------------------------------------------------ what the steps did
