@@ -230,8 +230,8 @@ def _foreign(entry, events):
 
 
 def _reason_of(event):
-    return '%s by %s at %s (vCenter event %s)' % (POWER_PHRASES.get(event['type'], event['type']), event.get('user') or 'someone',
-                                                   event['created'], event['key'])
+    what = POWER_PHRASES.get(event['type'], event['type'])
+    return '%s by %s at %s (vCenter event %s)' % (what, event.get('user') or 'someone', event['created'], event['key'])
 
 
 def _verdict(entry, vm, annotation, events, in_scope, workflow_id):

@@ -63,6 +63,13 @@ def rulebook(vcsim, tmp_path, variables):
     return Rulebook(os.path.join(RULEBOOKS, 'preemption.yml'), merged, tmp_path / 'rulebook', env=vcsim.env()), port, send
 
 
+def status(vcsim, variables):
+    run = playbook('status', vcsim.env(), dict(variables, preemption_workflow_id='cluster-cpu-above-80'))
+    assert run.rc == 0, run
+    [shown] = [result['msg'] for result in run.results("Show the workflow's record")]
+    return '\n'.join(shown)
+
+
 def test_a_clear_inside_the_threshold_restores_once_the_window_has_passed(vcsim, vcenter, moids, backend, tmp_path):
     power_on_all(vcenter)
     variables, record = backend
@@ -76,6 +83,7 @@ def test_a_clear_inside_the_threshold_restores_once_the_window_has_passed(vcsim,
         # The restore waits, and says so in the state (the status shows it), the VMs still off.
         wait_until(lambda: (record() or {}).get('restore_wait'), 120, 'the waiting restore', process.log)
         assert off(vcenter) == TAGGED and not record()['restore_wait'].get('done')
+        assert 'A restore is waiting since %s' % record()['restore_wait']['since'] in status(vcsim, variables)
         started = record()['run']['started']
         # No other event: the restore itself brings them back once the window has passed.
         wait_until(lambda: (record() or {}).get('ledger') == [], THRESHOLD + 180, 'the restore', process.log)
@@ -102,6 +110,9 @@ def test_a_raise_during_the_wait_cancels_the_restore(vcsim, vcenter, moids, back
         wait_until(lambda: 'cancelled: it waited from' in process.log(), THRESHOLD + 180, 'the end of the waiting restore', process.log)
         assert record()['runs'] == 1
     assert off(vcenter) == TAGGED
+    shown = status(vcsim, variables)
+    assert 'was cancelled at %s by a new raise of the alarm' % record()['restore_wait']['cancelled'] in shown
+    assert 'Still off, 2 VMs (its ledger)' in shown
     assert [entry['name'] for entry in record()['ledger']] == TAGGED and not record().get('released')
 
 
@@ -110,8 +121,8 @@ def test_a_raise_during_the_wait_cancels_the_restore(vcsim, vcenter, moids, back
     ({'seconds': 5}, "argument 'preemption_restore_wait' is of type dict and we were unable to convert to bool"),
 ])
 def test_a_restore_wait_that_is_not_true_or_false_is_refused_before_anything(vcsim, vcenter, moids, tmp_path, value, fragment):
-    run = playbook('restore', vcsim.env(), {'preemption_workflow_id': 'spot', 'preemption_state_file': str(tmp_path / 'state.json'),
-                                             'preemption_restore_wait': value})
+    variables = {'preemption_workflow_id': 'spot', 'preemption_state_file': str(tmp_path / 'state.json'), 'preemption_restore_wait': value}
+    run = playbook('restore', vcsim.env(), variables)
     assert run.rc == 2, run
     [message] = run.failures()
     assert fragment in message
