@@ -388,7 +388,7 @@ def start_in(document, workflow_id, threshold, now, new_id, where, tag=None, cri
             # A redelivered event: its run is done or pending, never started twice.
             result.update(proceed=False, duplicate=True, duplicate_of=seen)
     waiting = (record or {}).get('restore_wait')
-    if waiting and not waiting.get('cancelled'):
+    if waiting and not waiting.get('cancelled') and not waiting.get('done'):
         # A raise of the workflow, proceeding or not, cancels its waiting restore: the pressure is back.
         record['restore_wait'] = dict(waiting, cancelled=format_timestamp(now))
         document['workflows'][workflow_id] = record

@@ -155,3 +155,19 @@ def test_a_raise_cancels_a_waiting_restore_even_when_the_threshold_skips_it():
     state_file.progress_in(document, 'cpu/domain-c7@vc', 'run-3', {'powered_off': [A]}, T0, 'test')
     _removed, kept = state_file.absent_in(document, 'cpu/domain-c7@vc', T0, 'test')
     assert kept['restore_wait']['since'] == 'S'
+
+
+def test_a_raise_after_the_waiting_restore_ran_cancels_nothing():
+    document = new_document()
+    started(document, 'run-1')
+    state_file.release_in(document, 'cpu/domain-c7@vc', {'restore_wait': {'since': 'S', 'until': 'U', 'done': 'D'}}, T0, 'test')
+    started(document, 'run-2', T0 + datetime.timedelta(seconds=70))
+    assert document['workflows']['cpu/domain-c7@vc']['restore_wait'] == {'since': 'S', 'until': 'U', 'done': 'D'}
+
+
+def test_an_unknown_workflow_is_answered_with_the_known_ids_of_its_vcenter_only():
+    from ansible_collections.vsphere.preemption.plugins.module_utils.workflow_states import KNOWN_IDS_SHOWN, known_ids
+    ids = ['a@vc1', 'b/domain-c7@vc1', 'c@vc2', 'd'] + ['w%02d@vc3' % n for n in range(30)]
+    assert known_ids(ids, 'x@vc1') == ['a@vc1', 'b/domain-c7@vc1']
+    assert known_ids(ids, 'x') == ['d']
+    assert known_ids(ids, 'x@vc3') == ['w%02d@vc3' % n for n in range(KNOWN_IDS_SHOWN)]
