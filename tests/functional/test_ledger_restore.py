@@ -20,7 +20,8 @@ import pytest
 from pyVmomi import vim
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.state_file import format_timestamp
-from tests.functional.preempt_helpers import annotation, off, playbook, state
+from tests.functional.guest_notice_view import guest_view
+from tests.functional.preempt_helpers import annotation, kill_at, latest_run, off, playbook, start_playbook, state
 from tests.functional import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=4, hosts=1, clusters=1)
@@ -176,3 +177,28 @@ def test_state_written_by_0_2_is_migrated_into_the_ledger_and_restored(vcsim, vc
     [record] = records().values()
     assert record['ledger'] == [] and 'earlier' not in record
     assert sorted(vm['name'] for vm in record['released'] if vm['outcome'] == 'restored') == TAGGED[:3]
+
+
+def test_a_vm_someone_else_powered_off_during_a_killed_runs_notice_is_not_taken_for_ours(vcsim, vcenter, moids, since, tmp_path):
+    """Killed during its notice: the VM an administrator powered off meanwhile is not annotated, nor entered in the ledger."""
+    path = tmp_path / 'state.json'
+    scope = cluster(vcenter, moids)
+    given = {'preemption_state_file': str(path), 'preemption_workflow_id': 'spot', 'preemption_criticality': 'HIGH',
+             'preemption_scope': scope, 'preemption_threshold': 0}
+    proc = start_playbook('preempt', vcsim.env(), dict(given, preemption_notice_period=600))
+    # Every guest has read its notice: the run is waiting out the notice period.
+    kill_at(proc, lambda: all(guest_view(vcenter, moids[name])[1] for name in TAGGED))
+    vcenter.power_off(moids['DC0_C0_RP0_VM0'])
+    killed = latest_run(path)
+    assert killed['status'] == 'running'
+
+    run = role('preempt', vcsim, {'preemption_state_file': str(path)}, preemption_criticality='HIGH', preemption_scope=scope,
+               preemption_threshold=0)
+    assert 'finished earlier run %s first' % killed['run_id'] in run.summary()
+    assert off(vcenter) == TAGGED
+    assert annotation(vcenter, moids['DC0_C0_RP0_VM0']) is None
+    [record] = state(path).values()
+    assert sorted(entry['name'] for entry in record['ledger']) == TAGGED[1:]
+    [finished] = [item for item in run.results('Mark the runs finished')[0]['results'] if item['item']['run_id'] == killed['run_id']]
+    [not_ours] = finished['run']['results']['not_ours']
+    assert not_ours['moid'] == moids['DC0_C0_RP0_VM0'] and 'before the notice of run %s ended' % killed['run_id'] in not_ours['reason']
