@@ -19,6 +19,7 @@ import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.postgres import TABLE, StateDatabase, StateDatabaseError
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
+from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import redact_url
 from tests.postgres.harness import free_port
 
 CONTROLLER = Path(__file__).resolve().parent.parent / 'postgres' / 'controller.py'
@@ -133,7 +134,8 @@ def test_a_wrong_password_is_not_retryable_and_never_shown(postgres_server, post
     wrong = postgres_url.replace(postgres_server.password, 'Wr0ng-s3cret')
     error = _refused(wrong)
     assert error.retryable is False
-    assert str(error).startswith('The state database %s refused the connection: ' % wrong.replace(':Wr0ng-s3cret@', '@'))
+    # Named with its user info redacted (_url_redaction): neither the password nor the user is shown.
+    assert str(error).startswith('The state database %s refused the connection: ' % redact_url(wrong))
     assert 'password authentication failed' in str(error) and 'Wr0ng-s3cret' not in str(error)
     missing = _refused(postgres_url.replace(':%s@' % postgres_server.password, '@'))
     assert missing.retryable is False and postgres_server.password not in str(missing)
@@ -149,7 +151,7 @@ def test_an_unreachable_server_is_retryable(postgres_server):
     url = postgres_server.url('state', port=free_port())
     error = _refused(url)
     assert error.retryable is True
-    assert str(error).startswith('Cannot connect to the state database %s: ' % url.replace(':%s@' % postgres_server.password, '@'))
+    assert str(error).startswith('Cannot connect to the state database %s: ' % redact_url(url))
     assert postgres_server.password not in str(error)
 
 
@@ -157,7 +159,7 @@ def test_an_unreachable_server_is_retryable(postgres_server):
     ('mysql://user@host/db', r"^The state url must be a postgresql:// URL .*not one with the scheme 'mysql'\.$"),
     ('/var/lib/state.json', r"^The state url must be a postgresql:// URL .*not one with the scheme ''\.$"),
     ('postgresql://u:Hidden-pw@127.0.0.1:1/db?bogus=1&password=Hidden-pw',
-     r'^Invalid state database URL postgresql://u@127.0.0.1:1/db\?bogus=1: invalid URI query parameter'),
+     r'^Invalid state database URL postgresql://\*\*\*@127.0.0.1:1/db\?bogus=\*\*\*&password=\*\*\*: invalid URI query parameter'),
 ])
 def test_a_bad_url_is_refused_before_connecting(url, message):
     with pytest.raises(StateDatabaseError, match=message) as caught:
