@@ -33,7 +33,7 @@ def power_off(vcsim, check=False, **args):
 
 
 def test_check_mode_writes_no_notice_and_does_not_wait(vcsim, vcenter, moids):
-    target = moids['DC0_C0_RP0_VM0']
+    target = moids['DC0_H0_VM3']   # a VM no other test powers off or notifies
     started = time.monotonic()
     result = power_off(vcsim, check=True, vms=[target], notice_period=600, notice=NOTICE)
     assert result['_rc'] == 0, result

@@ -46,9 +46,11 @@ def last_event_key(vcenter):
     return max((e.key for e in vcenter.content.eventManager.QueryEvents(vim.event.EventFilterSpec(maxCount=1)) or ()), default=0)
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture
 def preempted(vcsim, vcenter, moids):
-    """The batch powered off by power_off with a notice, the way a preemption leaves it."""
+    """The batch powered off by power_off with a notice, the way a preemption leaves it (whatever an earlier test left)."""
+    for name in BATCH:
+        vcenter.power_on(moids[name])
     result = run(vcsim, 'vsphere.preemption.power_off', vms=[moids[n] for n in BATCH], mode='hard', notice=NOTICE)
     assert result['_rc'] == 0, result
     assert {vcenter.power_state(moids[n]) for n in BATCH} == {'poweredOff'}
@@ -87,6 +89,8 @@ def test_powers_on_at_most_parallel_at_once_with_the_notice_cleared_first(vcsim,
 
 
 def test_again_is_not_a_change(vcsim, moids, preempted):
+    restored = run(vcsim, vms=[moids[n] for n in BATCH])
+    assert (restored['_rc'], restored['changed']) == (0, True), restored
     result = run(vcsim, vms=[moids[n] for n in BATCH])
     assert result['_rc'] == 0, result
     assert (result['changed'], result['powered_on'], result['notice_cleared']) == (False, [], [])
