@@ -33,7 +33,7 @@ $(LINK):
 	ln -sfn ../../../.. $(LINK)
 
 vcsim: setup
-	$(BIN)/python tests/vcsim/harness.py build
+	$(BIN)/python tests/support/vcsim/harness.py build
 
 demo: setup vcsim
 	$(BIN)/python tools/demo.py

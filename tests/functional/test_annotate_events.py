@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pyVmomi import vim
 
-from tests.functional.ansible_cli import run_module
+from tests.support.ansible_cli import run_module
+from tests.support.vcenter_events import user_events
 
 MODULE = 'vsphere.preemption.annotate'
 # vCenter keeps every event: each test works on VMs of its own, whose events are all its doing.
@@ -32,13 +33,6 @@ def logged(vcsim, vcenter, moids):
 
 def annotate(vcsim, check=False, **args):
     return run_module(MODULE, dict({'create_field': True}, **args), env=vcsim.env(), check=check)
-
-
-def user_events(vcenter, moid):
-    """Messages of the user events vCenter holds for the VM ``moid``."""
-    spec = vim.event.EventFilterSpec(entity=vim.event.EventFilterSpec.ByEntity(entity=vcenter.vm(moid), recursion='self'),
-                                     eventTypeId=['GeneralUserEvent'], maxCount=1000)
-    return [event.message for event in vcenter.content.eventManager.QueryEvents(spec)]
 
 
 def test_check_mode_reports_the_events_and_logs_none(vcsim, vcenter):

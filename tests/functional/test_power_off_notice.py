@@ -14,8 +14,8 @@ import time
 import pytest
 from pyVmomi import vim
 
-from tests.functional.ansible_cli import run_module
-from tests.functional.guest_notice_view import KEY, Watcher, guest_view
+from tests.support.ansible_cli import run_module
+from tests.support.guest_notice_view import KEY, Watcher, guest_view
 
 MODULE = 'vsphere.preemption.power_off'
 VCSIM_OPTIONS = dict(vms=4, hosts=1)

@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 import pytest
-from pyVmomi import vim
 
-from tests.functional.ansible_cli import run_module, run_playbook
+from tests.support.ansible_cli import run_module, run_playbook
+from tests.support.vcenter_events import last_event_key, power_event_times
 
 MODULE = 'vsphere.preemption.power_on'
 KEY = 'guestinfo.preemption'
@@ -34,16 +34,6 @@ def notice(vcenter, moid):
     """What a guest reads: the key's last value (the simulator appends instead of replacing), None when unset."""
     values = [o.value for o in vcenter.get(vcenter.vm(moid), 'config.extraConfig') or () if o.key == KEY]
     return values[-1] if values else None
-
-
-def powered_on_times(vcenter, moids, after_key):
-    spec = vim.event.EventFilterSpec(eventTypeId=['VmPoweredOnEvent'], maxCount=1000)
-    events = vcenter.content.eventManager.QueryEvents(spec)
-    return sorted(e.createdTime for e in events if e.key > after_key and e.vm is not None and e.vm.vm._moId in moids)
-
-
-def last_event_key(vcenter):
-    return max((e.key for e in vcenter.content.eventManager.QueryEvents(vim.event.EventFilterSpec(maxCount=1)) or ()), default=0)
 
 
 @pytest.fixture
@@ -80,7 +70,7 @@ def test_powers_on_at_most_parallel_at_once_with_the_notice_cleared_first(vcsim,
     for moid in targets:
         assert vcenter.power_state(moid) == 'poweredOn'
         assert not notice(vcenter, moid)
-    times = powered_on_times(vcenter, set(targets), before)
+    times = power_event_times(vcenter, 'VmPoweredOnEvent', set(targets), before)
     assert len(times) == 6
     # Two workers, each waiting DELAY_MS inside every PowerOnVM_Task: any 3 consecutive power-ons span at least DELAY_MS ...
     assert min((times[i + 2] - times[i]).total_seconds() for i in range(4)) >= DELAY_MS / 1000.0 * 0.98

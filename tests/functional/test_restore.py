@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.functional.preempt_helpers import (
+from tests.support.preempt_helpers import (
     FIELD,
     PRIORITY_FIELD,
     annotation,

@@ -23,9 +23,9 @@ import pytest
 import requests
 from pyVmomi import vim
 
-from tests.functional.guest_notice_view import Watcher, guest_view
-from tests.functional.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_on_all, power_states, state, tag_vms
-from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.guest_notice_view import Watcher, guest_view
+from tests.support.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_on_all, power_states, state, tag_vms
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
 from tests.support.vcenter_events import last_event_key, user_events
 
 VCSIM_OPTIONS = dict(vms=4, hosts=1, clusters=1)
@@ -115,7 +115,7 @@ def test_protected_and_managed_vms_stay_on_the_others_get_a_notice_an_event_and_
         value = annotation(vcenter, moid)
         assert (value['preempted'], value['notice']) == (False, given) and value['restored']
         assert sorted(user_events(vcenter, moid, before)) == sorted([message, 'Restored by vsphere.preemption: workflow spot, run %s; '
-                                                             'powered back on after its preemption.' % record['run_id']])
+                                                                     'powered back on after its preemption.' % record['run_id']])
     sink.wait_for(2)
     assert [event['type'] for event in sink.events] == ['com.vmware.workflows.vsphere.VmPreemptedEvent.v0',
                                                         'com.vmware.workflows.vsphere.VmRestoredEvent.v0']

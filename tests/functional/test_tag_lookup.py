@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from bench.request_counter import RequestCounter
-from tests.functional.ansible_cli import run_module
+from tests.support.ansible_cli import run_module
 
 MODULE = 'vsphere.preemption.tagged_vm_info'
 VCSIM_OPTIONS = dict(vms=2, hosts=1)

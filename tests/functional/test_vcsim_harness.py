@@ -22,8 +22,8 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
-from tests.vcsim import harness
-from tests.vcsim.harness import Simulator, VCenterClient, VcsimError, generate_ca
+from tests.support.vcsim import harness
+from tests.support.vcsim.harness import Simulator, VCenterClient, VcsimError, generate_ca
 
 DELAY_MS = 600
 TOOLS_VM = 'DC0_C0_RP0_VM0'

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.preemption_requests import alarm, red_alarm, request
+from tests.support.preemption_requests import alarm, red_alarm, request
 from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_request import build_plan
 from ansible_collections.vsphere.preemption.plugins.module_utils.preemption_run import (
     EVENT_TYPE,

@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import threading
 import time
 from http.client import RemoteDisconnected
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
@@ -35,8 +33,8 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors 
 )
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import VCenterRest, VCenterRestError
 from ansible_collections.vsphere.preemption.plugins.modules import power_off
-from tests.unit.plugins.module_utils.test_vcenter_rest import ScriptedServer
-from tests.vcsim.harness import generate_tls
+from tests.support.json_server import JsonServer, ScriptedServer
+from tests.support.vcsim.harness import generate_tls
 
 
 def closed_port():
@@ -297,31 +295,17 @@ def test_a_plan_that_cannot_work_is_not_retryable():
 
 # ---------------------------------------------------------------- CloudEvent sink
 
-class Sink:
-    """Answers every POST with ``status`` after ``delay`` seconds."""
+class Sink(JsonServer):
+    """Answers every request with ``status`` after ``delay`` seconds."""
 
     def __init__(self, status, delay=0.0):
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get('Content-Length') or 0))
-                time.sleep(sink.delay)
-                self.send_response(sink.status)
-                self.send_header('Content-Length', '0')
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
         self.status, self.delay = status, delay
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d/events' % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.02}, daemon=True).start()
+        super().__init__(self._answer)
+        self.url = 'http://127.0.0.1:%d/events' % self.port
 
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def _answer(self, request):
+        time.sleep(self.delay)
+        return self.status, None
 
 
 def event():
