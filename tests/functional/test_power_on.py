@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import pytest
+from pyVmomi import vim
 
 from tests.support.ansible_cli import run_module, run_playbook
 from tests.support.vcenter_events import last_event_key, power_event_times
@@ -36,15 +37,24 @@ def notice(vcenter, moid):
     return values[-1] if values else None
 
 
-@pytest.fixture
-def preempted(vcsim, vcenter, moids):
-    """The batch powered off by power_off with a notice, the way a preemption leaves it (whatever an earlier test left)."""
-    for name in BATCH:
-        vcenter.power_on(moids[name])
+@pytest.fixture(scope='module')
+def preemption(vcsim, vcenter, moids):
+    """The notice power_off gives when it preempts the batch (once per module: the batch ends powered off)."""
     result = run(vcsim, 'vsphere.preemption.power_off', vms=[moids[n] for n in BATCH], mode='hard', notice=NOTICE)
     assert result['_rc'] == 0, result
     assert {vcenter.power_state(moids[n]) for n in BATCH} == {'poweredOff'}
     return result['notice']['value']
+
+
+@pytest.fixture
+def preempted(vcenter, moids, preemption):
+    """The batch as that preemption left it, put back by hand whatever a test did since: powered off, the notice in place."""
+    spec = vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key=KEY, value=preemption)])
+    for name in BATCH:
+        vcenter.power_off(moids[name])
+        if notice(vcenter, moids[name]) != preemption:
+            vcenter._wait(vcenter.vm(moids[name]).ReconfigVM_Task(spec))
+    return preemption
 
 
 def test_check_mode_reports_and_touches_nothing(vcsim, vcenter, moids, preempted):
