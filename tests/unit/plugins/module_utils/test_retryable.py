@@ -34,7 +34,6 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors 
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import VCenterRest, VCenterRestError
 from ansible_collections.vsphere.preemption.plugins.modules import power_off
 from tests.support.json_server import JsonServer, ScriptedServer
-from tests.support.vcsim.harness import generate_tls
 
 
 def closed_port():
@@ -140,42 +139,28 @@ def test_soap_connection_refused_is_retryable():
 
 # ---------------------------------------------------------------- REST
 
-@pytest.fixture(scope='module')
-def tls(tmp_path_factory):
-    return generate_tls(tmp_path_factory.mktemp('tls'))
-
-
-@pytest.fixture
-def rest_server(tls, monkeypatch):
-    monkeypatch.setenv('REQUESTS_CA_BUNDLE', tls.ca_file)
-    monkeypatch.delenv('SSL_CERT_FILE', raising=False)
-    srv = ScriptedServer(tls)
-    yield srv
-    srv.close()
-
-
-def test_rest_login_refused_is_not_retryable(rest_server):
-    rest_server.on('POST', '/api/session', (401, None))
+def test_rest_login_refused_is_not_retryable(server):
+    server.on('POST', '/api/session', (401, None))
     with pytest.raises(VCenterRestError) as caught:
-        VCenterRest('127.0.0.1', 'admin', 'pw', port=rest_server.port).login()
+        VCenterRest('127.0.0.1', 'admin', 'pw', port=server.port).login()
     assert caught.value.retryable is False
 
 
 @pytest.mark.parametrize('status, retryable', [(500, True), (503, True), (408, True), (429, True),
                                                (400, False), (403, False), (404, False)])
-def test_rest_http_errors(rest_server, status, retryable):
-    rest_server.on('POST', '/api/session', (201, 'token'))
-    rest_server.on('GET', '/api/cis/tagging/tag', (status, {'error_type': 'X'}))
-    rest = VCenterRest('127.0.0.1', 'admin', 'pw', port=rest_server.port)
+def test_rest_http_errors(server, status, retryable):
+    server.on('POST', '/api/session', (201, 'token'))
+    server.on('GET', '/api/cis/tagging/tag', (status, {'error_type': 'X'}))
+    rest = VCenterRest('127.0.0.1', 'admin', 'pw', port=server.port)
     with pytest.raises(VCenterRestError) as caught:
         rest.request('GET', '/api/cis/tagging/tag')
     assert (caught.value.status, caught.value.retryable) == (status, retryable)
 
 
-def test_rest_untrusted_certificate_is_not_retryable(rest_server, monkeypatch):
+def test_rest_untrusted_certificate_is_not_retryable(server, monkeypatch):
     monkeypatch.delenv('REQUESTS_CA_BUNDLE')
     with pytest.raises(VCenterError) as caught:
-        VCenterRest('127.0.0.1', 'admin', 'pw', port=rest_server.port).login()
+        VCenterRest('127.0.0.1', 'admin', 'pw', port=server.port).login()
     assert 'Cannot verify the TLS certificate' in str(caught.value)
     assert caught.value.retryable is False
 

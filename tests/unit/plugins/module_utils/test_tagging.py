@@ -18,7 +18,6 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.tagging import 
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import VCenterRest
 from tests.support.json_server import JsonServer
-from tests.support.vcsim.harness import generate_tls
 
 
 def tag_urn(name):
@@ -82,11 +81,6 @@ class TaggingService(JsonServer):
         """The GETs of single tags (``tag``) or categories (``category``)."""
         marker = '/%s/' % kind
         return [unquote(r['path']) for r in self.requests if r['method'] == 'GET' and marker in r['path']]
-
-
-@pytest.fixture(scope='module')
-def tls(tmp_path_factory):
-    return generate_tls(tmp_path_factory.mktemp('tls'))
 
 
 @pytest.fixture(params=['api', 'rest'])

@@ -14,24 +14,9 @@ import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import VCenterRest, VCenterRestError, vapi_error_message
-from tests.support.json_server import ScriptedServer
-from tests.support.vcsim.harness import generate_ca, generate_tls
+from tests.support.vcsim.harness import generate_ca
 
 PASSWORD = 's3cr3t-Pa55'
-
-
-@pytest.fixture(scope='module')
-def tls(tmp_path_factory):
-    return generate_tls(tmp_path_factory.mktemp('tls'))
-
-
-@pytest.fixture
-def server(tls, monkeypatch):
-    monkeypatch.setenv('REQUESTS_CA_BUNDLE', tls.ca_file)
-    monkeypatch.delenv('SSL_CERT_FILE', raising=False)
-    srv = ScriptedServer(tls)
-    yield srv
-    srv.close()
 
 
 def client(server, **kwargs):
