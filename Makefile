@@ -33,7 +33,7 @@ $(LINK):
 	ln -sfn ../../../.. $(LINK)
 
 vcsim: setup
-	$(BIN)/python tests/vcsim/harness.py build
+	$(BIN)/python tests/support/vcsim/harness.py build
 
 demo: setup vcsim
 	$(BIN)/python tools/demo.py
@@ -43,9 +43,14 @@ test: docs-lint changelog-lint pytest sanity lint galaxy-import docs
 
 # Two workers (pytest-xdist), each taking whole test files, so a module's simulator and fixtures stay in one
 # process. PYTEST_WORKERS=0 runs the suite in this process, one test at a time.
+# In random order (pytest-randomly), so that no test leans on what another left behind. The run's first lines
+# say "Using --randomly-seed=N": `make pytest PYTEST_SEED=N` runs the suite in that order again. A file's order
+# depends on N alone (not on the worker or the other files), so
+# `.venv/bin/python -m pytest -p randomly --randomly-seed=N tests/functional/test_x.py` replays one file.
 PYTEST_WORKERS ?= 2
+PYTEST_SEED ?= default
 pytest: setup vcsim
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/unit tests/functional
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -p randomly --randomly-seed=$(PYTEST_SEED) tests/unit tests/functional
 
 sanity: setup
 	VENV_BIN=$(BIN) tools/sanity.sh

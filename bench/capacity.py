@@ -38,8 +38,8 @@ REPO = BENCH.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.functional.ansible_cli import run_playbook  # noqa: E402
-from tests.vcsim.harness import Simulator, VCenterClient, vcsim_binary  # noqa: E402
+from tests.support.ansible_cli import run_playbook  # noqa: E402
+from tests.support.vcsim.harness import Simulator, VCenterClient, vcsim_binary  # noqa: E402
 
 CAPACITY_MHZ = 84000
 USAGE_MHZ = 77280  # 92%

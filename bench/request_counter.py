@@ -64,7 +64,7 @@ def request_name(method: str, target: str, body: bytes) -> str:
 
 
 class RequestCounter:
-    """A loopback TLS proxy in front of a started ``tests.vcsim.harness.Simulator`` that counts requests."""
+    """A loopback TLS proxy in front of a started ``tests.support.vcsim.harness.Simulator`` that counts requests."""
 
     def __init__(self, sim, latency_ms: float = 0, login_latency_ms: float = 0):
         self.upstream_host = sim.host

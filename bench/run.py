@@ -55,12 +55,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.request_counter import DEFAULT_LATENCY_MS, DEFAULT_LOGIN_LATENCY_MS, RequestCounter  # noqa: E402
-from tests.functional.ansible_cli import COLLECTIONS_PATH, ansible_env  # noqa: E402
+from tests.support.ansible_cli import COLLECTIONS_PATH, ansible_env  # noqa: E402
 
 if COLLECTIONS_PATH not in sys.path:
     sys.path.insert(0, COLLECTIONS_PATH)   # the collection's own task_wait, for the bench's batched resets
-from tests.functional.rulebook_cli import Rulebook, free_port  # noqa: E402
-from tests.vcsim.harness import Simulator, VCenterClient, vcsim_binary  # noqa: E402
+from tests.support.rulebook_cli import Rulebook, free_port  # noqa: E402
+from tests.support.vcsim.harness import Simulator, VCenterClient, vcsim_binary  # noqa: E402
 
 BIN = Path(sys.executable).parent
 FIELD = 'com.vmware.workflows.vsphere.preemption'

@@ -23,10 +23,10 @@ import os
 
 import pytest
 
-from tests.functional.fault_proxy import FaultProxy
-from tests.functional.preempt_helpers import FIELD, annotation, playbook, power_states, tag_vms
-from tests.functional import preemption_invariants
-from tests.vcsim.harness import generate_ca
+from tests.support.fault_proxy import FaultProxy
+from tests.support.preempt_helpers import FIELD, annotation, playbook, power_states, tag_vms
+from tests.support import preemption_invariants
+from tests.support.vcsim.harness import generate_ca
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_H0_VM0']

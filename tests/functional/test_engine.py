@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from tests.functional.preempt_helpers import FIELD, REPO, alarm_event, playbook, tag_vms
+from tests.support.preempt_helpers import FIELD, REPO, alarm_event, playbook, tag_vms
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']

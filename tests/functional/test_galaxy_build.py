@@ -22,8 +22,8 @@ import tarfile
 
 import pytest
 
-from tests.functional.ansible_cli import BIN, REPO
-from tests.functional.preempt_helpers import FIELD, annotation, power_on_all, tag_vms
+from tests.support.ansible_cli import BIN, REPO
+from tests.support.preempt_helpers import FIELD, annotation, power_on_all, tag_vms
 
 VCSIM_OPTIONS = dict(vms=1, hosts=1, clusters=1)
 # What a user of the collection gets: its content and the files ansible-galaxy adds. Nothing else.

@@ -18,7 +18,7 @@ import socket
 
 import pytest
 
-from tests.functional.preempt_helpers import (
+from tests.support.preempt_helpers import (
     FIELD,
     PRIORITY_FIELD,
     alarm_event,

@@ -31,11 +31,11 @@ import urllib.parse
 
 import pytest
 
-from tests.functional.ansible_cli import BIN, ansible_env, run_module, run_playbook
-from tests.functional.event_receiver import EventReceiver
-from tests.process_umask import umask
-from tests.functional.preempt_helpers import FIELD, alarm_event, power_states
-from tests.functional import preemption_invariants
+from tests.support.ansible_cli import BIN, ansible_env, run_module, run_playbook
+from tests.support.event_receiver import EventReceiver
+from tests.support.process_umask import umask
+from tests.support.preempt_helpers import FIELD, alarm_event, power_states
+from tests.support import preemption_invariants
 
 # Characters that URL-encoding changes, so that the encoded forms differ from the secret itself.
 PASSWORD = 'vC/Pa55+w0rd@7f3k:Qz'

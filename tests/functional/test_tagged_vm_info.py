@@ -13,8 +13,8 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inve
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import attached_vm_moids, find_tag
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import connect, disconnect
-from tests.functional.ansible_cli import run_module, run_playbook
-from tests.vcsim.harness import generate_ca
+from tests.support.ansible_cli import run_module, run_playbook
+from tests.support.vcsim.harness import generate_ca
 
 MODULE = 'vsphere.preemption.tagged_vm_info'
 PRIORITY = 'preemption.priority'

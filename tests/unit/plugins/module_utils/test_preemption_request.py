@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.preemption_requests import alarm, red_alarm, request
+from tests.support.preemption_requests import alarm, red_alarm, request
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import (
     PreemptionRequestError,
     alarm_action,

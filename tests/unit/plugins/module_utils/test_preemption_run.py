@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.preemption_requests import alarm, red_alarm, request
+from tests.support.preemption_requests import alarm, red_alarm, request
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import build_plan
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.bookkeeping import (
     EVENT_TYPE,
