@@ -16,7 +16,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors 
 PYVMOMI_IMPORT_ERROR = None
 try:
     from pyVim.connect import Disconnect, SmartConnect
-    from pyVmomi import vim, vmodl
+    from pyVmomi import SoapStubAdapter, vim, vmodl
 except ImportError:
     PYVMOMI_IMPORT_ERROR = traceback.format_exc()
 
@@ -62,6 +62,30 @@ def connect(hostname, username, password, port=443, validate_certs=True, pool_si
     if pool_size is not None:
         service_instance._stub.poolSize = max(service_instance._stub.poolSize, pool_size)
     return service_instance
+
+
+def attach(hostname, session_id, version, port=443, validate_certs=True, pool_size=None):
+    """A ServiceInstance on the existing session ``session_id`` (API ``version`` as negotiated by its login): no login, no request."""
+    stub = SoapStubAdapter(host=hostname, port=port, version=version, sslContext=ssl_context(validate_certs),
+                           httpConnectionTimeout=SOAP_TIMEOUT, sessionId=session_id)
+    if pool_size is not None:
+        stub.poolSize = max(stub.poolSize, pool_size)
+    return vim.ServiceInstance('ServiceInstance', stub)
+
+
+def session_of(service_instance):
+    """What another process needs to use this session: its id and API version (the id is a secret)."""
+    stub = service_instance._stub
+    return dict(id=stub.GetSessionId(), version=stub.version)
+
+
+def logout(service_instance, content=None):
+    """Log out with the ServiceContent already read; best effort, like ``disconnect``."""
+    try:
+        (content or service_instance.RetrieveContent()).sessionManager.Logout()
+    except Exception:  # logging out is best effort, the work is done
+        pass
+    service_instance._stub.DropConnections()
 
 
 def disconnect(service_instance):
