@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.connection import close_run_session, encode_session, open_run_session
@@ -15,14 +16,12 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors 
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR
 
 
-def argument_spec():
-    spec = base_argument_spec()
-    spec.update(
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-        rest=dict(type='bool', default=True),
-        rest_flavor=dict(type='str', choices=['api', 'rest']),
-    )
-    return spec
+ARGUMENT_SPEC = dict(
+    base_argument_spec(),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    rest=dict(type='bool', default=True),
+    rest_flavor=dict(type='str', choices=['api', 'rest']),
+)
 
 
 class ActionModule(ActionBase):
@@ -32,8 +31,10 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        validation, params = self.validate_argument_spec(argument_spec=argument_spec(),
-                                                         required_if=[('state', 'absent', ['session'])])
+        try:
+            validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, required_if=[('state', 'absent', ['session'])])
+        except AnsibleActionFail as exc:
+            return dict(result, failed=True, msg=exc.message, retryable=False)
         del validation
         if PYVMOMI_IMPORT_ERROR:
             return dict(result, failed=True, msg='The Python library pyvmomi is needed on the controller.', retryable=False)

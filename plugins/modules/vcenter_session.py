@@ -19,7 +19,7 @@ description:
     happened. A session vCenter already closed is not an error.
   - The session ids are secrets. This step's result is always shown censored, as with C(no_log), at any
     verbosity; the modules take O(session) as a C(no_log) option, so their invocation (C(-vvv)) and their
-    results mask it. Nothing is written to disk. Keep it in a registered variable only: never in C(set_stats),
+    results mask it. Nothing is written to disk. Keep it in a registered variable only, never in C(set_stats),
     facts that are cached, or files.
   - A module whose handed-over session vCenter expired or terminated logs in once with its password, does
     its work on that session, logs it out, and returns C(session_renewed=true).
@@ -42,12 +42,12 @@ options:
     default: true
   rest_flavor:
     description:
-      - The REST API flavour this vCenter answered before (RV(rest_flavor)): its login path is tried first.
+      - The REST API flavour this vCenter answered before (RV(rest_flavor)), whose login path is then tried first.
         Without it, C(/api) is tried first and C(/rest) where C(/api) is not served.
     type: str
     choices: [api, rest]
 notes:
-  - Supports check mode: the sessions are opened and closed (the later read-only steps need them).
+  - Supports check mode; the sessions are opened and closed all the same, as the later read-only steps need them.
 seealso:
   - module: vsphere.preemption.tagged_vm_info
   - module: vsphere.preemption.power_off

@@ -83,9 +83,11 @@ class VCenterConnection:
         return False
 
     def _login(self):
+        """Log in with the password: this module's own session, logged out by ``close()``."""
         params = self._params
-        return vcenter_soap.connect(params['hostname'], params['username'], params['password'], port=params['port'],
-                                    validate_certs=params['validate_certs'], pool_size=self._pool_size)
+        self._si, self._content = vcenter_soap.login(params['hostname'], params['username'], params['password'], port=params['port'],
+                                                     validate_certs=params['validate_certs'], pool_size=self._pool_size)
+        self._own_soap = True
 
     def soap(self):
         """The ServiceInstance; its ServiceContent, read once, is ``content()``."""
@@ -94,8 +96,7 @@ class VCenterConnection:
             if handed:
                 self._attach(handed)
             else:
-                self._si, self._own_soap = self._login(), True
-                self._content = self._read_content()
+                self._login()
         return self._si
 
     def content(self):
@@ -115,8 +116,8 @@ class VCenterConnection:
             return
         # Expired or terminated by vCenter: one password login, this module's own.
         self.renewed = True
-        self._si, self._own_soap = self._login(), True
-        self._content = self._read_content()
+        self._si._stub.DropConnections()
+        self._login()
 
     def _read_content(self):
         return self._call('read the service content', self._si.RetrieveContent)
@@ -170,26 +171,36 @@ class VCenterConnection:
             self._si = None
 
 
+def rest_flavor(api_version):
+    """The REST flavour a vCenter of this SOAP ``about.apiVersion`` serves: ``/api`` from 7.0 U2 (7.0.2), else ``/rest``."""
+    try:
+        return 'api' if tuple(int(part) for part in api_version.split('.')[:3]) >= (7, 0, 2) else 'rest'
+    except (AttributeError, ValueError):
+        return None
+
+
 def open_run_session(params, rest=True):
     """Log in once per API for a whole run; return the hand-over ``{hostname, port, soap, rest}`` (a secret).
 
-    REST first, as tagged_vm_info always did; a login that fails logs the other session out again.
+    The REST flavour is known before the REST login, from the API version the SOAP login read anyway
+    (``rest_flavor`` given wins), so no login is spent on a path vCenter does not serve; a wrong guess
+    still falls back to the other path. A login that fails logs the other session out again.
     """
-    client = None
-    if rest:
-        client = VCenterRest(params['hostname'], params['username'], params['password'], port=params['port'],
-                             validate_certs=params['validate_certs'], flavor=params.get('rest_flavor'))
-        client.login()
+    service_instance, content = vcenter_soap.login(params['hostname'], params['username'], params['password'], port=params['port'],
+                                                   validate_certs=params['validate_certs'])
+    session = dict(hostname=params['hostname'], port=params['port'], soap=vcenter_soap.session_of(service_instance), rest=None)
     try:
-        service_instance = vcenter_soap.connect(params['hostname'], params['username'], params['password'], port=params['port'],
-                                                validate_certs=params['validate_certs'])
+        if rest:
+            client = VCenterRest(params['hostname'], params['username'], params['password'], port=params['port'],
+                                 validate_certs=params['validate_certs'],
+                                 flavor=params.get('rest_flavor') or rest_flavor(getattr(content.about, 'apiVersion', None)))
+            client.login()
+            session['rest'] = dict(id=client.token, flavor=client.flavor)
     except BaseException:
-        if client is not None:
-            client.logout()
+        vcenter_soap.logout(service_instance, content)
         raise
     service_instance._stub.DropConnections()
-    return dict(hostname=params['hostname'], port=params['port'], soap=vcenter_soap.session_of(service_instance),
-                rest=dict(id=client.token, flavor=client.flavor) if client is not None else None)
+    return session
 
 
 def close_run_session(params):
