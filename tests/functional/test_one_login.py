@@ -13,7 +13,10 @@ used alone still logs in and out by itself.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
+import re
 
 import pytest
 
@@ -65,6 +68,8 @@ def test_a_run_logs_in_once_per_api_and_out_at_its_end(front, vcenter, vms, sink
     assert sessions(front) == ONCE
     # The steps used the run's session: nobody logged in with the password after it.
     assert len(front.session_ids) == 2
+    # The REST flavour came from the SOAP login's API version: no login on a path the simulator does not serve.
+    assert ('POST', '/api/session') not in [entry[:2] for entry in front.log]
 
 
 def test_a_failed_step_still_logs_out(front, vcenter, vms, sink, tmp_path):
@@ -91,9 +96,20 @@ def test_a_refused_login_is_tried_once_and_leaves_nothing_open(front, vcenter, v
     assert run.rc == 2, run
     assert 'wrong user name or password' in run.failures()[-1]
     counts = sessions(front)
-    # One attempt (SSO locks accounts after a few); the simulator's REST takes any password, and that session is closed.
-    assert counts == dict(soap_logins=1, soap_logouts=0, rest_logins=1, rest_logouts=1)
+    # One attempt (SSO locks accounts after a few), and no REST login after a refused one.
+    assert counts == dict(soap_logins=1, soap_logouts=0, rest_logins=0, rest_logouts=0)
     assert off(vcenter) == []
+
+
+def assert_no_session(text, session_ids):
+    """No session id in ``text``, neither as it is nor inside an encoded hand-over (base64 of JSON)."""
+    assert session_ids
+    for session_id in session_ids:
+        assert session_id not in text
+    for candidate in re.findall(r'[A-Za-z0-9_=-]{40,}', text):
+        with contextlib.suppress(ValueError, TypeError):
+            decoded = base64.urlsafe_b64decode(candidate + '=' * (-len(candidate) % 4)).decode('utf-8', 'replace')
+            assert not any(session_id in decoded for session_id in session_ids), 'an encoded session hand-over was printed'
 
 
 def test_session_ids_never_reach_the_output_or_the_state(front, vcenter, vms, sink, tmp_path):
@@ -104,9 +120,7 @@ def test_session_ids_never_reach_the_output_or_the_state(front, vcenter, vms, si
     assert 'Open the vCenter sessions of the run' in proc.stdout
     # Guard against a hollow check: the run did send session ids to vCenter.
     assert len(front.session_ids) == 2
-    written = proc.stdout + proc.stderr + state.read_text()
-    for session_id in front.session_ids:
-        assert session_id not in written
+    assert_no_session(proc.stdout + proc.stderr + state.read_text(), front.session_ids)
     # The same holds for the JSON callback (what AWX stores, set_stats included), on a run that powers off.
     front.clear()
     preemption_invariants.reset(vcenter, vms.values())
@@ -115,8 +129,7 @@ def test_session_ids_never_reach_the_output_or_the_state(front, vcenter, vms, si
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
     assert off(vcenter) == TAGGED
     assert len(front.session_ids) == 2
-    for session_id in front.session_ids:
-        assert session_id not in proc.stdout + proc.stderr + state.read_text()
+    assert_no_session(proc.stdout + proc.stderr + state.read_text(), front.session_ids)
 
 
 def connection(front, monkeypatch):
@@ -181,3 +194,20 @@ def test_each_module_alone_logs_in_and_out_by_itself(front, vcenter, vms, module
     counts = sessions(front)
     expected = {'%s_%s' % (api, what): (1 if api in apis else 0) for api in ('soap', 'rest') for what in ('logins', 'logouts')}
     assert counts == expected
+
+
+def test_a_restore_and_a_setup_log_in_once_per_api_and_out(front, vcenter, vms, sink, tmp_path):
+    common = dict(preemption_state_file=str(tmp_path / 'state.json'), preemption_workflow_id='spot', preemption_threshold=0,
+                  preemption_scope='all')
+    preempted = playbook('preempt', front.env(), dict(common, preemption_criticality='HIGH'))
+    assert preempted.rc == 0, preempted
+    assert off(vcenter) == TAGGED
+    front.clear()
+    restored = playbook('restore', front.env(), dict(common, preemption_reply_to=sink.url))
+    assert restored.rc == 0, restored
+    assert off(vcenter) == []
+    assert sessions(front) == ONCE
+    front.clear()
+    prepared = playbook('setup', front.env(), {})
+    assert prepared.rc == 0, prepared
+    assert sessions(front) == ONCE
