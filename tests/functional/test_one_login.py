@@ -197,14 +197,13 @@ def test_each_module_alone_logs_in_and_out_by_itself(front, vcenter, vms, module
 
 
 def test_a_restore_and_a_setup_log_in_once_per_api_and_out(front, vcenter, vms, sink, tmp_path):
-    common = dict(preemption_state_file=str(tmp_path / 'state.json'), preemption_workflow_id='spot', preemption_threshold=0,
-                  preemption_scope='all')
-    preempted = playbook('preempt', front.env(), dict(common, preemption_criticality='HIGH'))
+    common = dict(preemption_state_file=str(tmp_path / 'state.json'), preemption_workflow_id='spot', preemption_threshold=0)
+    preempted = playbook('preempt', front.env(), dict(common, preemption_criticality='HIGH', preemption_scope='all'))
     assert preempted.rc == 0, preempted
     assert off(vcenter) == TAGGED
     front.clear()
     restored = playbook('restore', front.env(), dict(common, preemption_reply_to=sink.url))
-    assert restored.rc == 0, restored
+    assert restored.rc == 0, str(restored)
     assert off(vcenter) == []
     assert sessions(front) == ONCE
     front.clear()
