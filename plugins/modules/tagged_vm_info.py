@@ -299,18 +299,14 @@ retryable:
   sample: false
 '''
 
-from ansible.module_utils.basic import missing_required_lib
-
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import run_module
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import capacity
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import CustomAttributes, missing_field_message
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
-from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import REQUESTS_IMPORT_ERROR, VCenterRest
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import inventory, inventory_with_usage, scope_type
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.selection import POWER_STATES, select
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
 
 
 def argument_spec():
@@ -344,65 +340,55 @@ def protected_vm_moids(rest, reference):
     return set(attached_vm_moids(rest, tag['id']))
 
 
-def main():
-    module = PreemptionModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if REQUESTS_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-    if PYVMOMI_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
+def check(params):
+    """Reject the first invalid option value before vCenter is touched."""
+    if not params['tag'].strip():
+        raise VCenterError('tag must be the name of a vSphere tag, not an empty string.')
+    if params['protect_tag'] and not split_tag_reference(params['protect_tag'])[1]:
+        raise VCenterError('protect_tag must be a tag name or category:name, not %r.' % params['protect_tag'])
+    if params['limit'] < 0:
+        raise VCenterError('limit must be 0 (all VMs) or a positive number, not %d.' % params['limit'])
+    if params['scope']:
+        scope_type(params['scope'])
+    if capacity.check_target(params['capacity_target']) is not None:
+        capacity.check_scope_kind(scope_type(params['scope']) if params['scope'] else None, params['scope'] or None)
+
+
+def work(module, vcenter):
     params = module.params
     # An empty string from an unset role variable means "not set".
     category, scope, priority_attribute, require_field, protect_tag = (
         params[key] or None for key in ('category', 'scope', 'priority_attribute', 'require_field', 'protect_tag'))
-    if not params['tag'].strip():
-        module.fail_json(msg='tag must be the name of a vSphere tag, not an empty string.')
-    if protect_tag is not None and not split_tag_reference(protect_tag)[1]:
-        module.fail_json(msg='protect_tag must be a tag name or category:name, not %r.' % protect_tag)
-    if params['limit'] < 0:
-        module.fail_json(msg='limit must be 0 (all VMs) or a positive number, not %d.' % params['limit'])
-    connection = connection_params(params)
-    try:
-        target = capacity.check_target(params['capacity_target'])
-        if target is not None:
-            capacity.check_scope_kind(scope_type(scope) if scope is not None else None, scope)
-    except (capacity.CapacityError, VCenterError) as exc:
-        module.fail_json(msg=str(exc), retryable=False)
+    rest = vcenter.rest()
+    tag = find_tag(rest, params['tag'], category, tag_id=params['tag_id'] or None)
+    moids = attached_vm_moids(rest, tag['id'])
+    protected = protected_vm_moids(rest, protect_tag) if protect_tag is not None else set()
+    content = vcenter.content()
+    target = capacity.check_target(params['capacity_target'])
     result = {}
-    try:
-        if scope is not None:
-            scope_type(scope)
-        with VCenterRest(**connection) as rest:
-            tag = find_tag(rest, params['tag'], category, tag_id=params['tag_id'] or None)
-            moids = attached_vm_moids(rest, tag['id'])
-            protected = protected_vm_moids(rest, protect_tag) if protect_tag is not None else set()
-        service_instance = connect(**connection)
-        try:
-            content = service_instance.RetrieveContent()
-            if target is None:
-                records = inventory(content, moids, scope=scope, priority_attribute=priority_attribute, attributes=params['attributes'])
-                vms, total, warnings, excluded = select(records, power_states=params['power_state'], limit=params['limit'],
-                                                        priority_attribute=priority_attribute, protected=protected)
-            else:
-                records, scope_props = inventory_with_usage(content, moids, scope, priority_attribute=priority_attribute,
-                                                            attributes=params['attributes'])
-                measured = capacity.scope_usage(scope_type(scope), scope, scope_props)
-                candidates, total, warnings, excluded = select(records, power_states=params['power_state'],
-                                                               priority_attribute=priority_attribute, protected=protected)
-                need = capacity.to_free(target, measured)
-                vms = capacity.select_to_free(candidates, need, params['limit'])
-                result['capacity'] = capacity.report(measured, target, need, vms)
-            # Only VMs about to be acted on need the attribute: finding none is not an error.
-            if require_field is not None and vms and CustomAttributes(service_instance).field(require_field) is None:
-                raise VCenterError(missing_field_message(require_field))
-        finally:
-            disconnect(service_instance)
-    except VCenterError as exc:
-        module.fail_json(msg=str(exc), retryable=exc.retryable)
-    except capacity.CapacityError as exc:
-        module.fail_json(msg=str(exc), retryable=False)
+    if target is None:
+        records = inventory(content, moids, scope=scope, priority_attribute=priority_attribute, attributes=params['attributes'])
+        vms, total, warnings, excluded = select(records, power_states=params['power_state'], limit=params['limit'],
+                                                priority_attribute=priority_attribute, protected=protected)
+    else:
+        records, scope_props = inventory_with_usage(content, moids, scope, priority_attribute=priority_attribute,
+                                                    attributes=params['attributes'])
+        measured = capacity.scope_usage(scope_type(scope), scope, scope_props)
+        candidates, total, warnings, excluded = select(records, power_states=params['power_state'],
+                                                       priority_attribute=priority_attribute, protected=protected)
+        need = capacity.to_free(target, measured)
+        vms = capacity.select_to_free(candidates, need, params['limit'])
+        result['capacity'] = capacity.report(measured, target, need, vms)
+    # Only VMs about to be acted on need the attribute: finding none is not an error.
+    if require_field is not None and vms and CustomAttributes(content).field(require_field) is None:
+        raise VCenterError(missing_field_message(require_field))
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(changed=False, vms=vms, total=total, excluded=excluded, tag_id=tag['id'], **result)
+    return dict(changed=False, vms=vms, total=total, excluded=excluded, tag_id=tag['id'], **result)
+
+
+def main():
+    run_module(argument_spec(), check, work, libraries=('requests', 'pyvmomi'))
 
 
 if __name__ == '__main__':

@@ -126,7 +126,7 @@ def test_an_unclassified_error_is_not_retried():
 def test_soap_login_faults(monkeypatch, fault, retryable):
     def refuse(**kwargs):
         raise fault
-    monkeypatch.setattr(vcenter_soap, 'SmartConnect', refuse)
+    monkeypatch.setattr(vcenter_soap, 'SmartStubAdapter', refuse)
     with pytest.raises(VCenterError) as caught:
         vcenter_soap.connect('vc.example', 'admin', 'pw')
     assert caught.value.retryable is retryable
@@ -376,3 +376,10 @@ def test_power_off_run_is_retryable_while_one_failed_vm_may_still_go_off():
     eng, _ops, _clock = engine({'vm-1': FakeVM('a', tools_running=False), 'vm-2': FakeVM('b', tools_running=True)}, grace_period=5)
     result = eng.run(['vm-1', 'vm-2'], 'soft')                          # vm-2 still on after its grace period
     assert len(result['failed']) == 2 and result['retryable'] is True
+
+
+@pytest.mark.parametrize('api_version, flavor', [('8.0.3.0', 'api'), ('7.0.2.0', 'api'), ('7.0.1.0', 'rest'), ('6.7', 'rest'),
+                                                 ('', None), (None, None)])
+def test_the_rest_flavour_follows_the_soap_api_version(api_version, flavor):
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.connection import rest_flavor
+    assert rest_flavor(api_version) == flavor
