@@ -46,6 +46,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.request_counter import DEFAULT_LATENCY_MS, DEFAULT_LOGIN_LATENCY_MS  # noqa: E402
+from bench.suite.capacity import bench_capacity  # noqa: E402
 from bench.suite.chart import ensure_matplotlib, plot  # noqa: E402
 from bench.suite.common import BENCH, SECTIONS, TARGETS, BenchError, log, machine_info, versions  # noqa: E402
 from bench.suite.overhead import bench_no_latency  # noqa: E402
@@ -104,6 +105,7 @@ def main(argv=None) -> int:
              ('scale', lambda: {'scale': bench_scale(args.runs, workdir, sizes)}),
              ('overhead+trigger', lambda: bench_no_latency(args.runs, workdir, sections)),
              ('storm', lambda: {'storm': bench_storm(args.runs, workdir)}),
+             ('capacity', lambda: {'capacity': bench_capacity(args.runs, workdir)}),
              ('n', lambda: {'n': bench_n(args.n_runs, workdir, results.get('preempt_latency'), args.n_baseline, vcenter_ms=vcenter_ms)})]
     for name, step in steps:
         if not set(name.split('+')) & set(sections):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from bench.suite.capacity import table_rows as capacity_rows
 from bench.suite.common import TARGETS
 
 
@@ -142,6 +143,8 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
             rows.append(('7. logins / logouts, requests: one cluster · %d clusters' % r['clusters'], '%s, %d · %s, %d' % (
                 _sessions(r['one_cluster_calls']), r['one_cluster_calls']['total'], _sessions(r['storm_calls']), r['storm_calls']['total']),
                 '<= %d logins' % TARGETS['storm_logins'], _met(r['targets']['logins_met'])))
+    if results.get('capacity'):
+        rows += capacity_rows(results['capacity'])
     return rows
 
 

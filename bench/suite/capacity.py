@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parent.parent
 REPO = BENCH.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -116,7 +116,7 @@ def bench_capacity(runs: int, workdir: Path, vms: int = 40) -> dict:
 
 
 def table_rows(result: dict) -> list[tuple[str, str, str, str]]:
-    """Rows (measure, value, target, status) in the shape of bench/run.py's table."""
+    """Rows (measure, value, target, status) in the shape of the bench's table (report.table)."""
     rows = []
     for side, label in (('with_target', 'capacity target cpu_percent 75'), ('cap_only', 'cap-only, max_vms %d' % CAP_ONLY_MAX)):
         data = result[side]
