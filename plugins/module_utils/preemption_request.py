@@ -20,7 +20,6 @@ import json
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import SCOPE_PREFIXES
 
 CRITICALITY_MODES = {'LOW': 'soft', 'MEDIUM': 'soft_then_hard', 'HIGH': 'hard'}
 ALARM_COLORS = ('green', 'yellow', 'red', 'gray')
@@ -136,16 +135,13 @@ def normalize_bool(variable, value):
 
 
 def normalize_scope(value):
-    """'event', 'all' or a managed object id."""
-    text = _optional_text('scope', value)
+    """'event', 'all', or a moid, name or inventory path of a container (tagged_vm_info resolves it in vCenter)."""
+    text = _optional_text('scope', value, "use 'event' (the alarm's cluster or host), 'all', or the name, inventory path or "
+                                          "managed object id of a cluster, host, datacenter, folder or resource pool")
     if text is None:
         return 'event'
     if text.lower() in SCOPE_KEYWORDS:
         return text.lower()
-    # The moids tagged_vm_info can scope to (vCenter's and the simulator's prefixes).
-    if not any(text.startswith(prefix) and re.match(r'^[a-z]?\d+$', text[len(prefix):]) for prefix, _kind in SCOPE_PREFIXES):
-        _fail('scope', value, "use 'event' (the alarm's cluster or host), 'all', or the managed object id of a cluster, "
-                              "host, resource pool, folder or datacenter (e.g. domain-c7, host-21, resgroup-8, group-v3)")
     return text
 
 

@@ -54,11 +54,15 @@ options:
     choices: [poweredOn, poweredOff, suspended]
   scope:
     description:
-      - Managed object id of a cluster, host, resource pool, vApp, folder or datacenter
-        (for example V(domain-c7), V(host-12), V(resgroup-9), V(group-v4), V(datacenter-3)).
+      - A cluster, host, resource pool, vApp, folder or datacenter, by managed object id
+        (for example V(domain-c7), V(host-12), V(resgroup-9), V(group-v4), V(datacenter-3)), by name
+        (V(compute-01)) or by inventory path, as vCenter writes it (V(/DC1/host/compute-01)) or as the vSphere Client
+        shows it (V(DC1/compute-01)).
       - Only VMs under it are returned. A VM is under a cluster when it runs on one of the cluster's hosts
         or lives in one of its resource pools; under a folder or datacenter when it is in it at any depth.
-      - A moid that does not exist in vCenter is an error.
+      - A name or path is looked up among the containers of vCenter (one PropertyCollector call, never over the VMs).
+        A name that several objects carry is an error listing each with its path and moid; one that none carries is an
+        error suggesting the nearest names.
     type: str
   limit:
     description:
@@ -187,6 +191,11 @@ vms:
       host: esx-07.example.com
       cluster: compute-01
       priority: 0
+scope:
+  description: The managed object id of O(scope), looked up when O(scope) is a name or path.
+  returned: when O(scope) is set
+  type: str
+  sample: domain-c7
 tag_id:
   description: The id of the tag whose VMs were listed; hand it back through O(tag_id) to save the lookup next time.
   returned: success
@@ -247,7 +256,8 @@ from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_args im
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_rest import REQUESTS_IMPORT_ERROR, VCenterRest
 from ansible_collections.vsphere.preemption.plugins.module_utils.vcenter_soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
-from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import inventory, scope_type
+from ansible_collections.vsphere.preemption.plugins.module_utils.scope_names import resolve_scope
+from ansible_collections.vsphere.preemption.plugins.module_utils.vm_inventory import inventory
 from ansible_collections.vsphere.preemption.plugins.module_utils.vm_selection import POWER_STATES, select
 
 
@@ -299,15 +309,15 @@ def main():
         module.fail_json(msg='limit must be 0 (all VMs) or a positive number, not %d.' % params['limit'])
     connection = connection_params(params)
     try:
-        if scope is not None:
-            scope_type(scope)
         with VCenterRest(**connection) as rest:
             tag = find_tag(rest, params['tag'], category, tag_id=params['tag_id'] or None)
             moids = attached_vm_moids(rest, tag['id'])
             protected = protected_vm_moids(rest, protect_tag) if protect_tag is not None else set()
         service_instance = connect(**connection)
         try:
-            records = inventory(service_instance.RetrieveContent(), moids, scope=scope, priority_attribute=priority_attribute,
+            content = service_instance.RetrieveContent()
+            scope = resolve_scope(content, scope) if scope is not None else None
+            records = inventory(content, moids, scope=scope, priority_attribute=priority_attribute,
                                 attributes=params['attributes'])
             vms, total, warnings, excluded = select(records, power_states=params['power_state'], limit=params['limit'],
                                                     priority_attribute=priority_attribute, protected=protected)
@@ -320,7 +330,10 @@ def main():
         module.fail_json(msg=str(exc), retryable=exc.retryable)
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(changed=False, vms=vms, total=total, excluded=excluded, tag_id=tag['id'])
+    result = dict(changed=False, vms=vms, total=total, excluded=excluded, tag_id=tag['id'])
+    if scope is not None:
+        result['scope'] = scope
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':
