@@ -140,12 +140,16 @@ def nearest_names(name, names):
     return '; did you mean %s?' % ', '.join(repr(n) for n in near) if near else ''
 
 
+def categories_named(client, name):
+    """Every category called ``name`` (dicts with ``id``, ``name``...): reads every category."""
+    paths = PATHS[client.flavor]
+    return [c for c in _read_all(client, paths['category'], client.request('GET', paths['categories'])) if c.get('name') == name]
+
+
 def _tag_in_category(client, name, category):
     """The tag ``name`` of the category named ``category``, or None: reads the categories and that category's tags only."""
     paths = PATHS[client.flavor]
-    categories = [c for c in _read_all(client, paths['category'], client.request('GET', paths['categories']))
-                  if c.get('name') == category]
-    for found in categories:
+    for found in categories_named(client, category):
         path, params = paths['category_tags']
         if client.flavor == 'api':
             tag_ids = client.request('POST', path, body={'category_id': found['id']}, params=params)
