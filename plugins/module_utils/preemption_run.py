@@ -276,8 +276,13 @@ def attempts(result, retries):
 
 
 def _failed_items(result):
-    items = [item for item in result.get('results') or [] if item.get('failed')]
+    """The failed items of a loop's result (a step not marked failed, ``failed_when: false``, still carries ``retryable``)."""
+    items = [item for item in result.get('results') or [] if item.get('failed') or item.get('retryable') is not None]
     return items or [result]
+
+
+def _after(tries):
+    return 'after %d attempt%s' % (tries, '' if tries == 1 else 's')
 
 
 def step_failure(what, result, plan, subject=None):
@@ -290,15 +295,15 @@ def step_failure(what, result, plan, subject=None):
     tries = max(attempts(item, plan['retries']) for item in items)
     error = ' '.join(sorted({item.get('msg') or 'failed without a message' for item in items}))
     if what == 'select':
-        return "Could not list the VMs tagged %r after %d attempts: %s" % (plan['tag'], tries, error)
+        return "Could not list the VMs tagged %r %s: %s" % (plan['tag'], _after(tries), error)
     if what == 'annotate':
-        return ('Could not annotate the VMs of run %s after %d attempts: %s The next run of this workflow finishes it.'
-                % (subject, tries, error))
+        return ('Could not annotate the VMs of run %s %s: %s The next run of this workflow finishes it.'
+                % (subject, _after(tries), error))
     if what == 'cloudevent':
         owed = [item['item'] for item in items if isinstance(item.get('item'), dict)]
-        return ('Could not send CloudEvent %s to %s after %d attempts: %s The next run of this workflow sends it.'
+        return ('Could not send CloudEvent %s to %s %s: %s The next run of this workflow sends it.'
                 % (', '.join(entry['event']['id'] for entry in owed) or subject,
-                   ', '.join(sorted({entry['sink'] for entry in owed})) or plan['sink'], tries, error))
+                   ', '.join(sorted({entry['sink'] for entry in owed})) or plan['sink'], _after(tries), error))
     raise ValueError('unknown step %r' % what)
 
 
@@ -309,7 +314,7 @@ def power_failure(work_done, power, plan):
         return ''
     selected = len(work_done['current']['powered_off']) + len(failed)
     reasons = ' '.join(sorted({vm.get('msg') or '' for vm in failed})) if not (power or {}).get('msg') else power['msg']
-    return 'Could not power off %d of %d VMs after %d attempts: %s' % (len(failed), selected, attempts(power or {}, plan['retries']), reasons)
+    return 'Could not power off %d of %d VMs %s: %s' % (len(failed), selected, _after(attempts(power or {}, plan['retries'])), reasons)
 
 
 def _vms(count):
