@@ -51,7 +51,7 @@ pytest: setup vcsim
 # which pyenv provides here (NEWEST_PYTHON to point elsewhere). Its own virtualenv from requirements-newest.txt; the
 # playbook, rulebook, restore and untrusted-input paths, a few minutes.
 NEWEST_PYTHON ?= $(shell pyenv prefix 3.12 2>/dev/null || echo /usr)/bin/python3.12
-NEWEST_VENV := $(CURDIR)/.venv-newest
+NEWEST_VENV := $(BUILD)/venv-newest
 SMOKE_TESTS := tests/functional/test_role_preempt.py tests/functional/test_rulebook.py tests/functional/test_restore.py \
 	tests/functional/test_untrusted_input.py
 
