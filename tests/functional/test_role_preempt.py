@@ -202,7 +202,7 @@ def unused_port():
 @pytest.mark.parametrize('variables, message', [
     ({'preemption_criticality': 'SUPER'}, "preemption_criticality 'SUPER' is not valid: use LOW, MEDIUM or HIGH (any case)."),
     ({'preemption_criticality': 'HIGH', 'preemption_max_vms': 0}, 'preemption_max_vms 0 is not valid: an integer from 1 to 1000.'),
-    ({'preemption_criticality': 'HIGH', 'preemption_scope': 'cluster-7'}, "preemption_scope 'cluster-7' is not valid: use 'event'"),
+    ({'preemption_criticality': 'HIGH', 'preemption_scope': {'name': 'cluster-7'}}, 'preemption_scope {"name": "cluster-7"} is not valid: use \'event\''),
     ({'preemption_event': {'id': 'x', 'data': {'Alarm': {'Name': 'a'}, 'From': 'green', 'To': 'purple'}}},
      'preemption_event {"To": "purple"} is not valid: data.To of an alarm event must be one of green, yellow, red, gray.'),
     ({}, 'preemption_criticality is required (LOW, MEDIUM or HIGH) unless preemption_event is a vCenter alarm'),
