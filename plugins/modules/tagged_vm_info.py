@@ -56,11 +56,15 @@ options:
     choices: [poweredOn, poweredOff, suspended]
   scope:
     description:
-      - Managed object id of a cluster, host, resource pool, vApp, folder or datacenter
-        (for example V(domain-c7), V(host-12), V(resgroup-9), V(group-v4), V(datacenter-3)).
+      - A cluster, host, resource pool, vApp, folder or datacenter, by managed object id
+        (for example V(domain-c7), V(host-12), V(resgroup-9), V(group-v4), V(datacenter-3)), by name
+        (V(compute-01)) or by inventory path, as vCenter writes it (V(/DC1/host/compute-01)) or as the vSphere Client
+        shows it (V(DC1/compute-01)).
       - Only VMs under it are returned. A VM is under a cluster when it runs on one of the cluster's hosts
         or lives in one of its resource pools; under a folder or datacenter when it is in it at any depth.
-      - A moid that does not exist in vCenter is an error.
+      - A name or path is looked up among the containers of vCenter (one PropertyCollector call, never over the VMs).
+        A name that several objects carry is an error listing each with its path and moid; one that none carries is an
+        error suggesting the nearest names.
     type: str
   limit:
     description:
@@ -248,6 +252,11 @@ capacity:
     frees: {cpu_mhz: 15600, memory_mb: 24576}
     shortfall: {cpu_mhz: 0, memory_mb: 0}
     usage_after: {cpu_mhz: 61680, memory_mb: 176424}
+scope:
+  description: The managed object id of O(scope), looked up when O(scope) is a name or path.
+  returned: when O(scope) is set
+  type: str
+  sample: domain-c7
 tag_id:
   description: The id of the tag whose VMs were listed; hand it back through O(tag_id) to save the lookup next time.
   returned: success
@@ -304,6 +313,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import capacity
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import CustomAttributes, missing_field_message
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.scope_names import resolve_scope
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import inventory, inventory_with_usage, scope_type
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.selection import POWER_STATES, select
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
@@ -348,10 +358,7 @@ def check(params):
         raise VCenterError('protect_tag must be a tag name or category:name, not %r.' % params['protect_tag'])
     if params['limit'] < 0:
         raise VCenterError('limit must be 0 (all VMs) or a positive number, not %d.' % params['limit'])
-    if params['scope']:
-        scope_type(params['scope'])
-    if capacity.check_target(params['capacity_target']) is not None:
-        capacity.check_scope_kind(scope_type(params['scope']) if params['scope'] else None, params['scope'] or None)
+    capacity.check_target(params['capacity_target'])
 
 
 def work(module, vcenter):
@@ -364,8 +371,11 @@ def work(module, vcenter):
     moids = attached_vm_moids(rest, tag['id'])
     protected = protected_vm_moids(rest, protect_tag) if protect_tag is not None else set()
     content = vcenter.content()
+    scope = resolve_scope(content, scope) if scope is not None else None
     target = capacity.check_target(params['capacity_target'])
-    result = {}
+    if target is not None:
+        capacity.check_scope_kind(scope_type(scope) if scope is not None else None, scope)
+    result = {} if scope is None else {'scope': scope}
     if target is None:
         records = inventory(content, moids, scope=scope, priority_attribute=priority_attribute, attributes=params['attributes'])
         vms, total, warnings, excluded = select(records, power_states=params['power_state'], limit=params['limit'],

@@ -96,9 +96,14 @@ def test_scope_moids_of_the_simulator(scope, expected):
     assert build_plan(request(criticality='HIGH', scope=scope))['scope'] == expected
 
 
-@pytest.mark.parametrize('scope', ['cluster-1', 'vm-58', 'domain-c', 'everything', 'datacenter', 'host-21x'])
-def test_bad_scope_is_named(scope):
-    with pytest.raises(PreemptionRequestError, match=r"^preemption_scope '%s' is not valid: use 'event'" % scope):
+@pytest.mark.parametrize('scope', ['DC0_C0', ' /DC0/host/DC0_C0 ', 'compute 01 (prod)', 'Rechenzentrum München/Cluster 2'])
+def test_scope_names_and_paths_pass_through_for_tagged_vm_info_to_resolve(scope):
+    assert build_plan(request(criticality='HIGH', scope=scope))['scope'] == scope.strip()
+
+
+@pytest.mark.parametrize('scope', [42, ['domain-c7'], {'name': 'DC0_C0'}])
+def test_scope_that_is_not_text_is_named(scope):
+    with pytest.raises(PreemptionRequestError, match=r"^preemption_scope .* is not valid: use 'event'"):
         build_plan(request(criticality='HIGH', scope=scope))
 
 

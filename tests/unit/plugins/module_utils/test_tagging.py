@@ -152,8 +152,15 @@ def test_ambiguous_tag_names_the_categories(service):
 def test_missing_tag_is_named(service):
     with pytest.raises(VCenterError, match=r"^Tag 'nope' does not exist in vCenter\.$"):
         lookup(service, 'nope')
-    with pytest.raises(VCenterError, match='does not exist'):
+
+
+def test_tag_typo_suggests_the_nearest_tag_names(service):
+    with pytest.raises(TagNotFound) as caught:
         lookup(service, 'Gold')
+    assert str(caught.value) == "Tag 'Gold' does not exist in vCenter; did you mean 'gold'?"
+    with pytest.raises(TagNotFound, match=r"^Tag 'preemtible' does not exist in vCenter; did you mean 'preemptible'\?$"):
+        lookup(service, 'preemtible')
+    assert caught.value.retryable is False
 
 
 def test_tag_in_another_category_says_where_it_is(service):

@@ -43,6 +43,12 @@ def test_describe_connection_error_is_one_clear_line(exc, expected):
     assert '\n' not in message
 
 
+def test_an_untrusted_certificate_names_what_a_playbook_user_sets():
+    assert describe_connection_error(_cert_error(), 'vc.example', 443).endswith(
+        'or turn verification off: vcenter_validate_certs: false (role), VMWARE_VALIDATE_CERTS=false (environment) '
+        'or validate_certs: false (module).')
+
+
 def test_error_chained_through_cause_is_found():
     try:
         try:
