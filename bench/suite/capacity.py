@@ -127,7 +127,7 @@ def table_rows(result: dict) -> list[tuple[str, str, str, str]]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--vms', type=int, default=40)
     parser.add_argument('--out', default=None, help='also write the result as JSON here')

@@ -259,6 +259,8 @@ def preempt_cmd(state_file: Path, extra=None, parallel: int = 5, max_vms: int = 
                  'preemption_state_file': str(state_file), 'preemption_workflow_id': 'bench'}
     variables.update(extra or {})
     return [BIN / 'ansible-playbook', 'vsphere.preemption.preempt', '-e', json.dumps(variables)]
+
+
 def _version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)

@@ -96,8 +96,8 @@ def run_report(run, plan, powered_off, notice=None, usage=None, capacity=None):
     and the CloudEvent, None when nothing was powered off.
     """
     if usage:
-        annotations = [{'vms': [vm['moid']], 'value': dict(annotation_value(run, plan, _forced(vm, plan['mode']), notice),
-                                                            usage=usage.get(vm['moid'])),
+        annotations = [{'vms': [vm['moid']],
+                        'value': dict(annotation_value(run, plan, _forced(vm, plan['mode']), notice), usage=usage.get(vm['moid'])),
                         'message': event_message(plan, run['run_id'], _forced(vm, plan['mode']), notice)} for vm in powered_off]
     else:
         groups = {}

@@ -29,6 +29,7 @@ except ImportError:
     # vcenter_soap.PYVMOMI_IMPORT_ERROR carries the traceback; modules check it before calling here.
     vim = vmodl = None
 
+
 def encode_session(session):
     """The hand-over of a run's sessions as one opaque string (one ``no_log`` value: Ansible masks the whole of it).
 

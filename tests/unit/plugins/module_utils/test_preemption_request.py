@@ -394,7 +394,7 @@ def test_a_nul_in_a_name_becomes_u_fffd_everywhere(red_event):
 
 def test_an_event_nested_ten_thousand_deep_is_one_clear_error():
     nested = leaf = {}
-    for _ in range(10000):
+    for _depth in range(10000):
         leaf['a'] = {}
         leaf = leaf['a']
     with pytest.raises(PreemptionRequestError, match='^preemption_event is nested too deeply to be a CloudEvent\\.$'):
