@@ -30,8 +30,12 @@ def preemption_probe(start, power=None):
     return _checked(preemption_run.probe_moids, start, power or {})
 
 
-def preemption_work(start, power=None, probe=None):
-    return _checked(preemption_run.work, start, power or {}, probe or {})
+def preemption_history(start):
+    return _checked(preemption_run.history_request, start)
+
+
+def preemption_work(start, power=None, probe=None, history=None):
+    return _checked(preemption_run.work, start, power or {}, probe or {}, history or {})
 
 
 def preemption_step_error(result, what, plan, subject=None):
@@ -54,12 +58,12 @@ def preemption_status(queried, workflow):
     return _checked(preemption_run.status_lines, workflow, queried)
 
 
-def preemption_restore_plan(record, plan, triggered=False):
-    return _checked(preemption_restore.restore_plan, record, plan, utcnow(), bool(triggered))
+def preemption_restore_plan(record, plan, triggered=False, known_ids=None, wait=False, waited=None):
+    return _checked(preemption_restore.restore_plan, record, plan, utcnow(), bool(triggered), known_ids or [], wait, waited)
 
 
-def preemption_restore_selection(restore, found, plan, measured=None):
-    return _checked(preemption_restore.restore_selection, restore, found or {}, plan, measured or None)
+def preemption_restore_selection(restore, found, history, plan, measured=None):
+    return _checked(preemption_restore.restore_selection, restore, found or {}, history or {}, plan, measured or None)
 
 
 def preemption_restore_work(restore, selection, power, plan):
@@ -74,6 +78,7 @@ class FilterModule:
     def filters(self):
         return {
             'preemption_probe': preemption_probe,
+            'preemption_history': preemption_history,
             'preemption_work': preemption_work,
             'preemption_step_error': preemption_step_error,
             'preemption_power_error': preemption_power_error,

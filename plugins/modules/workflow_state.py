@@ -59,10 +59,20 @@ options:
         run stays in the record until it is finished).
       - V(progress) merges O(results) into the run O(run_id) (the current run, or an unfinished older one).
       - V(finished) merges O(results) and marks the run O(run_id) complete; an older unfinished run, once finished, leaves C(unfinished).
-      - V(absent) forgets the workflow (for example when its alarm drops).
-      - V(query) returns the record and changes nothing.
+      - V(progress) and V(finished) also keep the workflow's ledger, per vCenter and workflow, of every VM its runs
+        powered off (the C(powered_off) of O(results), with the vCenter C(event) of the power-off when given), before
+        the run reports success; C(annotated) marks them annotated.
+      - V(absent) forgets the workflow's runs, its threshold and its pending work (for example when its alarm drops),
+        never its ledger; the record stays with the ledger alone while it holds a VM, so a later restore still brings
+        it back. RV(record) is what stays (null when nothing does).
+      - V(ledger) takes VMs out of the ledger, or marks them, from O(results) (a restore's report), with C(restoring)
+        (moids about to be powered on), C(restored) and C(left_alone) (lists of C({moid, run_id}), C(left_alone)
+        with the C(reason) it is no longer ours); those are remembered, with the reason and the time, in C(released)
+        (the last 50). C(restore_wait) (a dict, or null) records or ends a restore waiting for the threshold.
+      - V(query) returns the record and changes nothing; for a workflow with no record, RV(known_ids) names those
+        of the same vCenter that have one.
     type: str
-    choices: [started, progress, finished, absent, query]
+    choices: [started, progress, finished, absent, query, ledger]
     default: query
   threshold:
     description:
@@ -78,6 +88,7 @@ options:
   results:
     description:
       - With O(state=progress) or O(state=finished), what the run did so far, merged into its C(results).
+      - With O(state=ledger), the restore's report (see O(state)).
       - With O(state=started), what the new run knows at its start (for example its plan and the VMs it selected),
         recorded as its C(results) when it proceeds.
       - Lists are merged as unions, so a retried step loses nothing reported before. List items that are
@@ -110,10 +121,14 @@ options:
         RV(proceed=false) and RV(duplicate=true).
     type: str
 notes:
-  - 'The file holds C({"version": 2, "workflows": {<workflow_id>: <record>}, "events": {<vCenter>: [<seen event>]}});
-    a record holds C(run) (the latest run that proceeded), C(unfinished) (older runs that never finished), C(earlier)
-    (finished runs whose VMs are not all restored), C(runs) (how many runs proceeded) and C(updated). Files of
-    version 1 are read and migrated. Times are UTC ISO 8601 with microseconds, for example
+  - 'The file holds C({"version": 3, "workflows": {<workflow_id>: <record>}, "events": {<vCenter>: [<seen event>]}});
+    a record holds C(run) (the latest run that proceeded; absent after O(state=absent)), C(unfinished) (older runs that
+    never finished), C(runs) (how many runs proceeded), C(ledger) (the VMs its runs powered off and no restore brought
+    back: C({moid, name, run_id, scope, tag, method, powered_off, event, annotated, restoring, cpu_mhz, memory_mb}), the usage
+    null when its run had no capacity target), C(released) (the last VMs that left the ledger: C({moid, name, run_id, outcome,
+    reason, at})), C(restore_wait) and C(updated). Files of
+    versions 1 and 2 are read and migrated (the ledger of a 0.2 record is built from its runs, C(unfinished) and
+    C(earlier)), in the PostgreSQL table alike. Times are UTC ISO 8601 with microseconds, for example
     C(2021-11-05T13:02:34.437444Z).'
   - The lock file is left in place after use; removing it while a run holds it would let a second run in.
 '''
@@ -218,6 +233,12 @@ run:
     results:
       annotated: [vm-58]
       event_sent: cluster-cpu-above-80-0c5e3c2a-6f0e-4a53-b9f9-2b0f3d1e7a44
+known_ids:
+  description: With O(state=query) of a workflow with no record, the ids of the workflows with one on the same vCenter (at most 20).
+  returned: state is query and the workflow has no record
+  type: list
+  elements: str
+  sample: [cluster-cpu-above-80/domain-c7@vcenter.example.com]
 record:
   description: The workflow's record after this call (null when there is none), also set as fact C(preemption_state).
   returned: always
@@ -236,6 +257,20 @@ record:
       results: {}
     unfinished: []
     runs: 2
+    ledger:
+      - moid: vm-58
+        name: batch-worker-03
+        run_id: 7a9e0d4c-0d6b-4a3c-9f54-8c1c0a2e6b11
+        scope: domain-c7
+        tag: preemptible
+        method: hard
+        powered_off: '2021-11-05T13:02:36.101010Z'
+        event: {key: 4711, chain_id: 4709, type: VmPoweredOffEvent, created: '2021-11-05T13:02:36.101010Z', user: svc-preempt}
+        annotated: true
+        restoring: null
+        cpu_mhz: 2400
+        memory_mb: 8192
+    released: []
     updated: '2021-11-05T13:03:40.013511Z'
 state_file:
   description: The state file, with C(~) expanded.

@@ -16,7 +16,8 @@ learns it); or the test holds the state file's lock once the sink has answered
 was left, under the killed run's id, and power nothing off twice; a CloudEvent
 the killed run may have delivered is delivered again with the same id (at
 least once, never under two ids). Check mode over a killed run's state changes
-nothing.
+nothing. After each, the restore brings every VM back: the ledger holds them all,
+whichever step the kill came at.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pytest
 
 from tests.support.event_receiver import EventReceiver
 from tests.support.fault_proxy import FaultProxy, Match, soap
-from tests.support.preempt_helpers import annotation, kill_at, latest_run, off, playbook, start_playbook
+from tests.support.preempt_helpers import annotation, kill_at, latest_run, off, playbook, start_playbook, state
 from tests.support import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
@@ -68,6 +69,22 @@ def resume(vcenter_front, tmp_path, sink):
     run = playbook('preempt', vcenter_front.env(), variables(tmp_path, sink, preemption_threshold=0))
     assert run.rc == 0, run
     return run
+
+
+def restore_all_back(vcenter_front, vcenter, moids, tmp_path, sink, run_id):
+    """The restore after the killed run and the next one: every VM back, the ledger empty, status saying so."""
+    [record] = state(tmp_path / 'state.json').values()
+    assert sorted(entry['moid'] for entry in record['ledger'] if entry['run_id'] == run_id) == sorted(moids.values())
+    assert all(entry['event'] and entry['annotated'] for entry in record['ledger'])
+    # The workflow "manual" has one record (no scope of its own): the restore names it alone.
+    restore = playbook('restore', vcenter_front.env(), {'preemption_state_file': str(tmp_path / 'state.json'),
+                                                        'preemption_reply_to': sink.front.url, 'preemption_threshold': 0})
+    assert restore.rc == 0, restore.failures()
+    assert off(vcenter) == [], restore.summary()
+    assert all(annotation(vcenter, moid)['preempted'] is False for moid in moids.values())
+    status = playbook('status', vcenter_front.env(), {'preemption_state_file': str(tmp_path / 'state.json')})
+    [shown] = [result['msg'] for result in status.results("Show the workflow's record")]
+    assert 'No VM of its runs is still off.' in shown and 'Restored 3 VMs' in '\n'.join(shown)
 
 
 def killed_runs_id(vcenter, moids):
@@ -113,6 +130,7 @@ def test_killed_before_the_power_off_reached_vcenter(vcenter, vcenter_front, moi
     by_run = preemption_invariants.check(vcenter, moids, sink, since)
     assert by_run == {new['run_id']: sorted(moids.values())}
     assert [event['id'] for event in sink.events] == ['manual-%s' % new['run_id']]
+    restore_all_back(vcenter_front, vcenter, moids, tmp_path, sink, new['run_id'])
 
 
 def test_killed_after_the_power_off_before_the_annotations(vcenter, vcenter_front, moids, since, sink, tmp_path):
@@ -128,6 +146,24 @@ def test_killed_after_the_power_off_before_the_annotations(vcenter, vcenter_fron
     assert [event['id'] for event in sink.events] == ['manual-%s' % killed['run_id']]
     assert all(annotation(vcenter, moid)['forcedShutdown'] is True for moid in moids.values())
     assert latest_run(tmp_path / 'state.json')['status'] == 'finished'
+    restore_all_back(vcenter_front, vcenter, moids, tmp_path, sink, killed['run_id'])
+
+
+def test_killed_while_the_power_offs_answer_is_held(vcenter, vcenter_front, moids, since, sink, tmp_path):
+    # vCenter powered the VMs off, the run never heard it: nothing recorded but its selection. The next run finds them
+    # off, and vCenter's events (one power-off each, after the run began) say it was the killed run's doing.
+    vcenter_front.add(soap('PowerOffVM_Task'), times=None, forward_then='hold')
+    proc = start_playbook('preempt', vcenter_front.env(), variables(tmp_path, sink))
+    kill_at(proc, lambda: len(off(vcenter)) == len(TAGGED))
+    vcenter_front.settle()
+    vcenter_front.clear()
+    killed = latest_run(tmp_path / 'state.json')
+    assert killed['status'] == 'running' and 'powered_off' not in killed['results']
+
+    run = resume(vcenter_front, tmp_path, sink)
+    assert 'finished earlier run %s first' % killed['run_id'] in run.summary()
+    assert preemption_invariants.check(vcenter, moids, sink, since) == {killed['run_id']: sorted(moids.values())}
+    restore_all_back(vcenter_front, vcenter, moids, tmp_path, sink, killed['run_id'])
 
 
 def test_check_mode_over_a_killed_runs_state_changes_nothing(vcenter, vcenter_front, moids, since, sink, tmp_path):
@@ -167,6 +203,7 @@ def test_killed_after_the_annotations_before_the_cloudevent(vcenter, vcenter_fro
     by_run = preemption_invariants.check(vcenter, moids, sink, since)
     assert by_run == {run_id: sorted(moids.values())}
     assert [event['id'] for event in sink.events] == ['manual-%s' % run_id]
+    restore_all_back(vcenter_front, vcenter, moids, tmp_path, sink, run_id)
 
 
 def assert_delivered_again_with_the_same_id(vcenter_front, vcenter, moids, since, sink, tmp_path, run_id):
@@ -183,6 +220,7 @@ def assert_delivered_again_with_the_same_id(vcenter_front, vcenter, moids, since
     by_run = preemption_invariants.check(vcenter, moids, sink, since, deliveries_per_event=None)
     assert by_run == {run_id: sorted(moids.values())}
     assert latest_run(tmp_path / 'state.json')['status'] == 'finished'
+    restore_all_back(vcenter_front, vcenter, moids, tmp_path, sink, run_id)
 
 
 def test_killed_while_the_sinks_answer_is_held(vcenter, vcenter_front, moids, since, sink, tmp_path):

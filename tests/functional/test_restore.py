@@ -117,10 +117,12 @@ def test_restore_powers_on_exactly_the_preempted_vms_still_carrying_their_runs_r
 
     summary = run.summary()
     assert summary.startswith('Restore of spot on 127.0.0.1:%d: restored 2 VMs: DC0_C0_RP0_VM1' % vcsim.port), summary
-    assert 'left alone 1: DC0_C0_RP0_VM2 (%s): annotation no longer that of run %s' % (moids['DC0_C0_RP0_VM2'], run_id) in summary
-    results = state(tmp_path / 'state.json')['spot@127.0.0.1:%d' % vcsim.port]['run']['results']
-    assert sorted(vm['name'] for vm in results['restored']) == ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']
-    assert results['restore_event_sent'] == event['id']
+    assert 'left alone 1, no longer ours: DC0_C0_RP0_VM2 (%s): annotation no longer that of run %s' % (moids['DC0_C0_RP0_VM2'], run_id) in summary
+    # All three left the ledger: two restored, one no longer ours (reported once, here).
+    record = state(tmp_path / 'state.json')['spot@127.0.0.1:%d' % vcsim.port]
+    assert record['ledger'] == []
+    assert sorted((vm['name'], vm['outcome']) for vm in record['released']) == [
+        ('DC0_C0_RP0_VM0', 'restored'), ('DC0_C0_RP0_VM1', 'restored'), ('DC0_C0_RP0_VM2', 'left_alone')]
 
     # A second restore does nothing: no power-on, no annotation, no event.
     again = role('restore', vcsim, tmp_path, preemption_reply_to=sink.url)
@@ -150,12 +152,16 @@ def test_no_restore_within_the_threshold_of_the_last_preemption(vcsim, vcenter, 
     assert len(off(vcenter)) == 4
 
 
-def test_an_unknown_workflow_fails_naming_it(vcsim, vcenter, moids, tmp_path):
-    unknown = role('restore', vcsim, tmp_path, preemption_workflow_id='no-such-workflow')
-    assert unknown.rc == 2, unknown
-    [message] = unknown.failures()
-    assert 'no-such-workflow' in message and 'has no record in the state file' in message
-    assert 'preemption_workflow_id' in message
+def test_an_unknown_workflow_fails_naming_it_and_the_known_ones(vcsim, vcenter, preempted, tmp_path):
+    # 'spo' is a prefix of the known 'spot': ids are matched exactly.
+    for unknown_id in ('no-such-workflow', 'spo'):
+        unknown = role('restore', vcsim, tmp_path, preemption_workflow_id=unknown_id)
+        assert unknown.rc == 2, unknown
+        [message] = unknown.failures()
+        assert 'Restore of workflow %s on 127.0.0.1:%d: it has no record in the state' % (unknown_id, vcsim.port) in message
+        assert 'the workflows with a record on this vCenter: spot@127.0.0.1:%d' % vcsim.port in message
+        assert 'preemption_workflow_id' in message
+    assert len(off(vcenter)) == 4
 
 
 def test_a_killed_restore_is_finished_by_the_next(vcsim, vcenter, preempted, sink, tmp_path):
@@ -167,17 +173,19 @@ def test_a_killed_restore_is_finished_by_the_next(vcsim, vcenter, preempted, sin
                                                    'preemption_threshold': 0, 'preemption_reply_to': sink.url})
     killed = _kill_after_power_on(proc, vcenter, moids['DC0_C0_RP0_VM0'])
     assert killed, 'the restore finished before it could be killed'
-    results = state(tmp_path / 'state.json')[key]['run']['results']
-    assert sorted(vm['name'] for vm in results['restoring']) == ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2']
-    assert 'restored' not in results
+    ledger = state(tmp_path / 'state.json')[key]['ledger']
+    assert sorted(vm['name'] for vm in ledger if vm['restoring']) == ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2']
+    assert state(tmp_path / 'state.json')[key]['released'] == []
 
     resumed = role('restore', vcsim, tmp_path, preemption_reply_to=sink.url)
     assert resumed.rc == 0, resumed
     assert off(vcenter) == [OFF_BEFORE]
     for name in ('DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2'):
         assert annotation(vcenter, moids[name])['preempted'] is False
-    results = state(tmp_path / 'state.json')[key]['run']['results']
-    assert sorted(vm['name'] for vm in results['restored']) == ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2']
+    record = state(tmp_path / 'state.json')[key]
+    assert record['ledger'] == []
+    assert sorted((vm['name'], vm['outcome']) for vm in record['released']) == [
+        ('DC0_C0_RP0_VM0', 'restored'), ('DC0_C0_RP0_VM1', 'restored'), ('DC0_C0_RP0_VM2', 'restored')]
     sink.wait_for(1)
     assert [event['id'] for event in sink.events] == ['spot-restore-%s' % run_id]
 

@@ -108,7 +108,10 @@ def test_a_red_alarm_powers_off_the_tagged_vms_of_its_cluster(vcsim, vcenter, vm
     cancel = playbook('cancel', vcsim.env(), {'preemption_state_file': str(tmp_path / 'state.json'),
                                               'preemption_workflow_id': 'cluster-cpu-above-80'})
     assert cancel.rc == 0, cancel
-    assert state(tmp_path / 'state.json') == {}
+    # The runs and the threshold are forgotten; the ledger stays (the VMs were powered on by hand since: a restore
+    # would find them no longer ours).
+    [record] = state(tmp_path / 'state.json').values()
+    assert 'run' not in record and sorted(entry['name'] for entry in record['ledger']) == ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']
     third = preempt(vcsim, tmp_path, preemption_event=alarm_event(vcenter, 'DC0_C0'))
     assert third.rc == 0, third
     assert off(vcenter) == ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']
@@ -171,9 +174,12 @@ def test_a_dropped_alarm_cancels_and_powers_off_nothing(vcsim, vcenter, vms, tmp
     dropped = preempt(vcsim, tmp_path, preemption_event=alarm_event(vcenter, 'DC0_C1', old='red', new='green'))
     assert dropped.rc == 0, dropped
     assert dropped.summary().startswith("Preemption cluster-cpu-above-80 on 127.0.0.1:%d cancelled (alarm 'cluster-cpu-above-80' "
-                                        "red -> green): its record was removed" % vcsim.port)
+                                        "red -> green): its threshold and pending work were forgotten; nothing powered off. "
+                                        "1 VM remains off (its ledger): DC0_C1_RP0_VM0" % vcsim.port)
     assert off(vcenter) == []
-    assert state(tmp_path / 'state.json') == {}
+    # The workflow's runs are forgotten; its ledger is kept (a VM powered on since is found no longer ours by a restore).
+    [record] = state(tmp_path / 'state.json').values()
+    assert 'run' not in record and [entry['name'] for entry in record['ledger']] == ['DC0_C1_RP0_VM0']
     # One plan: preempt_plan planned the cancel itself (the records to forget included), so the role did not plan again.
     [plan] = dropped.results('Check the request and plan the run')
     assert plan['state_keys'] == [plan['state_key']] and plan['mode'] is None

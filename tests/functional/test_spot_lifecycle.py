@@ -177,7 +177,7 @@ def test_the_rulebook_restores_when_the_alarm_clears_with_restore_on_clear(vcsim
         assert power_states(vcenter)['DC0_C0_RP0_VM0'] == 'poweredOff' and record()['runs'] == 1
         # Cleared to green: the restore brings the VM back.
         send('yellow', 'green')
-        wait_until(lambda: (record() or {}).get('run', {}).get('results', {}).get('restored'), 180, 'the restore', process.log)
+        wait_until(lambda: (record() or {}).get('released'), 180, 'the restore', process.log)
     assert power_states(vcenter)['DC0_C0_RP0_VM0'] == 'poweredOn'
     assert annotation(vcenter, moids['DC0_C0_RP0_VM0'])['preempted'] is False
-    assert [vm['name'] for vm in record()['run']['results']['restored']] == ['DC0_C0_RP0_VM0']
+    assert [(vm['name'], vm['outcome']) for vm in record()['released']] == [('DC0_C0_RP0_VM0', 'restored')] and record()['ledger'] == []

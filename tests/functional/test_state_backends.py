@@ -135,8 +135,8 @@ def test_a_wrong_run_id_is_named(store):
 def test_absent_forgets_one_workflow(store):
     store.started('a@vc', 60)
     store.started('b@vc', 60)
-    assert store.absent('a@vc')['run']['run_id'] == 'run-1'
-    assert store.absent('a@vc') is None
+    assert store.absent('a@vc')[0]['run']['run_id'] == 'run-1'
+    assert store.absent('a@vc') == (None, None)
     assert store.query('a@vc') is None
     assert store.query('b@vc')['workflow_id'] == 'b@vc'
     assert store.started('a@vc', 60)['proceed'] is True
@@ -150,9 +150,28 @@ def test_check_mode_writes_nothing(store, clock):
     clock.advance(100)
     assert store.started('wf@vc', 60, event_id='e2', check_mode=True)['proceed'] is True
     assert store.progress('wf@vc', 'run-2', {'annotated': ['vm-1']}, check_mode=True)[0] is True
-    assert store.absent('wf@vc', check_mode=True)['workflow_id'] == 'wf@vc'
+    assert store.absent('wf@vc', check_mode=True)[0]['workflow_id'] == 'wf@vc'
     assert store.query('wf@vc') == before
     assert store.started('wf@vc', 0, event_id='e2')['proceed'] is True, 'the check-mode start remembered nothing'
+
+
+def test_the_ledger_survives_cancel_and_new_runs_and_leaves_only_by_a_release(store, clock):
+    store.started('wf@vc', 60)
+    store.progress('wf@vc', 'run-1', {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}]})
+    removed, kept = store.absent('wf@vc')
+    assert removed['run']['run_id'] == 'run-1' and [entry['moid'] for entry in kept['ledger']] == ['vm-1']
+    assert store.query('wf@vc') == kept and store.workflow_ids() == ['wf@vc']
+    assert store.absent('wf@vc')[0] is None
+    # No threshold after the cancel; the new run keeps the ledger and adds to it.
+    assert store.started('wf@vc', 60)['proceed'] is True
+    store.finished('wf@vc', 'run-2', {'powered_off': [{'moid': 'vm-2', 'name': 'b'}], 'annotated': ['vm-2']})
+    assert [(entry['moid'], entry['run_id'], entry['annotated']) for entry in store.query('wf@vc')['ledger']] == [
+        ('vm-1', 'run-1', False), ('vm-2', 'run-2', True)]
+    changed, record = store.release('wf@vc', {'restoring': ['vm-1'], 'left_alone': [{'moid': 'vm-2', 'run_id': 'run-2', 'reason': 'moved'}]})
+    assert changed and [entry['moid'] for entry in record['ledger']] == ['vm-1'] and record['ledger'][0]['restoring']
+    assert [(entry['moid'], entry['outcome'], entry['reason']) for entry in record['released']] == [('vm-2', 'left_alone', 'moved')]
+    changed, record = store.release('wf@vc', {'restored': [{'moid': 'vm-1', 'run_id': 'run-1'}]})
+    assert record['ledger'] == [] and store.query('wf@vc')['ledger'] == []
 
 
 def test_one_event_starts_a_workflow_once_even_after_the_threshold_and_absent(store, clock):
@@ -176,7 +195,7 @@ def test_a_malformed_record_blocks_only_its_workflow(store):
     with pytest.raises(StateError, match=r"^The record of workflow 'bad@vc' in %s is malformed; .*state: absent" % re.escape(store.where)):
         store.started('bad@vc', 60)
     assert store.query('good@vc')['run']['run_id'] == 'run-1'
-    assert store.absent('bad@vc') == {'run': {'run_id': 'x', 'started': 'yesterday'}}
+    assert store.absent('bad@vc') == ({'run': {'run_id': 'x', 'started': 'yesterday'}}, None)
     assert store.started('bad@vc', 60)['proceed'] is True
 
 

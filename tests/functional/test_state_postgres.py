@@ -101,7 +101,7 @@ def test_a_controller_killed_inside_its_transaction_leaves_nothing_and_holds_no_
 def test_the_table_is_created_on_first_change_only(postgres_url):
     store = StateDatabase(postgres_url)
     assert store.query('wf@vc') is None
-    assert store.absent('wf@vc') is None
+    assert store.absent('wf@vc') == (None, None)
     assert store.started('wf@vc', 60, check_mode=True)['proceed'] is True
     assert not table_exists(postgres_url)
     result = store.started('wf@vc', 60)

@@ -77,12 +77,21 @@ def test_a_run_from_start_to_finish(path, umask_022):
     assert skipped['msg'].startswith("Workflow '%s' last started at %s" % (WORKFLOW, started['run']['started']))
     assert skipped['msg'].endswith('threshold 3600 s: skipped (%s s left).' % skipped['remaining'])
 
+    # The run powered VMs off: absent forgets the runs and the threshold, and keeps the ledger.
+    assert [(entry['moid'], entry['annotated']) for entry in query['record']['ledger']] == [('vm-63', True), ('vm-66', True)]
     absent = state(path, state='absent')
     assert absent['changed'] is True
-    assert absent['ansible_facts']['preemption_state'] is None
+    kept = absent['ansible_facts']['preemption_state']
+    assert 'run' not in kept and kept['ledger'] == query['record']['ledger']
     assert state(path, state='absent')['changed'] is False
-    assert state(path)['record'] is None
+    assert state(path)['record'] == kept
     assert state(path, state='started', threshold=3600)['proceed'] is True
+    released = state(path, state='ledger', results={'restored': [{'moid': 'vm-63', 'run_id': run_id}, {'moid': 'vm-66', 'run_id': run_id}]})
+    assert released['changed'] is True and released['record']['ledger'] == []
+    assert [entry['outcome'] for entry in released['record']['released']] == ['restored', 'restored']
+    # An unknown workflow is answered with the known ones of its vCenter (here the unqualified ones).
+    assert state(path, workflow_id='cluster-cpu')['known_ids'] == [WORKFLOW]
+    assert state(path, workflow_id='other@vc2')['known_ids'] == []
 
 
 def test_an_unfinished_run_is_returned_as_pending(path):

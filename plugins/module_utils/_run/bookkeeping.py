@@ -20,7 +20,10 @@ copied and compared, never interpreted.
 from __future__ import annotations
 
 import copy
+import datetime
 
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.restore import restore_command, scope_of
+from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp, parse_timestamp
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import capacity as capacity_target
 from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import redact_url
 
@@ -197,6 +200,62 @@ def probe_moids(start, power):
     return moids
 
 
+def history_request(start):
+    """``{vms, since}``: the VMs the runs being finished selected, and the start of the oldest, for vm_power_events."""
+    runs = _owing(start)
+    vms = []
+    for run in runs:
+        vms.extend(vm['moid'] for vm in (run.get('results') or {}).get('selected') or [] if vm['moid'] not in vms)
+    return {'vms': vms, 'since': min(run['started'] for run in runs) if runs else None}
+
+
+OFF_EVENTS = ('VmPoweredOffEvent',)
+
+
+def _history_of(history):
+    """``{moid: [event]}`` from a registered vm_power_events result; None when it was not read."""
+    if not history or history.get('skipped') or history.get('failed') or not isinstance(history.get('events'), dict):
+        return None
+    return history['events']
+
+
+def _since(events, moment):
+    return [event for event in events if event['created'] >= moment]
+
+
+def our_power_off(events, run, plan):
+    """``(event, reason)``: the power-off event of ``run`` on a VM, from the VM's power events since the run began.
+
+    Ours is the first power-off of the VM since the run started, provided it came no earlier than the end of
+    the run's notice (the run powers off nothing before) and nothing powered the VM on after it. Otherwise
+    ``event`` is None and ``reason`` says who did what, and when.
+    """
+    notice_end = format_timestamp(parse_timestamp(run['started']) + datetime.timedelta(seconds=plan.get('notice_period') or 0))
+    offs = [event for event in _since(events, run['started']) if event['type'] in OFF_EVENTS]
+    if not offs:
+        return None, 'no power-off since run %s started' % run['run_id']
+    first = offs[0]
+    if first['created'] < notice_end:
+        return None, 'powered off by %s at %s, before the notice of run %s ended' % (first['user'] or 'someone', first['created'], run['run_id'])
+    later = [event for event in events if event['key'] > first['key'] and event['type'] not in OFF_EVENTS + ('VmStoppingEvent', 'VmGuestShutdownEvent')]
+    if later:
+        return None, '%s by %s at %s' % (later[0]['type'], later[0]['user'] or 'someone', later[0]['created'])
+    return _event_fields(first), None
+
+
+def _event_fields(event):
+    return {key: event[key] for key in ('key', 'chain_id', 'type', 'created', 'user')}
+
+
+def _with_event(vm, events, run):
+    """``vm`` with ``event``: the last power-off vCenter logged for it since ``run`` started (what our power-off caused)."""
+    offs = [event for event in _since(events or [], run['started']) if event['type'] in OFF_EVENTS]
+    vm = dict(vm)
+    if offs and not vm.get('event'):
+        vm['event'] = _event_fields(offs[-1])
+    return vm
+
+
 def _off_now(probe):
     """The moids a check-mode power_off found off already."""
     return _moids(probe.get('already_off')) if _answered(probe) else set()
@@ -218,13 +277,17 @@ def _destination(plan, current_plan):
     return {'url': url if url and redact_url(url) == url else None, 'sink': plan['sink']}
 
 
-def work(start, power=None, probe=None):
+def work(start, power=None, probe=None, history=None):
     """What the role still has to do for the runs it finishes, and what to record.
 
     ``start`` is the registered ``workflow_state: started`` result (its run
     recorded ``plan`` and ``selected``), ``power`` the registered power_off
     result of the new run, ``probe`` the check-mode power_off of
-    `probe_moids`. Returns::
+    `probe_moids`, ``history`` the vm_power_events result of `history_request`:
+    each VM powered off carries the vCenter ``event`` its power-off caused, and a
+    VM of a killed run found off counts as that run's only when the events show
+    the run's power-off turned it off (`our_power_off`); else it is reported in
+    ``not_ours`` of that run's final results. Returns::
 
         {'progress': {powered_off, already_off, failed},  # the new run's, to record before annotating
          'annotations': [{vms, value}], 'events': [{url, sink, event}],  # what is owed, every run together
@@ -235,6 +298,7 @@ def work(start, power=None, probe=None):
     """
     probe = probe or {}
     off_now = _off_now(probe)
+    events = _history_of(history)
     current = start.get('run')
     current_plan = ((current or {}).get('results') or {}).get('plan') or {}
     current_id = (current or {}).get('run_id')
@@ -244,6 +308,7 @@ def work(start, power=None, probe=None):
     for run in _owing(start):
         results = run.get('results') or {}
         plan = results.get('plan')
+        not_ours = []
         if not plan:
             # Killed before it recorded its plan: it had done nothing.
             result['finish'].append({'run_id': run['run_id'], 'results': {'powered_off': [], 'annotated': []}})
@@ -257,6 +322,7 @@ def work(start, power=None, probe=None):
                     powered_off.append({'moid': vm['moid'], 'name': vm.get('name')})
                 else:
                     failed.append({'moid': vm['moid'], 'name': vm.get('name'), 'msg': error})
+            powered_off = [_with_event(vm, (events or {}).get(vm['moid']), run) for vm in powered_off]
             notice = given_notice(power, plan) or results.get('notice')
             result['progress'] = {'powered_off': powered_off, 'already_off': already_off, 'failed': failed}
             if notice:
@@ -264,12 +330,20 @@ def work(start, power=None, probe=None):
             result['current'] = {'powered_off': powered_off, 'failed': failed}
             if notice:
                 result['current']['notice'] = notice
-        elif _unsure(run, on_since) and _probe_failed(probe):
+        elif _unsure(run, on_since) and (_probe_failed(probe) or events is None):
             # What became of its VMs is unknown still: it stays unfinished, for a later run to finish.
             continue
         else:
             powered_off = [dict(vm) for vm in results.get('powered_off') or []]
-            powered_off += [{'moid': vm['moid'], 'name': vm.get('name')} for vm in _unsure(run, on_since) if vm['moid'] in off_now]
+            for vm in _unsure(run, on_since):
+                if vm['moid'] not in off_now:
+                    continue
+                event, reason = our_power_off(events.get(vm['moid']) or [], run, plan)
+                if event:
+                    powered_off.append({'moid': vm['moid'], 'name': vm.get('name'), 'event': event})
+                else:
+                    not_ours.append({'moid': vm['moid'], 'name': vm.get('name'), 'reason': reason})
+            powered_off = [_with_event(vm, (events or {}).get(vm['moid']), run) for vm in powered_off]
             failed = results.get('failed') or []
             notice = results.get('notice')
             result['resumed'].append(run['run_id'])
@@ -287,6 +361,8 @@ def work(start, power=None, probe=None):
             final['event_sent'] = report['event']['id']
         if run['run_id'] != current_id:
             final['finished_by'] = current_id
+            if not_ours:
+                final['not_ours'] = not_ours
         result['finish'].append({'run_id': run['run_id'], 'results': final})
     return result
 
@@ -315,7 +391,7 @@ def _after(tries):
 
 
 def step_failure(what, result, plan, subject=None):
-    """The one-line error of a step whose every attempt failed (``what``: select, annotate, cloudevent), or
+    """The one-line error of a step whose every attempt failed (``what``: select, annotate, history, cloudevent), or
     of owed CloudEvents no sink URL is known for (``what``: sink; ``result``: what `work` returned).
 
     ``result`` is the registered result (of a loop or a single task);
@@ -334,6 +410,8 @@ def step_failure(what, result, plan, subject=None):
     if what == 'annotate':
         return ('Could not annotate the VMs of run %s %s: %s The next run of this workflow finishes it.'
                 % (subject, _after(tries), error))
+    if what == 'history':
+        return "Could not read vCenter's power events of the VMs %s: %s Nothing was powered on." % (_after(tries), error)
     if what == 'cloudevent':
         owed = [item['item'] for item in items if isinstance(item.get('item'), dict)]
         cure = ('The next run of this workflow sends it.' if all(item.get('retryable') for item in items) else
@@ -430,9 +508,9 @@ def run_summary(plan, outcome_, check_mode=False):
     elif status == 'ignored':
         line = 'Preemption %s: %s, nothing to do.' % (where, plan['reason'])
     elif status == 'cancelled':
-        line = 'Preemption %s cancelled (%s): %s; nothing powered off.' % (
-            where, plan['reason'], 'its record %s removed' % ('would be' if check_mode else 'was') if outcome_.get('removed')
-            else 'it had no record')
+        line = 'Preemption %s cancelled (%s): %s; nothing powered off.%s' % (
+            where, plan['reason'], 'its threshold and pending work %s forgotten' % ('would be' if check_mode else 'were')
+            if outcome_.get('removed') else 'it had no runs to forget', _still_off(plan, outcome_.get('kept') or []))
     else:
         parts = ['%s preemption %s (%s; %s; scope %s)' % (plan['criticality'], where, plan['mode'], plan['reason'], scope)]
         if outcome_.get('resumed'):
@@ -485,6 +563,17 @@ def _freed(outcome_):
     return {dim: sum(vm[dim] for vm in done) for dim in capacity_target.DIMENSIONS}
 
 
+def _still_off(plan, kept):
+    """' 3 VMs remain off (its ledger): a (vm-1), ...; restore them with: <command>' for the ledgers a cancel kept."""
+    parts = []
+    for entry in kept:
+        ledger = (entry.get('record') or {}).get('ledger') or []
+        if ledger:
+            parts.append('%s remain%s off (its ledger): %s; restore them with: %s' % (
+                _vms(len(ledger)), 's' if len(ledger) == 1 else '', _vm_list(ledger), restore_command(plan, entry['item'])))
+    return ' ' + ' '.join('%s.' % part for part in parts) if parts else ' No VM of its runs remains off.'
+
+
 def _run_line(run):
     results = run.get('results') or {}
     powered_off = results.get('powered_off') or []
@@ -502,10 +591,34 @@ def _run_line(run):
     return ', '.join(parts)
 
 
-def _scope_of(workflow_id, key):
-    """The scope part of a state key ``<workflow>/<scope>@<vcenter>``; None for ``<workflow>@<vcenter>``."""
-    left = key.rpartition('@')[0]
-    return left[len(workflow_id) + 1:] if left != workflow_id and left.startswith(workflow_id + '/') else None
+def _ledger_lines(plan, key, record):
+    """The VMs still off (the ledger), those that left it (restored, or left alone and why), and a waiting restore."""
+    lines = []
+    ledger = record.get('ledger') or []
+    if ledger:
+        lines.append('Still off, %s (its ledger): %s; restore them with: %s.' % (_vms(len(ledger)), '; '.join(
+            '%s (%s), run %s, powered off %s%s%s%s' % (
+                vm.get('name') or vm['moid'], vm['moid'], vm['run_id'], vm['powered_off'], ' (%s)' % vm['method'] if vm.get('method') else '',
+                ', vCenter event %s' % vm['event']['key'] if vm.get('event') else '', ', a restore powered it on at %s' % vm['restoring']
+                if vm.get('restoring') else '') for vm in ledger), restore_command(plan, key)))
+    else:
+        lines.append('No VM of its runs is still off.')
+    released = record.get('released') or []
+    restored = [vm for vm in released if vm['outcome'] == 'restored']
+    left = [vm for vm in released if vm['outcome'] == 'left_alone']
+    if restored:
+        lines.append('Restored %s: %s.' % (_vms(len(restored)), ', '.join(
+            '%s (%s) at %s' % (vm.get('name') or vm['moid'], vm['moid'], vm['at']) for vm in restored)))
+    if left:
+        lines.append('Left alone %s, no longer ours: %s.' % (_vms(len(left)), '; '.join(
+            '%s (%s), run %s: %s (found %s)' % (vm.get('name') or vm['moid'], vm['moid'], vm['run_id'], vm['reason'], vm['at']) for vm in left)))
+    waiting = record.get('restore_wait')
+    if waiting and waiting.get('cancelled'):
+        lines.append('A restore waited from %s until %s and was cancelled at %s by a new raise of the alarm.'
+                     % (waiting.get('since'), waiting.get('until'), waiting['cancelled']))
+    elif waiting and not waiting.get('done'):
+        lines.append('A restore is waiting since %s; it runs at %s unless the alarm is raised again.' % (waiting.get('since'), waiting.get('until')))
+    return lines
 
 
 def status_lines(workflow, queried):
@@ -516,14 +629,18 @@ def status_lines(workflow, queried):
     """
     lines = []
     for entry in queried:
-        scope = _scope_of(workflow['workflow_id'], entry['item'])
+        scope = scope_of(workflow['workflow_id'], entry['item'])
         where = 'Workflow %s%s on %s' % (workflow['workflow_id'], ' (scope %s)' % scope if scope else '', workflow['vcenter'])
         record = entry.get('record')
         if not record:
             continue
         lines.append('%s: %d run%s, updated %s.' % (where, record.get('runs', 0), '' if record.get('runs') == 1 else 's', record.get('updated')))
-        lines.append('Latest ' + _run_line(record['run']) + '.')
+        if record.get('run'):
+            lines.append('Latest ' + _run_line(record['run']) + '.')
+        else:
+            lines.append('Cancelled at %s: its threshold and pending work forgotten, its ledger kept.' % record.get('cancelled'))
         lines.extend('Unfinished earlier %s; the next run that proceeds finishes it.' % _run_line(run) for run in record.get('unfinished') or [])
+        lines.extend(_ledger_lines(workflow, entry['item'], record))
     if not lines:
         place = queried[0]['state_file'] if queried else 'the state'
         lines.append('Workflow %s on %s has no record in %s.' % (workflow['workflow_id'], workflow['vcenter'], place))

@@ -31,6 +31,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._state.records 
     absent_in,
     migrate,
     progress_in,
+    release_in,
     start_in,
     workflow_record,
 )
@@ -220,12 +221,20 @@ class StateFile:
         return self.progress(workflow_id, run_id, results, finish=True, check_mode=check_mode)
 
     def absent(self, workflow_id, check_mode=False):
-        """Forget ``workflow_id``; returns the record that was removed, or None. Seen trigger events are kept."""
+        """Forget ``workflow_id``'s runs and threshold; ``(removed record or None, what is kept: its ledger or None)``.
+
+        Seen trigger events are kept.
+        """
         if workflow_id not in self.load()['workflows']:
             # Nothing to forget: take no lock, so the directory and the lock file are not created for nothing.
-            return None
+            return None, None
         with self._transaction(check_mode) as document:
-            return absent_in(document, workflow_id)
+            return absent_in(document, workflow_id, self.clock(), self.where)
+
+    def release(self, workflow_id, report, check_mode=False):
+        """Take restored VMs, and VMs found no longer ours, out of the ledger; ``(changed, record)``."""
+        with self._transaction(check_mode) as document:
+            return release_in(document, workflow_id, report, self.clock(), self.where)
 
     def workflow_ids(self):
         """The ids of every workflow with a record, sorted; reads without the lock."""

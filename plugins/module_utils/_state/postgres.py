@@ -35,6 +35,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._state.records 
     StateError,
     absent_in,
     progress_in,
+    release_in,
     start_in,
     vcenter_of,
     workflow_record,
@@ -225,11 +226,15 @@ class StateDatabase:
         return self.progress(workflow_id, run_id, results, finish=True, check_mode=check_mode)
 
     def absent(self, workflow_id, check_mode=False):
-        """As `StateFile.absent`: the removed record, or None. Seen trigger events are kept."""
+        """As `StateFile.absent`: ``(removed record or None, kept ledger record or None)``. Seen trigger events are kept."""
         if self._stored_record(workflow_id) is None:
             # Nothing to forget: create no table for nothing.
-            return None
-        return self._change(workflow_id, check_mode, lambda document, now: absent_in(document, workflow_id))
+            return None, None
+        return self._change(workflow_id, check_mode, lambda document, now: absent_in(document, workflow_id, now, self.where))
+
+    def release(self, workflow_id, report, check_mode=False):
+        """As `StateFile.release`: ``(changed, record)``."""
+        return self._change(workflow_id, check_mode, lambda document, now: release_in(document, workflow_id, report, now, self.where))
 
     def _stored_record(self, workflow_id):
         """The stored record of ``workflow_id`` as it is (not checked: forgetting is the way out of a malformed one)."""

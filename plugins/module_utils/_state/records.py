@@ -8,21 +8,28 @@
 The state is one JSON document (the state file holds it whole, the PostgreSQL store a row per workflow
 and per vCenter)::
 
-    {"version": 2, "workflows": {"<workflow_id>": <record>, ...},
+    {"version": 3, "workflows": {"<workflow_id>": <record>, ...},
      "events": {"<vcenter>": [<seen event>, ...]}}
 
 Files of version 1 (0.1) are read and migrated (`migrate`): a workflow taken
 from an alarm, keyed ``<alarm>@<vcenter>`` then, is ``<alarm>/<scope>@<vcenter>``
-now; the migrated keys are written with the next change.
+now; the migrated keys are written with the next change. Records of version 2
+(0.2) have no ledger: it is built from their runs (``unfinished``, ``earlier``)
+when they are read (`with_ledger`), in every backend.
 
 and a record is::
 
     {"workflow_id": "...",
-     "run": <run>,            # the latest run that proceeded
+     "run": <run>,            # the latest run that proceeded (absent after a cancel)
      "unfinished": [<run>],   # older runs that never finished, oldest first
-     "earlier": [<run>],      # older finished runs with VMs not yet restored, oldest first (at most EARLIER_RUNS)
      "runs": 3,               # how many runs of this workflow proceeded
+     "ledger": [<entry>],     # the VMs its runs powered off and no restore brought back (ledger.py)
+     "released": [<released>],  # the last VMs that left the ledger, and why (ledger.py)
+     "restore_wait": {...} | null,  # a restore waiting for the threshold (_run/restore.py)
      "updated": "<timestamp>"}
+
+``absent`` (cancel) forgets ``run`` and ``unfinished`` (the threshold and the
+pending work) and keeps the rest: the ledger stays until a restore empties it.
 
 with a run::
 
@@ -46,7 +53,7 @@ Timestamps (_timestamps.py) are UTC ISO 8601 with microseconds and ``Z``
 
 The decisions (threshold, pending run, merging progress, seen events) are
 pure functions of a record and a time, and the state changes pure functions of
-a document (`start_in`, `progress_in`, `absent_in`): `StateFile` (file.py) adds the file
+a document (`start_in`, `progress_in`, `absent_in`, `release_in`): `StateFile` (file.py) adds the file
 handling around them, and the PostgreSQL store (postgres.py) its
 transactions, so both backends behave the same.
 """
@@ -57,10 +64,11 @@ import copy
 import datetime
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError
+from ansible_collections.vsphere.preemption.plugins.module_utils._state import ledger
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp, parse_timestamp
 
 
-STATE_FILE_VERSION = 2
+STATE_FILE_VERSION = 3
 RUNNING = 'running'
 FINISHED = 'finished'
 # The memory of trigger events: at least the newest EVENTS_KEPT per vCenter and every one of the last
@@ -68,8 +76,6 @@ FINISHED = 'finished'
 EVENTS_KEPT = 1000
 EVENTS_MAX_AGE = datetime.timedelta(days=7)
 EVENTS_CAP = 10000
-# Finished runs kept for a restore after a later run replaced them.
-EARLIER_RUNS = 20
 
 
 class StateError(PreemptionError):
@@ -106,7 +112,7 @@ def new_run(run_id, now, tag=None, criticality=None, trigger=None, event=None, r
 
 def pending_run(record):
     """The most recent run of the record that never finished, or None."""
-    if not record:
+    if not record or not record.get('run'):
         return None
     if record['run'].get('status') != FINISHED:
         return record['run']
@@ -125,7 +131,8 @@ def decide_start(record, now, threshold):
     ``elapsed`` and ``remaining`` (seconds, rounded to ms; ``remaining`` is 0
     when proceeding) and ``pending`` (the most recent unfinished run or None).
     """
-    if not record:
+    if not record or not record.get('run'):
+        # No run, or a cancelled workflow (its ledger kept): no threshold.
         return dict(proceed=True, last_started=None, elapsed=None, remaining=0.0, pending=None)
     last_started = record['run']['started']
     elapsed = (now - parse_timestamp(last_started)).total_seconds()
@@ -137,31 +144,23 @@ def decide_start(record, now, threshold):
                 pending=copy.deepcopy(pending_run(record)))
 
 
-def _unrestored(run):
-    """Whether a finished run powered off VMs that no restore brought back yet."""
-    results = run.get('results') or {}
-    restored = {vm.get('moid') for vm in results.get('restored') or [] if isinstance(vm, dict)}
-    return any(isinstance(vm, dict) and vm.get('moid') not in restored for vm in results.get('powered_off') or [])
-
-
 def start_record(record, workflow_id, run, now):
-    """The record after `run` proceeded; an unfinished current run is kept in ``unfinished``, a finished one
-    whose VMs are not all restored in ``earlier`` (a restore brings them back)."""
+    """The record after `run` proceeded; an unfinished current run is kept in ``unfinished``. The ledger and
+    the released list are kept; a waiting restore is cancelled by the new run (see `start_in`)."""
     unfinished = copy.deepcopy(record.get('unfinished') or []) if record else []
-    earlier = copy.deepcopy(record.get('earlier') or []) if record else []
-    if record and record['run'].get('status') != FINISHED:
+    if record and record.get('run') and record['run'].get('status') != FINISHED:
         unfinished.append(copy.deepcopy(record['run']))
-    elif record and _unrestored(record['run']):
-        earlier = (earlier + [copy.deepcopy(record['run'])])[-EARLIER_RUNS:]
     new = {
         'workflow_id': workflow_id,
         'run': copy.deepcopy(run),
         'unfinished': unfinished,
         'runs': (record.get('runs', 0) if record else 0) + 1,
+        'ledger': copy.deepcopy(record.get('ledger') or []) if record else [],
+        'released': copy.deepcopy(record.get('released') or []) if record else [],
         'updated': format_timestamp(now),
     }
-    if earlier:
-        new['earlier'] = earlier
+    if record and record.get('restore_wait'):
+        new['restore_wait'] = copy.deepcopy(record['restore_wait'])
     return new
 
 
@@ -203,11 +202,11 @@ def update_run(record, run_id, results, now, finish=False):
 
     Returns ``(record, run)``: the new record, or the same one unchanged when
     the report adds nothing, and the run as it now stands. A finished run that
-    had been superseded leaves ``unfinished`` (for ``earlier`` when it powered
-    off VMs not yet restored). Raises RunNotFound when the
-    workflow has no such run.
+    had been superseded leaves ``unfinished``. The VMs the report says the run
+    powered off enter the ledger (ledger.record_run). Raises RunNotFound when
+    the workflow has no such run (a cancel forgets the runs, not the ledger).
     """
-    runs = [record['run']] + list(record.get('unfinished') or []) + list(record.get('earlier') or [])
+    runs = ([record['run']] if record.get('run') else []) + list(record.get('unfinished') or [])
     matches = [run for run in runs if run['run_id'] == run_id]
     if not matches:
         known = ', '.join(run['run_id'] for run in runs)
@@ -217,18 +216,15 @@ def update_run(record, run_id, results, now, finish=False):
     if finish and run.get('status') != FINISHED:
         run['status'] = FINISHED
         run['finished'] = format_timestamp(now)
-    if run == matches[0]:
+    entries, released = ledger.record_run(record, run, results or {}, format_timestamp(now))
+    if run == matches[0] and entries == record.get('ledger', []) and released == record.get('released', []):
         return record, run
     new = copy.deepcopy(record)
+    new['ledger'], new['released'] = entries, released
     if new['run'].get('run_id') == run_id:
         new['run'] = run
-    elif any(item.get('run_id') == run_id for item in new.get('earlier') or []):
-        new['earlier'] = [run if item.get('run_id') == run_id else item for item in new['earlier']]
     elif run['status'] == FINISHED:
         new['unfinished'] = [item for item in new['unfinished'] if item.get('run_id') != run_id]
-        if _unrestored(run):
-            # Finished by a later run: its VMs are still off, for a restore to bring back.
-            new['earlier'] = (list(new.get('earlier') or []) + [run])[-EARLIER_RUNS:]
     else:
         new['unfinished'] = [run if item.get('run_id') == run_id else item for item in new['unfinished']]
     new['updated'] = format_timestamp(now)
@@ -276,9 +272,12 @@ def _migrated_key(key, record):
 
 
 def migrate(document):
-    """``document`` in the current version: a version 1 file's records under their version 2 keys."""
-    if document.get('version') == STATE_FILE_VERSION:
-        return document
+    """``document`` in the current version: a version 1 file's records under their version 2 keys.
+
+    Version 2 differs only in its records, which get their ledger when read (`with_ledger`).
+    """
+    if document.get('version') != 1:
+        return dict(document, version=STATE_FILE_VERSION)
     workflows = {}
     for key, record in document['workflows'].items():
         new_key = _migrated_key(key, record)
@@ -293,9 +292,14 @@ def migrate(document):
 def _check_record(where, workflow_id, record):
     """Refuse a record this code did not write rather than guess at it."""
     try:
-        if not isinstance(record.get('runs', 0), int):
+        if not isinstance(record.get('runs', 0), int) or not isinstance(record.get('ledger', []), list) \
+                or not isinstance(record.get('released', []), list):
             raise TypeError
-        for run in [record['run']] + list(record.get('unfinished', [])) + list(record.get('earlier', [])):
+        if 'run' not in record and 'ledger' not in record:
+            raise KeyError('run')
+        ledger.check(record)
+        runs = [record['run']] if record.get('run') is not None else []
+        for run in runs + list(record.get('unfinished', [])) + list(record.get('earlier', [])):
             if not isinstance(run['run_id'], str) or not isinstance(run.get('results', {}), dict):
                 raise TypeError
             parse_timestamp(run['started'])
@@ -321,7 +325,16 @@ def workflow_record(document, workflow_id, where):
     if record is None:
         return None
     _check_record(where, workflow_id, record)
-    return copy.deepcopy(record)
+    return with_ledger(record)
+
+
+def with_ledger(record):
+    """A copy of ``record`` with its ledger: a record of 0.2 (runs in ``unfinished`` and ``earlier``) gets one from them."""
+    record = copy.deepcopy(record)
+    if 'ledger' not in record:
+        record['ledger'], record['released'] = ledger.from_runs(record)
+    record.pop('earlier', None)
+    return record
 
 
 def vcenter_events(document, vcenter, where):
@@ -346,6 +359,11 @@ def start_in(document, workflow_id, threshold, now, new_id, where, tag=None, cri
         if seen is not None:
             # A redelivered event: its run is done or pending, never started twice.
             result.update(proceed=False, duplicate=True, duplicate_of=seen)
+    waiting = (record or {}).get('restore_wait')
+    if waiting and not waiting.get('cancelled') and not waiting.get('done'):
+        # A raise of the workflow, proceeding or not, cancels its waiting restore: the pressure is back.
+        record['restore_wait'] = dict(waiting, cancelled=format_timestamp(now))
+        document['workflows'][workflow_id] = record
     if result['proceed']:
         run = new_run(new_id(), now, tag=tag, criticality=criticality, trigger=trigger, event=event, results=results)
         record = start_record(record, workflow_id, run, now)
@@ -370,7 +388,42 @@ def progress_in(document, workflow_id, run_id, results, now, where, finish=False
     return changed, run, copy.deepcopy(new)
 
 
-def absent_in(document, workflow_id):
-    """`StateFile.absent` on ``document``: the removed record, or None. The seen events stay."""
-    # Removal needs no well-formed record: forgetting is the way out of a malformed one.
-    return document['workflows'].pop(workflow_id, None)
+def absent_in(document, workflow_id, now, where):
+    """`StateFile.absent` on ``document``: ``(removed, kept)``, the record as it was (None: nothing to forget)
+    and what stays of it (its ledger, or None). The seen events stay too."""
+    record = document['workflows'].get(workflow_id)
+    if record is None or (isinstance(record, dict) and 'run' not in record and 'ledger' in record):
+        return None, record
+    try:
+        kept = workflow_record(document, workflow_id, where)
+    except StateFileError:
+        # Removal needs no well-formed record: forgetting is the way out of a malformed one.
+        kept = None
+    del document['workflows'][workflow_id]
+    if kept and (kept['ledger'] or kept.get('released')):
+        kept = {key: kept[key] for key in ('workflow_id', 'runs', 'ledger', 'released', 'restore_wait') if key in kept}
+        kept.update(cancelled=format_timestamp(now), updated=format_timestamp(now))
+        document['workflows'][workflow_id] = kept
+    else:
+        kept = None
+    return record, copy.deepcopy(kept)
+
+
+def release_in(document, workflow_id, report, now, where):
+    """`StateFile.release` on ``document`` (changed in place): ``(changed, record)``; see ledger.release.
+
+    ``report['restore_wait']`` (a dict, or None to clear it) records or ends a waiting restore.
+    """
+    record = workflow_record(document, workflow_id, where)
+    if record is None:
+        return False, None
+    new = copy.deepcopy(record)
+    new['ledger'], new['released'] = ledger.release(record, report, format_timestamp(now))
+    if 'restore_wait' in report:
+        new['restore_wait'] = copy.deepcopy(report['restore_wait'])
+    if new == record:
+        return False, record
+    new['updated'] = format_timestamp(now)
+    document['workflows'][workflow_id] = new
+    return True, copy.deepcopy(new)
+

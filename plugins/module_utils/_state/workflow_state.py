@@ -7,7 +7,11 @@
 
 from __future__ import annotations
 
-STATES = ('started', 'progress', 'finished', 'absent', 'query')
+from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import vcenter_of
+
+STATES = ('started', 'progress', 'finished', 'absent', 'query', 'ledger')
+# How many known workflow ids an unknown one is answered with.
+KNOWN_IDS_SHOWN = 20
 
 
 def start_message(workflow_id, threshold, outcome):
@@ -49,5 +53,19 @@ def run_state(store, params, check_mode):
                                               finish=state == 'finished', check_mode=check_mode)
         return changed, dict(run=run, record=record)
     if state == 'absent':
-        return store.absent(workflow_id, check_mode=check_mode) is not None, dict(record=None)
-    return False, dict(record=store.query(workflow_id))
+        removed, kept = store.absent(workflow_id, check_mode=check_mode)
+        return removed is not None, dict(record=kept)
+    if state == 'ledger':
+        changed, record = store.release(workflow_id, params['results'] or {}, check_mode=check_mode)
+        return changed, dict(record=record)
+    record = store.query(workflow_id)
+    fields = dict(record=record)
+    if record is None:
+        fields['known_ids'] = known_ids(store.workflow_ids(), workflow_id)
+    return False, fields
+
+
+def known_ids(workflow_ids, workflow_id):
+    """The ids of the workflows with a record on the vCenter of ``workflow_id`` (at most KNOWN_IDS_SHOWN), for an unknown one."""
+    vcenter = vcenter_of(workflow_id)
+    return [known for known in workflow_ids if vcenter_of(known) == vcenter][:KNOWN_IDS_SHOWN]

@@ -11,6 +11,10 @@ anything this collection wrote: an event logged by a run that was then
 killed, or whose annotation was already in place, is found there, and one
 that was never logged is not, so a retried or resumed call logs exactly the
 missing ones.
+
+`VmEvents.power_history` reads, the same way, what happened to the power of
+VMs since a time: restore trusts vCenter's own history, not our records, to
+decide whether a VM is still ours.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import datetime
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import vcenter_call
+from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp
 
 try:
     from pyVmomi import vim, vmodl
@@ -29,6 +34,17 @@ except ImportError:
 USER_EVENT = 'GeneralUserEvent'
 # The most events QueryEvents returns in one answer; a VM has far fewer user events than this.
 MAX_EVENTS = 1000
+# The events that say a VM's power changed, or that it was registered anew (another VM under the same moid's name).
+POWER_EVENTS = ('VmPoweredOnEvent', 'DrsVmPoweredOnEvent', 'VmStartingEvent', 'VmPoweredOffEvent', 'VmStoppingEvent',
+                'VmGuestShutdownEvent', 'VmResettingEvent', 'VmGuestRebootEvent', 'VmSuspendedEvent', 'VmGuestStandbyEvent',
+                'VmRegisteredEvent', 'VmRemovedEvent')
+
+
+def event_record(event):
+    """A power event as plain data: ``{key, chain_id, type, created, user, vm}``."""
+    vm = getattr(getattr(event, 'vm', None), 'vm', None)
+    return {'key': event.key, 'chain_id': event.chainId, 'type': type(event).__name__.rpartition('.')[2],
+            'created': format_timestamp(event.createdTime), 'user': event.userName or '', 'vm': getattr(vm, '_moId', None)}
 
 
 def missing(logged, message):
@@ -80,6 +96,30 @@ class VmEvents:
             eventTypeId=[USER_EVENT], maxCount=MAX_EVENTS)
         with vcenter_call('read the events of %s' % moid):
             return [getattr(event, 'message', None) for event in self.manager.QueryEvents(spec) or []]
+
+    def power_history(self, moids, since):
+        """``{moid: [event_record, ...]}`` oldest first: the power events of each VM since ``since`` (aware datetime).
+
+        One QueryEvents for the whole batch; when its answer is full (it may have been cut), one per VM.
+        """
+        wanted = set(moids)
+        events = self._power_events(since, None)
+        if len(events) >= MAX_EVENTS:
+            events = [event for moid in moids for event in self._power_events(since, moid)]
+        result = {moid: [] for moid in moids}
+        for record in sorted((event_record(event) for event in events), key=lambda record: record['key']):
+            # The simulator ignores the time filter; real vCenter applies it.
+            if record['vm'] in wanted and record['created'] >= format_timestamp(since):
+                result[record['vm']].append(record)
+        return result
+
+    def _power_events(self, since, moid):
+        spec = vim.event.EventFilterSpec(eventTypeId=list(POWER_EVENTS), maxCount=MAX_EVENTS,
+                                         time=vim.event.EventFilterSpec.ByTime(beginTime=since))
+        if moid:
+            spec.entity = vim.event.EventFilterSpec.ByEntity(entity=self._vm(moid), recursion='self')
+        with vcenter_call('read the power events of %s' % (moid or 'the VMs')):
+            return list(self.manager.QueryEvents(spec) or [])
 
     def log(self, moids, message):
         """Log ``message`` as a user event on each VM of ``moids``."""

@@ -91,6 +91,8 @@ def test_unset_variables_get_the_role_defaults():
     rendered = substitute_variables(extra_vars, {'event': event()})
     assert rendered.pop('preemption_event') == load(FIXTURE)
     defaults.pop('preemption_event')
+    # The one exception: a restore on clear waits out the threshold unless told not to.
+    assert rendered.pop('preemption_restore_wait') is True and defaults.pop('preemption_restore_wait') is False
     assert rendered == defaults
 
 

@@ -122,9 +122,15 @@ def test_summary_of_skipped_cancelled_and_ignored_runs(red_event):
     dropped = build_plan(request(event=alarm(red_event, 'red', 'green')))
     assert run_summary(dropped, {'status': 'cancelled', 'removed': True})['line'] == (
         "Preemption cluster-cpu-above-80 on vc1.example.com cancelled (alarm 'cluster-cpu-above-80' red -> green): "
-        'its record was removed; nothing powered off.')
-    assert 'its record would be removed' in run_summary(dropped, {'status': 'cancelled', 'removed': True}, check_mode=True)['line']
-    assert 'it had no record' in run_summary(dropped, {'status': 'cancelled', 'removed': False})['line']
+        'its threshold and pending work were forgotten; nothing powered off. No VM of its runs remains off.')
+    assert 'its threshold and pending work would be forgotten' in run_summary(
+        dropped, {'status': 'cancelled', 'removed': True}, check_mode=True)['line']
+    assert 'it had no runs to forget' in run_summary(dropped, {'status': 'cancelled', 'removed': False})['line']
+    kept = [{'item': 'cluster-cpu-above-80/domain-c7@vc1.example.com', 'record': {'ledger': [
+        {'moid': 'vm-1', 'name': 'web «1»', 'run_id': 'r1', 'powered_off': 'T'}, {'moid': 'vm-2', 'name': 'b', 'run_id': 'r1', 'powered_off': 'T'}]}}]
+    assert run_summary(dropped, {'status': 'cancelled', 'removed': True, 'kept': kept})['line'].endswith(
+        'nothing powered off. 2 VMs remain off (its ledger): web «1» (vm-1), b (vm-2); restore them with: ansible-playbook '
+        'vsphere.preemption.restore -e preemption_workflow_id=cluster-cpu-above-80 -e preemption_scope=domain-c7.')
     same = build_plan(request(event=alarm(red_event, 'red', 'red')))
     assert run_summary(same, {'status': 'ignored'})['line'] == (
         "Preemption cluster-cpu-above-80 on vc1.example.com: alarm 'cluster-cpu-above-80' red -> red, nothing to do.")
@@ -144,7 +150,31 @@ def test_status_lines():
         'Workflow wf (scope domain-c7) on vc1: 2 runs, updated T3.',
         'Latest run r2 started T2, finished T3, powered off 2 VMs: batch-1 (vm-58, hard), batch-2 (vm-61, hard), annotated 2, CloudEvent wf-r2 sent.',
         'Unfinished earlier run r1 started T1, NOT finished, powered off 1 VM: batch-1 (vm-58, hard), failed 1: batch-2 (vm-61), annotated 0; '
-        'the next run that proceeds finishes it.']
+        'the next run that proceeds finishes it.',
+        'No VM of its runs is still off.']
+
+
+def test_status_lines_tell_the_ledger_what_left_it_and_why_and_a_waiting_restore():
+    workflow = {'workflow_id': 'wf', 'vcenter': 'vc1', 'state_key': 'wf@vc1'}
+    record = {'runs': 2, 'updated': 'T3', 'cancelled': 'T4',
+              'ledger': [{'moid': 'vm-58', 'name': 'batch-1', 'run_id': 'r2', 'powered_off': 'T2', 'method': 'hard',
+                          'event': {'key': 4711}, 'restoring': None}],
+              'released': [{'moid': 'vm-61', 'name': 'batch-2', 'run_id': 'r2', 'outcome': 'restored', 'reason': None, 'at': 'T5'},
+                           {'moid': 'vm-62', 'name': 'batch-3', 'run_id': 'r1', 'outcome': 'left_alone', 'reason': 'powered on by ops at T3',
+                            'at': 'T5'}],
+              'restore_wait': {'since': 'T5', 'until': 'T6'}}
+    lines = status_lines(workflow, [{'item': 'wf/domain-c7@vc1', 'record': record, 'state_file': '/s'}])
+    assert lines == [
+        'Workflow wf (scope domain-c7) on vc1: 2 runs, updated T3.',
+        'Cancelled at T4: its threshold and pending work forgotten, its ledger kept.',
+        'Still off, 1 VM (its ledger): batch-1 (vm-58), run r2, powered off T2 (hard), vCenter event 4711; restore them with: '
+        'ansible-playbook vsphere.preemption.restore -e preemption_workflow_id=wf -e preemption_scope=domain-c7.',
+        'Restored 1 VM: batch-2 (vm-61) at T5.',
+        'Left alone 1 VM, no longer ours: batch-3 (vm-62), run r1: powered on by ops at T3 (found T5).',
+        'A restore is waiting since T5; it runs at T6 unless the alarm is raised again.']
+    record['restore_wait']['cancelled'] = 'T5.5'
+    assert status_lines(workflow, [{'item': 'wf/domain-c7@vc1', 'record': record, 'state_file': '/s'}])[-1] == (
+        'A restore waited from T5 until T6 and was cancelled at T5.5 by a new raise of the alarm.')
 
 
 # ------------------------------------------------------------------ what the steps did
@@ -197,17 +227,31 @@ def test_work_of_a_plain_run():
     assert done['resumed'] == []
 
 
+T1 = '2021-11-05T13:00:00.000000Z'
+
+
+def off_event(key, created, moid, kind='VmPoweredOffEvent', user='svc'):
+    return {'key': key, 'chain_id': key, 'type': kind, 'created': created, 'user': user, 'vm': moid}
+
+
+def our_event(event):
+    return {name: event[name] for name in ('key', 'chain_id', 'type', 'created', 'user')}
+
+
 def test_work_finishes_killed_runs_first_with_their_own_plan_and_event():
     killed_plan = dict(PLAN['recorded'], reply_to='http://old-sink/', sink='http://old-sink/')
-    killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
+    killed = {'run_id': 'run-1', 'started': T1, 'status': 'running', 'event': None,
               'results': {'plan': killed_plan, 'selected': [A, C], 'powered_off': [dict(A, method='hard')]}}
-    nothing = {'run_id': 'run-0', 'started': 'T0', 'status': 'running', 'event': None, 'results': {}}
+    nothing = {'run_id': 'run-0', 'started': '2021-11-05T12:00:00.000000Z', 'status': 'running', 'event': None, 'results': {}}
+    c_off = off_event(7, '2021-11-05T13:00:01.000000Z', 'vm-3')
+    history = {'events': {'vm-3': [c_off], 'vm-1': [], 'vm-2': []}}
     done = work(started([B], unfinished=[nothing, killed]), {'preempted': [dict(B, method='hard')], 'already_off': [], 'failed_vms': []},
-                {'preempted': [], 'already_off': [C]})
+                {'preempted': [], 'already_off': [C]}, history)
     assert done['resumed'] == ['run-0', 'run-1']
     assert [entry['run_id'] for entry in done['finish']] == ['run-0', 'run-1', 'run-2']
     assert done['finish'][0]['results'] == {'powered_off': [], 'annotated': []}
-    assert done['finish'][1]['results']['powered_off'] == [dict(A, method='hard'), C]
+    # The killed run's power-off of C is proven by vCenter's event, which the ledger keeps.
+    assert done['finish'][1]['results']['powered_off'] == [dict(A, method='hard'), dict(C, event=our_event(c_off))]
     assert done['finish'][1]['results']['finished_by'] == 'run-2'
     # Every owed event goes to the sink of the run that sends it (a sink fixed since is where they belong).
     assert [(entry['url'], entry['sink'], entry['event']['id']) for entry in done['events']] == [
@@ -284,14 +328,42 @@ def test_outcome_of_a_skipped_and_of_a_finished_run():
 
 def test_a_vm_the_new_run_found_on_was_not_powered_off_by_a_killed_run():
     # Killed before it recorded its power-off; the new run found A on and powered it off itself.
-    killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
+    killed = {'run_id': 'run-1', 'started': T1, 'status': 'running', 'event': None,
               'results': {'plan': PLAN['recorded'], 'selected': [A, C]}}
     start = started([A], unfinished=[killed])
     power = {'preempted': [dict(A, method='hard')], 'already_off': [], 'failed_vms': []}
     assert probe_moids(start, power) == ['vm-3']
-    done = work(start, power, {'preempted': [], 'already_off': [A, C]})
-    assert done['finish'][0]['results']['powered_off'] == [C]
+    c_off = off_event(7, '2021-11-05T13:00:01.000000Z', 'vm-3')
+    done = work(start, power, {'preempted': [], 'already_off': [A, C]}, {'events': {'vm-3': [c_off]}})
+    assert done['finish'][0]['results']['powered_off'] == [dict(C, event=our_event(c_off))]
     assert done['finish'][1]['results']['powered_off'] == [dict(A, method='hard')]
+
+
+def test_a_killed_runs_vm_someone_else_powered_off_is_not_annotated():
+    plan = dict(PLAN['recorded'], notice_period=60)
+    killed = {'run_id': 'run-1', 'started': T1, 'status': 'running', 'event': None,
+              'results': {'plan': plan, 'selected': [A, B, C]}}
+    # A: powered off during the notice (not by the run); B: powered off after it, then on and off again; C: the run's.
+    history = {'events': {
+        'vm-1': [off_event(5, '2021-11-05T13:00:30.000000Z', 'vm-1', user='admin')],
+        'vm-2': [off_event(6, '2021-11-05T13:01:01.000000Z', 'vm-2'), off_event(8, '2021-11-05T13:01:05.000000Z', 'vm-2', 'VmPoweredOnEvent', 'admin'),
+                 off_event(9, '2021-11-05T13:01:09.000000Z', 'vm-2', user='admin')],
+        'vm-3': [off_event(7, '2021-11-05T13:01:02.000000Z', 'vm-3')]}}
+    done = work(started([], unfinished=[killed]), {'skipped': True}, {'preempted': [], 'already_off': [A, B, C]}, history)
+    [finish] = [entry for entry in done['finish'] if entry['run_id'] == 'run-1']
+    assert [vm['moid'] for vm in finish['results']['powered_off']] == ['vm-3']
+    assert [group['vms'] for group in done['annotations']] == [['vm-3']]
+    assert finish['results']['not_ours'] == [
+        dict(A, reason='powered off by admin at 2021-11-05T13:00:30.000000Z, before the notice of run run-1 ended'),
+        dict(B, reason='VmPoweredOnEvent by admin at 2021-11-05T13:01:05.000000Z')]
+
+
+def test_a_killed_run_stays_unfinished_while_the_power_events_cannot_be_read():
+    killed = {'run_id': 'run-1', 'started': T1, 'status': 'running', 'event': None,
+              'results': {'plan': PLAN['recorded'], 'selected': [C]}}
+    done = work(started([], unfinished=[killed]), {'skipped': True}, {'preempted': [], 'already_off': [C]},
+                {'failed': True, 'msg': 'down', 'retryable': True})
+    assert [entry['run_id'] for entry in done['finish']] == ['run-2'] and done['annotations'] == []
 
 
 def test_a_probe_that_could_not_read_leaves_earlier_runs_unfinished_and_fails_this_runs_vms():

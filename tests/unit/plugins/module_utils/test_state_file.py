@@ -142,7 +142,7 @@ def test_started_records_a_run_and_skips_inside_the_threshold(state, clock):
         'run_id': 'run-1', 'status': RUNNING, 'started': '2021-11-05T13:02:34.437444Z', 'finished': None,
         'tag': 'preemptible', 'criticality': 'HIGH', 'trigger': 'eda', 'event': {'id': 'e1'}, 'results': {},
     }
-    assert on_disk(state) == {'version': 2, 'workflows': {'wf': first['record']}}
+    assert on_disk(state) == {'version': 3, 'workflows': {'wf': first['record']}}
     assert first['record']['runs'] == 1
 
     state.finished('wf', 'run-1', {'powered_off': []})
@@ -207,8 +207,8 @@ def test_pending_outside_the_threshold_proceeds_and_keeps_the_old_run(state, clo
     assert run['status'] == FINISHED
     assert record['unfinished'] == []
     assert record['run']['run_id'] == 'run-2' and record['run']['status'] == RUNNING
-    # Its VM is still off: it is kept among the earlier runs, where a restore finds it.
-    assert record['earlier'] == [run]
+    # Its VM is still off: it stays in the ledger, where a restore finds it.
+    assert [(entry['moid'], entry['run_id'], entry['annotated']) for entry in record['ledger']] == [('vm-1', 'run-1', True)]
 
 
 def test_a_finished_current_run_still_reports_an_older_unfinished_one(state, clock):
@@ -255,16 +255,16 @@ def test_progress_names_a_wrong_run_id(state):
 def test_absent_forgets_one_workflow(state):
     state.started('a', 60)
     state.started('b', 60)
-    removed = state.absent('a')
-    assert removed['run']['run_id'] == 'run-1'
+    removed, kept = state.absent('a')
+    assert removed['run']['run_id'] == 'run-1' and kept is None
     assert list(on_disk(state)['workflows']) == ['b']
-    assert state.absent('a') is None
+    assert state.absent('a') == (None, None)
     assert state.query('a') is None
     assert state.query('b')['workflow_id'] == 'b'
 
 
 def test_absent_and_query_on_a_missing_file_touch_nothing(state):
-    assert state.absent('wf') is None
+    assert state.absent('wf') == (None, None)
     assert state.query('wf') is None
     assert not os.path.exists(os.path.dirname(state.path))
 
@@ -281,7 +281,7 @@ def test_check_mode_writes_nothing(state, clock):
     assert state.started('wf', 60, check_mode=True)['proceed'] is True
     assert state.progress('wf', 'run-2', {'annotated': ['vm-1']}, check_mode=True)[0] is True
     assert state.finished('wf', 'run-2', {}, check_mode=True)[0] is True
-    assert state.absent('wf', check_mode=True)['workflow_id'] == 'wf'
+    assert state.absent('wf', check_mode=True)[0]['workflow_id'] == 'wf'
     assert on_disk(state) == before
 
 
@@ -308,7 +308,7 @@ def test_an_event_starts_its_workflow_once_whatever_the_threshold(state, clock):
 
 def test_a_forgotten_workflow_still_knows_its_events(state, clock):
     state.started('wf@vc1', 60, event_id='e1')
-    assert state.absent('wf@vc1')['run']['run_id'] == 'run-1'
+    assert state.absent('wf@vc1')[0]['run']['run_id'] == 'run-1'
     again = state.started('wf@vc1', 60, event_id='e1')
     assert (again['proceed'], again['duplicate'], again['record']) == (False, True, None)
     assert again['last_started'] is None
@@ -502,7 +502,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(state, clock, 
     (b'{"version": 1, "workflows": {', r'is not valid JSON \(Expecting'),
     (b'[1, 2]', r'is not a vsphere.preemption state file'),
     (b'{"version": 1}', r'is not a vsphere.preemption state file'),
-    (b'{"version": 3, "workflows": {}}', r'has version 3; this collection reads version 2 or older'),
+    (b'{"version": 4, "workflows": {}}', r'has version 4; this collection reads version 3 or older'),
     (b'{"workflows": {}}', r'has version None'),
     (b'\xff\xfe{}', r'is not UTF-8 text'),
 ])
@@ -525,7 +525,7 @@ def test_a_malformed_record_blocks_only_its_workflow(state):
     with pytest.raises(StateFileError, match=r"^The record of workflow 'bad' in the state file .* is malformed; .*state: absent"):
         state.started('bad', 60)
     assert state.query('good')['run']['run_id'] == 'run-1'
-    assert state.absent('bad') is not None
+    assert state.absent('bad')[0] is not None
     assert sorted(on_disk(state)['workflows']) == ['good']
 
 
@@ -604,22 +604,6 @@ def test_ten_concurrent_processes_exactly_one_proceeds(tmp_path):
 
 # ---------------------------------------------------------------- runs kept for a restore
 
-def test_a_finished_run_with_vms_to_restore_is_kept_in_earlier_and_can_be_updated():
-    first = state_records.new_run('r1', T0, results={'powered_off': [{'moid': 'vm-1'}]})
-    first['status'] = state_records.FINISHED
-    record = {'workflow_id': 'wf', 'run': first, 'unfinished': [], 'runs': 1, 'updated': format_timestamp(T0)}
-    second = state_records.start_record(record, 'wf', state_records.new_run('r2', T0), T0)
-    assert [run['run_id'] for run in second['earlier']] == ['r1']
-    updated, run = state_records.update_run(second, 'r1', {'restored': [{'moid': 'vm-1'}]}, T0)
-    assert run['results']['restored'] == [{'moid': 'vm-1'}]
-    assert updated['earlier'][0]['results']['restored'] == [{'moid': 'vm-1'}]
-    # Restored, it is not kept when the next run replaces it.
-    done = state_records.new_run('r3', T0, results={'powered_off': [{'moid': 'vm-2'}], 'restored': [{'moid': 'vm-2'}]})
-    done['status'] = state_records.FINISHED
-    third = state_records.start_record(dict(updated, run=done, earlier=[]), 'wf', state_records.new_run('r4', T0), T0)
-    assert 'earlier' not in third
-
-
 def _start_event(path, barrier, results):
     barrier.wait()
     results.put(StateFile(path).started('wf@vc', 0, event_id='e1')['proceed'])
@@ -654,4 +638,4 @@ def test_a_0_1_file_is_migrated_to_a_workflow_per_alarm_and_scope(state):
     skipped = state.started('cpu/domain-c7@vc', 60)
     assert skipped['proceed'] is False and skipped['pending']['results']['powered_off'] == [{'moid': 'vm-1'}]
     state.finished('cpu/domain-c7@vc', skipped['pending']['run_id'], {})
-    assert sorted(on_disk(state)['workflows']) == ['cpu/domain-c7@vc', 'manual@vc'] and on_disk(state)['version'] == 2
+    assert sorted(on_disk(state)['workflows']) == ['cpu/domain-c7@vc', 'manual@vc'] and on_disk(state)['version'] == 3
