@@ -17,7 +17,7 @@ LINK := $(COLLECTIONS)/ansible_collections/vsphere/preemption
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all demo test pytest sanity lint docs docs-lint changelog-lint galaxy-import build bench setup vcsim clean
+.PHONY: all demo test pytest test-newest sanity lint docs docs-lint changelog-lint galaxy-import build bench setup vcsim clean
 
 all: test
 
@@ -33,19 +33,41 @@ $(LINK):
 	ln -sfn ../../../.. $(LINK)
 
 vcsim: setup
-	$(BIN)/python tests/vcsim/harness.py build
+	$(BIN)/python tests/support/vcsim/harness.py build
 
 demo: setup vcsim
 	$(BIN)/python tools/demo.py
 
 # The quick gates first, then the suites; `docs` last proves the HTML documentation builds.
-test: docs-lint changelog-lint pytest sanity lint galaxy-import docs
+test: docs-lint changelog-lint pytest test-newest sanity lint galaxy-import docs
 
 # Two workers (pytest-xdist), each taking whole test files, so a module's simulator and fixtures stay in one
 # process. PYTEST_WORKERS=0 runs the suite in this process, one test at a time.
+# In random order (pytest-randomly), so that no test leans on what another left behind. The run's first lines
+# say "Using --randomly-seed=N": `make pytest PYTEST_SEED=N` runs the suite in that order again. A file's order
+# depends on N alone (not on the worker or the other files), so
+# `.venv/bin/python -m pytest -p randomly --randomly-seed=N tests/functional/test_x.py` replays one file.
 PYTEST_WORKERS ?= 2
+PYTEST_SEED ?= default
 pytest: setup vcsim
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/unit tests/functional
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -p randomly --randomly-seed=$(PYTEST_SEED) tests/unit tests/functional
+
+# The smoke leg on the newest Ansible: ansible-core 2.21 (what the `ansible` 14 package ships) needs Python 3.12,
+# which pyenv provides here (NEWEST_PYTHON to point elsewhere). Its own virtualenv from requirements-newest.txt; the
+# playbook, restore and rulebook paths (a few minutes on an idle machine).
+NEWEST_PYTHON ?= $(shell pyenv prefix 3.12 2>/dev/null || echo /usr)/bin/python3.12
+NEWEST_VENV := $(BUILD)/venv-newest
+SMOKE_TESTS := tests/functional/test_role_preempt.py tests/functional/test_restore.py \
+	tests/functional/test_rulebook.py::test_alarms_preempt_and_cancel_on_the_simulator
+
+$(NEWEST_VENV)/bin/.installed: requirements.txt requirements-newest.txt
+	$(NEWEST_PYTHON) -m venv $(NEWEST_VENV)
+	$(NEWEST_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-newest.txt
+	touch $@
+
+test-newest: $(NEWEST_VENV)/bin/.installed $(LINK) vcsim
+	$(NEWEST_VENV)/bin/python -c 'import ansible, sys; assert sys.version_info[:2] == (3, 12) and ansible.__version__.startswith("2.21."), (sys.version, ansible.__version__)'
+	$(NEWEST_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(SMOKE_TESTS)
 
 sanity: setup
 	VENV_BIN=$(BIN) tools/sanity.sh
@@ -83,4 +105,4 @@ bench: setup vcsim
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(BUILD) tests/output
+	rm -rf $(BUILD) tests/output $(NEWEST_VENV)

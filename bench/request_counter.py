@@ -42,6 +42,7 @@ import urllib.parse
 DEFAULT_LATENCY_MS = 15
 DEFAULT_LOGIN_LATENCY_MS = 300
 LOGIN_REQUESTS = ('SOAP Login', 'HTTP POST /api/session', 'HTTP POST /rest/com/vmware/cis/session')
+LOGOUT_REQUESTS = ('SOAP Logout', 'HTTP DELETE /api/session', 'HTTP DELETE /rest/com/vmware/cis/session')
 
 _SOAP_METHOD_RE = re.compile(rb'<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?([A-Za-z_][\w]*)')
 _MOID_IN_PATH_RE = re.compile(r'/id:[^/?]+')
@@ -64,7 +65,7 @@ def request_name(method: str, target: str, body: bytes) -> str:
 
 
 class RequestCounter:
-    """A loopback TLS proxy in front of a started ``tests.vcsim.harness.Simulator`` that counts requests."""
+    """A loopback TLS proxy in front of a started ``tests.support.vcsim.harness.Simulator`` that counts requests."""
 
     def __init__(self, sim, latency_ms: float = 0, login_latency_ms: float = 0):
         self.upstream_host = sim.host
@@ -99,6 +100,17 @@ class RequestCounter:
         """SOAP and REST logins since the last reset."""
         with self._lock:
             return sum(1 for call in self._calls if call in LOGIN_REQUESTS)
+
+    @property
+    def logouts(self) -> int:
+        """SOAP and REST logouts since the last reset: a run that closes what it opened has as many as logins."""
+        with self._lock:
+            return sum(1 for call in self._calls if call in LOGOUT_REQUESTS)
+
+    def counts(self) -> dict:
+        """Requests, connections, logins and logouts since the last reset, and the requests by name."""
+        return {'total': len(self.calls), 'connections': self.connections, 'logins': self.logins, 'logouts': self.logouts,
+                'by_request': self.summary()}
 
     @property
     def connections(self) -> int:

@@ -3,10 +3,10 @@
 """Shared pytest fixtures: a vCenter simulator per test module.
 
 Fixtures
-    vcsim_binary  (session)  path of the vcsim binary, built once from tests/vcsim/main.go if needed
-    vcsim         (module)   a started tests.vcsim.harness.Simulator, stopped after the module
-    vcenter       (module)   a tests.vcsim.harness.VCenterClient connected to ``vcsim``
-    postgres_server, postgres_url   a real PostgreSQL (tests/postgres/fixtures.py)
+    vcsim_binary  (session)  path of the vcsim binary, built once from tests/support/vcsim/main.go if needed
+    vcsim         (module)   a started tests.support.vcsim.harness.Simulator, stopped after the module
+    vcenter       (module)   a tests.support.vcsim.harness.VCenterClient connected to ``vcsim``
+    postgres_server, postgres_url   a real PostgreSQL (tests/support/postgres/fixtures.py)
     umask_022     (function) the process umask set to 022 (inherited by commands the test starts), so a file
                              mode of 0600 is the code's doing, not the umask's
 
@@ -29,11 +29,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.process_umask import umask  # noqa: E402
-from tests.vcsim import harness  # noqa: E402
+from tests.support.process_umask import umask  # noqa: E402
+from tests.support.vcsim import harness  # noqa: E402
 
 # The PostgreSQL fixtures (postgres_server, postgres_url) for the state-backend suites.
-pytest_plugins = ('tests.postgres.fixtures',)
+pytest_plugins = ('tests.support.postgres.fixtures',)
 
 
 def pytest_configure(config):
@@ -43,7 +43,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope='session')
 def vcsim_binary() -> str:
-    """The vcsim to run ($VCSIM, a vcsim on PATH, or our build of tests/vcsim/main.go), built at most once."""
+    """The vcsim to run ($VCSIM, a vcsim on PATH, or our build of tests/support/vcsim/main.go), built at most once."""
     return harness.vcsim_binary()
 
 

@@ -32,9 +32,9 @@ import uuid
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from tests.functional.ansible_cli import BIN, ansible_env  # noqa: E402
-from tests.functional.event_receiver import EventReceiver  # noqa: E402
-from tests.vcsim.harness import Simulator, VCenterClient  # noqa: E402
+from tests.support.ansible_cli import BIN, ansible_env  # noqa: E402
+from tests.support.event_receiver import EventReceiver  # noqa: E402
+from tests.support.vcsim.harness import Simulator, VCenterClient  # noqa: E402
 
 FIXTURE = os.path.join(REPO, 'tests', 'fixtures', 'veba-alarm-red.json')
 FIELD = 'com.vmware.workflows.vsphere.preemption'

@@ -47,6 +47,14 @@ options:
       - If not set, the environment variable E(VMWARE_VALIDATE_CERTS) is used.
     type: bool
     default: true
+  session:
+    description:
+      - The sessions of the run, as returned by M(vsphere.preemption.vcenter_session) (RV(vsphere.preemption.vcenter_session#module:session)).
+        The module then logs in no more; without it, the module logs in with O(password) and logs out at its end.
+      - Where vCenter expired or terminated that session, the module logs in once with O(password), works on that
+        session, logs it out at its end, and returns C(session_renewed=true).
+      - An opaque string and a secret, never logged or returned. Must belong to the same O(hostname) and O(port).
+    type: str
 notes:
   - Connection options can be set once for every module of the collection with
     C(module_defaults) and the action group C(group/vsphere.preemption.vcenter).

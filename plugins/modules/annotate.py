@@ -148,8 +148,7 @@ retryable:
   sample: false
 '''
 
-from ansible.module_utils.basic import missing_required_lib
-
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import run_module
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import (
     DEFAULT_KEY,
     CustomAttributes,
@@ -159,12 +158,13 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes 
     plan_changes,
     unique,
 )
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect, soap_text
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import soap_text
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.events import VmEvents, missing
+
+
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
 
 
 def argument_spec():
@@ -180,18 +180,28 @@ def argument_spec():
     return spec
 
 
-def log_events(service_instance, moids, message, check_mode):
+def check(params):
+    """Reject the first invalid option value before vCenter is touched."""
+    unique(params['vms'])
+    encode_value(params['value'])
+    if not 1 <= params['parallel'] <= MAX_PARALLEL:
+        raise VCenterError('parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel']))
+    if not params['key'].strip():
+        raise VCenterError('key must be the name of a custom attribute, not an empty string.')
+
+
+def log_events(content, moids, message, check_mode):
     """Log ``message`` on the VMs of ``moids`` that do not have it yet; return their moids."""
-    events = VmEvents(service_instance.RetrieveContent())
+    events = VmEvents(content)
     to_log = missing(events.logged(moids), message)
     if not check_mode:
         events.log(to_log, message)
     return to_log
 
 
-def annotate(service_instance, moids, key, value, create_field, check_mode, parallel=1):
+def annotate(content, moids, key, value, create_field, check_mode, parallel=1):
     """Read, compare, write; returns the result fields and the per-VM values before."""
-    attributes = CustomAttributes(service_instance)
+    attributes = CustomAttributes(content)
     field = attributes.field(key)
     field_created = False
     if field is None:
@@ -208,35 +218,26 @@ def annotate(service_instance, moids, key, value, create_field, check_mode, para
     return dict(changed_vms=changed, unchanged_vms=unchanged, field_created=field_created), current
 
 
-def main():
-    module = PreemptionModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if PYVMOMI_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
+def work(module, vcenter):
     params = module.params
-    try:
-        moids = unique(params['vms'])
-        # Names may hold what XML, hence vCenter, refuses: written escaped, never a stuck run.
-        value = soap_text(encode_value(params['value']))
-        if not 1 <= params['parallel'] <= MAX_PARALLEL:
-            raise VCenterError('parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel']), retryable=False)
-        if not params['key'].strip():
-            raise VCenterError('key must be the name of a custom attribute, not an empty string.')
-        message = soap_text(params['vcenter_event']) if params['vcenter_event'] else None
-        if not moids and not params['create_field']:
-            module.exit_json(changed=False, value=value, changed_vms=[], unchanged_vms=[], field_created=False, events_logged=[])
-        service_instance = connect(pool_size=params['parallel'], **connection_params(params))
-        try:
-            result, current = annotate(service_instance, moids, params['key'], value, params['create_field'], module.check_mode,
-                                       parallel=params['parallel'])
-            result['events_logged'] = log_events(service_instance, moids, message, module.check_mode) if message and moids else []
-        finally:
-            disconnect(service_instance)
-    except VCenterError as exc:
-        module.fail_json(msg=str(exc), retryable=exc.retryable)
+    moids = unique(params['vms'])
+    # Names may hold what XML, hence vCenter, refuses: written escaped, never a stuck run.
+    value = soap_text(encode_value(params['value']))
+    message = soap_text(params['vcenter_event']) if params['vcenter_event'] else None
+    if not moids and not params['create_field']:
+        return dict(changed=False, value=value, changed_vms=[], unchanged_vms=[], field_created=False, events_logged=[])
+    content = vcenter.content()
+    result, current = annotate(content, moids, params['key'], value, params['create_field'], module.check_mode,
+                               parallel=params['parallel'])
+    result['events_logged'] = log_events(content, moids, message, module.check_mode) if message and moids else []
     if module._diff:
         result['diff'] = diff_entries(current, value, result['changed_vms'], params['key'])
     changed = bool(result['changed_vms'] or result['events_logged']) or result['field_created']
-    module.exit_json(changed=changed, value=value, **result)
+    return dict(result, changed=changed, value=value)
+
+
+def main():
+    run_module(argument_spec(), check, work)
 
 
 if __name__ == '__main__':

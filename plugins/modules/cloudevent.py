@@ -17,15 +17,13 @@ description:
   - Any answer other than 2xx fails the task with the HTTP status and the start of the response body,
     so C(retries)/C(until) can retry. Keep O(id) stable across retries so the receiver can deduplicate.
   - Check mode sends nothing and returns the event that would be sent.
+  - An action plugin; it runs inside C(ansible-playbook) on the controller, whatever the task's host, with no module
+    process of its own (the POST is made from the controller anyway).
 author: vsphere.preemption contributors (@vsphere-preemption)
 options:
   url:
     description:
       - The sink, an V(http://) or V(https://) URL.
-      - Its user info and query values (a token) are never shown; messages name it with them replaced by C(***).
-      - A redirect (HTTP 3xx) is not followed. It fails the task, naming the status and the host it points to, and
-        is not retryable (requests would turn the POST into a GET without the event, or re-send the event and
-        O(headers) to another host).
     type: str
     required: true
   type:
@@ -63,10 +61,8 @@ options:
   mode:
     description:
       - The CloudEvents HTTP content mode.
-      - V(binary) puts the attributes in C(ce-*) headers and the data in the body. Header values are
-        percent-encoded as the CloudEvents HTTP binding (section 3.1.3.2) says, so any text travels (spaces, C(%),
-        quotes, newlines, emoji); a receiver on a current CloudEvents SDK reads the same values in both modes.
-        An event whose headers would pass 8 KiB, which many HTTP servers refuse, is sent in structured mode.
+      - V(binary) puts the attributes in C(ce-*) headers and the data in the body.
+        Attribute values must then be printable ASCII without C(%).
       - V(structured) sends the whole event as one C(application/cloudevents+json) document.
     type: str
     choices: [binary, structured]
@@ -89,7 +85,7 @@ options:
     type: bool
     default: true
 notes:
-  - Uses the C(cloudevents) and C(requests) Python libraries on the host that runs the module.
+  - Uses the C(cloudevents) and C(requests) Python libraries of the controller.
 seealso:
   - module: vsphere.preemption.annotate
   - name: CloudEvents HTTP protocol binding
@@ -158,72 +154,3 @@ retryable:
   type: bool
   sample: true
 '''
-
-from ansible.module_utils.basic import missing_required_lib
-
-from ansible_collections.vsphere.preemption.plugins.module_utils._cloudevent.sender import (
-    CLOUDEVENTS_IMPORT_ERROR,
-    DEFAULT_SOURCE,
-    DEFAULT_TYPE,
-    MODES,
-    REQUESTS_IMPORT_ERROR,
-    CloudEventError,
-    DeliveryError,
-    build_event,
-    encode_event,
-    send_event,
-    validate_headers,
-    validate_url,
-)
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
-from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import url_secrets
-
-
-def argument_spec():
-    return dict(
-        url=dict(type='str', required=True),
-        type=dict(type='str', default=DEFAULT_TYPE),
-        source=dict(type='str', default=DEFAULT_SOURCE),
-        id=dict(type='str'),
-        subject=dict(type='str'),
-        data=dict(type='dict'),
-        extensions=dict(type='dict'),
-        mode=dict(type='str', choices=list(MODES), default='binary'),
-        headers=dict(type='dict', no_log=True),
-        timeout=dict(type='float', default=10),
-        validate_certs=dict(type='bool', default=True),
-    )
-
-
-def main():
-    module = PreemptionModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if CLOUDEVENTS_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('cloudevents'), exception=CLOUDEVENTS_IMPORT_ERROR, status=None)
-    if REQUESTS_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR, status=None)
-    params = module.params
-    # The URL's user info and query values (a token) are masked wherever Ansible would show them, its invocation too.
-    module.no_log_values.update(url_secrets(params['url']))
-    try:
-        validate_url(params['url'])
-        if params['timeout'] <= 0:
-            raise CloudEventError('timeout must be a positive number of seconds, not %s.' % params['timeout'])
-        validate_headers(params['headers'])
-        event = build_event(event_type=params['type'], source=params['source'], event_id=params['id'] or None,
-                            subject=params['subject'] or None, data=params['data'], extensions=params['extensions'])
-        # Encoding now rejects what could not be sent, in check mode too.
-        encode_event(event, params['mode'])
-    except CloudEventError as exc:
-        module.fail_json(msg=str(exc), status=None)
-    if module.check_mode:
-        module.exit_json(changed=True, event=event, status=None)
-    try:
-        status = send_event(params['url'], event, mode=params['mode'], headers=params['headers'],
-                            timeout=params['timeout'], validate_certs=params['validate_certs'])
-    except DeliveryError as exc:
-        module.fail_json(msg=str(exc), event=event, status=exc.status, retryable=exc.retryable)
-    module.exit_json(changed=True, event=event, status=status)
-
-
-if __name__ == '__main__':
-    main()

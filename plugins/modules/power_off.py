@@ -230,15 +230,13 @@ retryable:
   sample: false
 '''
 
-from ansible.module_utils.basic import missing_required_lib
-
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import StepFailed, run_module
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.notice import GuestInfo, give_notice, notice_error
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_off import MODES, PowerOffEngine, VSpherePowerOps
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
+
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
 
 
 def argument_spec():
@@ -254,17 +252,19 @@ def argument_spec():
     return spec
 
 
-def input_error(params):
-    """The message for the first invalid option value, or None."""
+def check(params):
+    """Reject the first invalid option value before vCenter is touched."""
     if not params['vms']:
-        return 'vms must list at least one VM moid.'
+        raise VCenterError('vms must list at least one VM moid.')
     if any(not (moid or '').strip() for moid in params['vms']):
-        return 'vms must not contain empty moids.'
+        raise VCenterError('vms must not contain empty moids.')
     if params['grace_period'] < 0:
-        return 'grace_period must be 0 or more seconds, not %d.' % params['grace_period']
+        raise VCenterError('grace_period must be 0 or more seconds, not %d.' % params['grace_period'])
     if not 1 <= params['parallel'] <= MAX_PARALLEL:
-        return 'parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel'])
-    return notice_error(params['notice'] or {}, params['notice_period'])
+        raise VCenterError('parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel']))
+    problem = notice_error(params['notice'] or {}, params['notice_period'])
+    if problem:
+        raise VCenterError(problem)
 
 
 def failure_message(failed, count):
@@ -272,29 +272,16 @@ def failure_message(failed, count):
     return 'Could not power off %d of %d VMs: %s' % (len(failed), count, details)
 
 
-def main():
-    module = PreemptionModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if PYVMOMI_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
+def work(module, vcenter):
     params = module.params
-    problem = input_error(params)
-    if problem:
-        module.fail_json(msg=problem)
     moids = [moid.strip() for moid in params['vms']]
-    try:
-        service_instance = connect(pool_size=params['parallel'], **connection_params(params))
-        try:
-            content = service_instance.RetrieveContent()
-            notice, unnoticed = None, {}
-            if params['notice_period'] or params['notice'] is not None:
-                notice, unnoticed = give_notice(GuestInfo(content, parallel=params['parallel']), moids, params['notice'] or {},
-                                                params['notice_period'], check_mode=module.check_mode)
-            engine = PowerOffEngine(VSpherePowerOps(content), parallel=params['parallel'], grace_period=params['grace_period'])
-            result = engine.run([moid for moid in moids if moid not in unnoticed], params['mode'], check_mode=module.check_mode)
-        finally:
-            disconnect(service_instance)
-    except VCenterError as exc:
-        module.fail_json(msg=str(exc), retryable=exc.retryable)
+    content = vcenter.content()
+    notice, unnoticed = None, {}
+    if params['notice_period'] or params['notice'] is not None:
+        notice, unnoticed = give_notice(GuestInfo(content, parallel=params['parallel']), moids, params['notice'] or {},
+                                        params['notice_period'], check_mode=module.check_mode)
+    engine = PowerOffEngine(VSpherePowerOps(content), parallel=params['parallel'], grace_period=params['grace_period'])
+    result = engine.run([moid for moid in moids if moid not in unnoticed], params['mode'], check_mode=module.check_mode)
     # A VM that did not get its notice is not powered off: it is failed, so that a retry gives it the notice.
     result['failed'] = [dict(moid=moid, name=unnoticed[moid]['name'], msg=unnoticed[moid]['msg'])
                         for moid in dict.fromkeys(moids) if moid in unnoticed] + result['failed']
@@ -304,9 +291,12 @@ def main():
     if result['failed']:
         # fail_json sets `failed` to true (ansible-core would anyway), so the list travels as failed_vms.
         # Another attempt is worth it while it may still power off one of them.
-        module.fail_json(msg=failure_message(result['failed'], len(set(moids))), changed=changed,
-                         retryable=result['retryable'], **lists)
-    module.exit_json(changed=changed, failed=result['failed'], **lists)
+        raise StepFailed(failure_message(result['failed'], len(set(moids))), retryable=result['retryable'], changed=changed, **lists)
+    return dict(changed=changed, failed=result['failed'], **lists)
+
+
+def main():
+    run_module(argument_spec(), check, work)
 
 
 if __name__ == '__main__':

@@ -151,14 +151,12 @@ retryable:
   sample: false
 '''
 
-from ansible.module_utils.basic import missing_required_lib
-
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import StepFailed, run_module
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_on import PowerOnEngine, VSpherePowerOnOps
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
+
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
 
 
 def argument_spec():
@@ -171,15 +169,14 @@ def argument_spec():
     return spec
 
 
-def input_error(params):
-    """The message for the first invalid option value, or None."""
+def check(params):
+    """Reject the first invalid option value before vCenter is touched."""
     if not params['vms']:
-        return 'vms must list at least one VM moid.'
+        raise VCenterError('vms must list at least one VM moid.')
     if any(not (moid or '').strip() for moid in params['vms']):
-        return 'vms must not contain empty moids.'
+        raise VCenterError('vms must not contain empty moids.')
     if not 1 <= params['parallel'] <= MAX_PARALLEL:
-        return 'parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel'])
-    return None
+        raise VCenterError('parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel']))
 
 
 def failure_message(failed, count):
@@ -187,33 +184,22 @@ def failure_message(failed, count):
     return 'Could not power on %d of %d VMs: %s' % (len(failed), count, details)
 
 
-def main():
-    module = PreemptionModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if PYVMOMI_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
+def work(module, vcenter):
     params = module.params
-    problem = input_error(params)
-    if problem:
-        module.fail_json(msg=problem)
     moids = [moid.strip() for moid in params['vms']]
-    try:
-        service_instance = connect(**connection_params(params))
-        try:
-            ops = VSpherePowerOnOps(service_instance.RetrieveContent(), parallel=params['parallel'])
-            engine = PowerOnEngine(ops, parallel=params['parallel'])
-            result = engine.run(moids, clear_notice=params['clear_notice'], check_mode=module.check_mode)
-        finally:
-            disconnect(service_instance)
-    except VCenterError as exc:
-        module.fail_json(msg=str(exc), retryable=exc.retryable)
+    engine = PowerOnEngine(VSpherePowerOnOps(vcenter.content(), parallel=params['parallel']), parallel=params['parallel'])
+    result = engine.run(moids, clear_notice=params['clear_notice'], check_mode=module.check_mode)
     changed = bool(result['powered_on'] or result['notice_cleared'])
     lists = dict(powered_on=result['powered_on'], already_on=result['already_on'], failed_vms=result['failed'],
                  notice_cleared=result['notice_cleared'])
     if result['failed']:
         # fail_json sets `failed` to true (ansible-core would anyway), so the list travels as failed_vms.
-        module.fail_json(msg=failure_message(result['failed'], len(set(moids))), changed=changed,
-                         retryable=result['retryable'], **lists)
-    module.exit_json(changed=changed, failed=result['failed'], **lists)
+        raise StepFailed(failure_message(result['failed'], len(set(moids))), retryable=result['retryable'], changed=changed, **lists)
+    return dict(changed=changed, failed=result['failed'], **lists)
+
+
+def main():
+    run_module(argument_spec(), check, work)
 
 
 if __name__ == '__main__':

@@ -56,11 +56,15 @@ options:
     choices: [poweredOn, poweredOff, suspended]
   scope:
     description:
-      - Managed object id of a cluster, host, resource pool, vApp, folder or datacenter
-        (for example V(domain-c7), V(host-12), V(resgroup-9), V(group-v4), V(datacenter-3)).
+      - A cluster, host, resource pool, vApp, folder or datacenter, by managed object id
+        (for example V(domain-c7), V(host-12), V(resgroup-9), V(group-v4), V(datacenter-3)), by name
+        (V(compute-01)) or by inventory path, as vCenter writes it (V(/DC1/host/compute-01)) or as the vSphere Client
+        shows it (V(DC1/compute-01)).
       - Only VMs under it are returned. A VM is under a cluster when it runs on one of the cluster's hosts
         or lives in one of its resource pools; under a folder or datacenter when it is in it at any depth.
-      - A moid that does not exist in vCenter is an error.
+      - A name or path is looked up among the containers of vCenter (one PropertyCollector call, never over the VMs).
+        A name that several objects carry is an error listing each with its path and moid; one that none carries is an
+        error suggesting the nearest names.
     type: str
   limit:
     description:
@@ -248,6 +252,11 @@ capacity:
     frees: {cpu_mhz: 15600, memory_mb: 24576}
     shortfall: {cpu_mhz: 0, memory_mb: 0}
     usage_after: {cpu_mhz: 61680, memory_mb: 176424}
+scope:
+  description: The managed object id of O(scope), looked up when O(scope) is a name or path.
+  returned: when O(scope) is set
+  type: str
+  sample: domain-c7
 tag_id:
   description: The id of the tag whose VMs were listed; hand it back through O(tag_id) to save the lookup next time.
   returned: success
@@ -299,18 +308,15 @@ retryable:
   sample: false
 '''
 
-from ansible.module_utils.basic import missing_required_lib
-
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import run_module
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
+from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import capacity
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import CustomAttributes, missing_field_message
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
-from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import REQUESTS_IMPORT_ERROR, VCenterRest
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.scope_names import resolve_scope
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import inventory, inventory_with_usage, scope_type
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.selection import POWER_STATES, select
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
 
 
 def argument_spec():
@@ -344,65 +350,55 @@ def protected_vm_moids(rest, reference):
     return set(attached_vm_moids(rest, tag['id']))
 
 
-def main():
-    module = PreemptionModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if REQUESTS_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-    if PYVMOMI_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
+def check(params):
+    """Reject the first invalid option value before vCenter is touched."""
+    if not params['tag'].strip():
+        raise VCenterError('tag must be the name of a vSphere tag, not an empty string.')
+    if params['protect_tag'] and not split_tag_reference(params['protect_tag'])[1]:
+        raise VCenterError('protect_tag must be a tag name or category:name, not %r.' % params['protect_tag'])
+    if params['limit'] < 0:
+        raise VCenterError('limit must be 0 (all VMs) or a positive number, not %d.' % params['limit'])
+    capacity.check_target(params['capacity_target'])
+
+
+def work(module, vcenter):
     params = module.params
     # An empty string from an unset role variable means "not set".
     category, scope, priority_attribute, require_field, protect_tag = (
         params[key] or None for key in ('category', 'scope', 'priority_attribute', 'require_field', 'protect_tag'))
-    if not params['tag'].strip():
-        module.fail_json(msg='tag must be the name of a vSphere tag, not an empty string.')
-    if protect_tag is not None and not split_tag_reference(protect_tag)[1]:
-        module.fail_json(msg='protect_tag must be a tag name or category:name, not %r.' % protect_tag)
-    if params['limit'] < 0:
-        module.fail_json(msg='limit must be 0 (all VMs) or a positive number, not %d.' % params['limit'])
-    connection = connection_params(params)
-    try:
-        target = capacity.check_target(params['capacity_target'])
-        if target is not None:
-            capacity.check_scope_kind(scope_type(scope) if scope is not None else None, scope)
-    except (capacity.CapacityError, VCenterError) as exc:
-        module.fail_json(msg=str(exc), retryable=False)
-    result = {}
-    try:
-        if scope is not None:
-            scope_type(scope)
-        with VCenterRest(**connection) as rest:
-            tag = find_tag(rest, params['tag'], category, tag_id=params['tag_id'] or None)
-            moids = attached_vm_moids(rest, tag['id'])
-            protected = protected_vm_moids(rest, protect_tag) if protect_tag is not None else set()
-        service_instance = connect(**connection)
-        try:
-            content = service_instance.RetrieveContent()
-            if target is None:
-                records = inventory(content, moids, scope=scope, priority_attribute=priority_attribute, attributes=params['attributes'])
-                vms, total, warnings, excluded = select(records, power_states=params['power_state'], limit=params['limit'],
-                                                        priority_attribute=priority_attribute, protected=protected)
-            else:
-                records, scope_props = inventory_with_usage(content, moids, scope, priority_attribute=priority_attribute,
-                                                            attributes=params['attributes'])
-                measured = capacity.scope_usage(scope_type(scope), scope, scope_props)
-                candidates, total, warnings, excluded = select(records, power_states=params['power_state'],
-                                                               priority_attribute=priority_attribute, protected=protected)
-                need = capacity.to_free(target, measured)
-                vms = capacity.select_to_free(candidates, need, params['limit'])
-                result['capacity'] = capacity.report(measured, target, need, vms)
-            # Only VMs about to be acted on need the attribute: finding none is not an error.
-            if require_field is not None and vms and CustomAttributes(service_instance).field(require_field) is None:
-                raise VCenterError(missing_field_message(require_field))
-        finally:
-            disconnect(service_instance)
-    except VCenterError as exc:
-        module.fail_json(msg=str(exc), retryable=exc.retryable)
-    except capacity.CapacityError as exc:
-        module.fail_json(msg=str(exc), retryable=False)
+    rest = vcenter.rest()
+    tag = find_tag(rest, params['tag'], category, tag_id=params['tag_id'] or None)
+    moids = attached_vm_moids(rest, tag['id'])
+    protected = protected_vm_moids(rest, protect_tag) if protect_tag is not None else set()
+    content = vcenter.content()
+    scope = resolve_scope(content, scope) if scope is not None else None
+    target = capacity.check_target(params['capacity_target'])
+    if target is not None:
+        capacity.check_scope_kind(scope_type(scope) if scope is not None else None, scope)
+    result = {} if scope is None else {'scope': scope}
+    if target is None:
+        records = inventory(content, moids, scope=scope, priority_attribute=priority_attribute, attributes=params['attributes'])
+        vms, total, warnings, excluded = select(records, power_states=params['power_state'], limit=params['limit'],
+                                                priority_attribute=priority_attribute, protected=protected)
+    else:
+        records, scope_props = inventory_with_usage(content, moids, scope, priority_attribute=priority_attribute,
+                                                    attributes=params['attributes'])
+        measured = capacity.scope_usage(scope_type(scope), scope, scope_props)
+        candidates, total, warnings, excluded = select(records, power_states=params['power_state'],
+                                                       priority_attribute=priority_attribute, protected=protected)
+        need = capacity.to_free(target, measured)
+        vms = capacity.select_to_free(candidates, need, params['limit'])
+        result['capacity'] = capacity.report(measured, target, need, vms)
+    # Only VMs about to be acted on need the attribute: finding none is not an error.
+    if require_field is not None and vms and CustomAttributes(content).field(require_field) is None:
+        raise VCenterError(missing_field_message(require_field))
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(changed=False, vms=vms, total=total, excluded=excluded, tag_id=tag['id'], **result)
+    return dict(changed=False, vms=vms, total=total, excluded=excluded, tag_id=tag['id'], **result)
+
+
+def main():
+    run_module(argument_spec(), check, work, libraries=('requests', 'pyvmomi'))
 
 
 if __name__ == '__main__':

@@ -58,13 +58,10 @@ retryable:
   sample: true
 '''
 
-from ansible.module_utils.basic import missing_required_lib
-
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.preemption_module import PreemptionModule
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import run_module
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import parse_timestamp
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec, connection_params
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR, connect, disconnect
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.events import VmEvents
 
 
@@ -74,27 +71,25 @@ def argument_spec():
     return spec
 
 
-def main():
-    module = PreemptionModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if PYVMOMI_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
-    params = module.params
+def check(params):
+    """Reject the first invalid option value before vCenter is touched."""
     try:
-        since = parse_timestamp(params['since'])
+        parse_timestamp(params['since'])
     except ValueError:
-        module.fail_json(msg='since must be a UTC time such as 2021-11-05T13:02:34.437444Z, not %r.' % params['since'])
+        raise VCenterError('since must be a UTC time such as 2021-11-05T13:02:34.437444Z, not %r.' % params['since']) from None
+
+
+def work(module, vcenter):
+    params = module.params
     moids = [moid.strip() for moid in params['vms'] if moid and moid.strip()]
     if not moids:
-        module.exit_json(changed=False, events={})
-    try:
-        service_instance = connect(**connection_params(params))
-        try:
-            events = VmEvents(service_instance.RetrieveContent()).power_history(moids, since)
-        finally:
-            disconnect(service_instance)
-    except VCenterError as exc:
-        module.fail_json(msg=str(exc), retryable=exc.retryable)
-    module.exit_json(changed=False, events=events)
+        return dict(changed=False, events={})
+    events = VmEvents(vcenter.content()).power_history(moids, parse_timestamp(params['since']))
+    return dict(changed=False, events=events)
+
+
+def main():
+    run_module(argument_spec(), check, work)
 
 
 if __name__ == '__main__':

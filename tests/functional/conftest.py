@@ -5,20 +5,20 @@
 
 """Fixtures shared by the playbook-level suites.
 
-    sink    a real local CloudEvent receiver (tests/functional/event_receiver.py)
+    sink    a real local CloudEvent receiver (tests/support/event_receiver.py)
     moids   (module) {name: moid} of the module's TAGGED VMs, tagged "preemptible", with the
             preemption custom attribute defined
     since   every VM powered on and the TAGGED VMs unannotated: the time the test starts, for
-            tests/functional/preemption_invariants.py
+            tests/support/preemption_invariants.py
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.functional.event_receiver import EventReceiver
-from tests.functional.preempt_helpers import FIELD, tag_vms
-from tests.functional import preemption_invariants
+from tests.support.event_receiver import EventReceiver
+from tests.support.preempt_helpers import FIELD, tag_vms
+from tests.support import preemption_invariants
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import stat
 import pytest
 
 from ansible_collections.vsphere.preemption.extensions.eda.plugins.event_source import alarms
-from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, wait_until
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, wait_until
 from tests.functional.test_alarms_source import ALARM, TAGGED_IN_CLUSTER, post_alarm, running_source, started
 
 

@@ -21,8 +21,8 @@ import pytest
 from pyVmomi import vim
 
 from ansible_collections.vsphere.preemption.extensions.eda.plugins.event_source import alarms
-from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
-from tests.vcsim.harness import Simulator, VCenterClient
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.vcsim.harness import Simulator, VCenterClient
 
 ALARM = 'cluster-cpu-above-80'
 TAGGED_IN_CLUSTER = 'DC0_C0_RP0_VM0'

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from tests.functional.ansible_cli import run_module
+from tests.support.ansible_cli import run_module
 
 MODULE = 'vsphere.preemption.annotate'
 KEY = 'com.vmware.workflows.vsphere.preemption'

@@ -21,7 +21,7 @@ import sys
 
 import yaml
 
-from tests.functional.ansible_cli import BIN, ansible_env
+from tests.support.ansible_cli import BIN, ansible_env
 
 VCSIM_OPTIONS = dict(vms=2)
 TAGGED = ('DC0_C0_RP0_VM0', 'DC0_H0_VM0')

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 import pytest
 
-from tests.functional.fault_proxy import FaultProxy
-from tests.functional.preempt_helpers import FIELD, annotation, playbook, power_states, tag_vms
-from tests.functional import preemption_invariants
-from tests.vcsim.harness import generate_ca
+from tests.support.ansible_cli import run_playbook
+from tests.support.fault_proxy import FaultProxy
+from tests.support.preempt_helpers import FIELD, annotation, playbook, power_states, tag_vms
+from tests.support import preemption_invariants
+from tests.support.vcsim.harness import generate_ca
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_H0_VM0']
@@ -81,28 +83,31 @@ CASES = [
      "preemption_reply_to 'sink.example.com:...' is not valid: use the http:// or https:// URL of a CloudEvent sink"),
     ('sink-url-scheme', {'preemption_reply_to': 'ftp://sink.example.com/'}, {}, 'valid',
      "preemption_reply_to 'ftp://sink.example.com/' is not valid: use the http:// or https:// URL of a CloudEvent sink"),
-    ('scope-not-a-moid', {'preemption_scope': 'DC0_C0'}, {}, 'valid', "preemption_scope 'DC0_C0' is not valid: use 'event'"),
+    ('scope-not-text', {'preemption_scope': ['DC0_C0']}, {}, 'valid', "preemption_scope [\"DC0_C0\"] is not valid: use 'event'"),
+    ('scope-name-not-in-vcenter', {'preemption_scope': 'DC0_C9'}, {}, 'valid',
+     "Could not list the VMs tagged 'preemptible' after 1 attempt: scope 'DC0_C9' is not the moid, name or inventory path of a "
+     "cluster, host, datacenter, folder or resource pool in vCenter; did you mean 'DC0_C0'"),
     ('port-not-a-number', {}, {'VMWARE_PORT': 'https'}, 'valid', "vcenter_port 'https' is not valid: a TCP port from 1 to 65535."),
     ('non-existent-tag', {'preemption_tag': 'preemtible'}, {}, 'valid',
-     "Could not list the VMs tagged 'preemtible' after 1 attempts: Tag 'preemtible' does not exist in vCenter."),
+     "Could not list the VMs tagged 'preemtible' after 1 attempt: Tag 'preemtible' does not exist in vCenter; did you mean 'preemptible'?"),
     ('ambiguous-tag', {'preemption_tag': 'batch'}, {}, 'valid',
-     "Could not list the VMs tagged 'batch' after 1 attempts: Tag 'batch' exists in several categories ('team-a', 'team-b'); "
+     "Could not list the VMs tagged 'batch' after 1 attempt: Tag 'batch' exists in several categories ('team-a', 'team-b'); "
      "set category to pick one."),
     ('tag-not-in-category', {'preemption_tag_category': 'team-a'}, {}, 'valid',
-     "Could not list the VMs tagged 'preemptible' after 1 attempts: Tag 'preemptible' does not exist in category 'team-a'; "
+     "Could not list the VMs tagged 'preemptible' after 1 attempt: Tag 'preemptible' does not exist in category 'team-a'; "
      "it exists in category 'preemption'."),
     ('scope-not-in-vcenter', {'preemption_scope': 'domain-c999'}, {}, 'valid',
-     "Could not list the VMs tagged 'preemptible' after 1 attempts: scope 'domain-c999' does not exist in vCenter."),
+     "Could not list the VMs tagged 'preemptible' after 1 attempt: scope 'domain-c999' is not the moid, name or inventory path"),
     ('priority-attribute-undefined', {'preemption_priority_attribute': 'preemption.prio'}, {}, 'valid',
-     "Could not list the VMs tagged 'preemptible' after 1 attempts: priority_attribute 'preemption.prio' is not a custom attribute "
+     "Could not list the VMs tagged 'preemptible' after 1 attempt: priority_attribute 'preemption.prio' is not a custom attribute "
      "of VMs in vCenter"),
     ('wrong-password', {}, {'VMWARE_PASSWORD': 'not-the-password'}, 'valid',
-     "Could not list the VMs tagged 'preemptible' after 1 attempts: vCenter 127.0.0.1:{port} refused the login of user 'user': "
+     "Could not list the VMs tagged 'preemptible' after 1 attempt: vCenter 127.0.0.1:{port} refused the login of user 'user': "
      "wrong user name or password."),
     ('unknown-host', {}, {'VMWARE_HOST': 'no-such-vcenter.invalid'}, 'valid',
-     "Could not list the VMs tagged 'preemptible' after 1 attempts: Cannot resolve the vCenter host name 'no-such-vcenter.invalid'."),
+     "Could not list the VMs tagged 'preemptible' after 1 attempt: Cannot resolve the vCenter host name 'no-such-vcenter.invalid'."),
     ('untrusted-certificate', {}, {'REQUESTS_CA_BUNDLE': '{other_ca}', 'SSL_CERT_FILE': '{other_ca}'}, 'valid',
-     "Could not list the VMs tagged 'preemptible' after 1 attempts: Cannot verify the TLS certificate of vCenter 127.0.0.1:{port}"),
+     "Could not list the VMs tagged 'preemptible' after 1 attempt: Cannot verify the TLS certificate of vCenter 127.0.0.1:{port}"),
     ('corrupt-state-file', {}, {}, 'corrupt', 'The state file {state} is not valid JSON ('),
     ('foreign-state-file', {}, {}, 'foreign',
      'The state file {state} is not a vsphere.preemption state file (expected a JSON object with "workflows")'),
@@ -180,6 +185,10 @@ def assert_fails_and_changes_nothing(vcsim, vcenter, moids, other_ca, tmp_path, 
     assert run.rc != 0, run
     failures = run.failures()
     assert failures and filled(message, fill) in failures[-1], run
+    # Said once: no step failed (ignored or not) beside the one that says why.
+    said = [result.get('msg') for play in run.output['plays'] for task in play['tasks'] for result in task['hosts'].values()
+            if result.get('failed')]
+    assert said == failures[-1:], said
     assert unchanged(vcenter, since), 'VMs changed: %r' % power_states(vcenter)
     assert guarded.read_bytes() == before
 
@@ -219,3 +228,29 @@ def test_a_wrong_password_is_tried_once_not_once_per_retry(vcsim, vcenter, moids
     assert "refused the login of user 'user': wrong user name or password." in run.failures()[-1]
     assert len(refused_logins) == 1, refused_logins
     assert unchanged(vcenter, since)
+
+
+@pytest.mark.parametrize('variables, env, expected', [
+    ({'preemption_tag': 'preemtible'}, {},
+     "Could not list the VMs tagged 'preemtible' after 1 attempt: Tag 'preemtible' does not exist in vCenter; did you mean 'preemptible'?"),
+    # Retryable: every attempt made and counted, the last one ending the loop rather than Ansible failing the step.
+    ({'preemption_retries': 2, 'preemption_retry_delay': 0}, {'VMWARE_PORT': '{closed}'},
+     "Could not list the VMs tagged 'preemptible' after 3 attempts: Cannot connect to vCenter 127.0.0.1:{closed}: connection refused."),
+], ids=['not-retryable', 'retryable'])
+def test_a_failure_is_printed_once_in_one_line_without_warnings(vcsim, vcenter, moids, tmp_path, variables, env, expected):
+    with socket.socket() as unused:
+        unused.bind(('127.0.0.1', 0))
+        closed = str(unused.getsockname()[1])
+    env = dict(vcsim.env(), ANSIBLE_LOCALHOST_WARNING='true', ANSIBLE_INVENTORY_UNPARSED_WARNING='true',
+               **{key: value.replace('{closed}', closed) for key, value in env.items()})
+    variables = dict({'preemption_criticality': 'HIGH', 'preemption_state_file': str(tmp_path / 'state.json')}, **variables)
+    proc = run_playbook('vsphere.preemption.preempt', variables, env=env, args=['-i', 'localhost,'])
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    expected = expected.replace('{closed}', closed)
+    error = 'connection refused' if 'Cannot connect' in expected else 'does not exist in vCenter'
+    # One failed task, shown as ansible-core 2.19+ shows any: its error summary, then its result.
+    assert [line for line in output.splitlines() if error in line] == [
+        '[ERROR]: Task failed: Action failed: %s' % expected,
+        'fatal: [localhost]: FAILED! => {"changed": false, "msg": %s}' % json.dumps(expected)], output
+    assert '...ignoring' not in output and '[WARNING]' not in output and 'ignored=0' in output, output

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.ansible_cli import run_module
+from tests.support.ansible_cli import run_module
 
 MODULE = 'vsphere.preemption.tagged_vm_info'
 PRIORITY = 'preemption.priority'
@@ -137,7 +137,7 @@ def test_scope_without_reported_usage_is_an_error(vcsim, cluster):
 
 
 def test_the_harness_refuses_unknown_names_and_keys(vcsim, cluster):
-    from tests.vcsim.harness import VcsimError
+    from tests.support.vcsim.harness import VcsimError
 
     with pytest.raises(VcsimError, match='no VirtualMachine named "nope"'):
         vcsim.set_usage(vms={'nope': {'cpu_mhz': 1}})

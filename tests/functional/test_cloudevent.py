@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from tests.functional.ansible_cli import run_module, run_playbook
-from tests.functional.event_receiver import EventReceiver
+from tests.support.ansible_cli import run_module, run_playbook
+from tests.support.event_receiver import EventReceiver
 
 MODULE = 'vsphere.preemption.cloudevent'
 TYPE = 'com.vmware.workflows.vsphere.VmPreemptedEvent.v0'

@@ -16,8 +16,8 @@ from __future__ import annotations
 import collections
 import datetime
 
-from tests.functional.preempt_helpers import finish, off, start_playbook, state
-from tests.functional import preemption_invariants
+from tests.support.preempt_helpers import finish, off, start_playbook, state
+from tests.support import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=3, hosts=1, clusters=2)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2', 'DC0_C1_RP0_VM0', 'DC0_C1_RP0_VM1', 'DC0_C1_RP0_VM2',

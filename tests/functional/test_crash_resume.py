@@ -27,10 +27,10 @@ import threading
 
 import pytest
 
-from tests.functional.event_receiver import EventReceiver
-from tests.functional.fault_proxy import FaultProxy, Match, soap
-from tests.functional.preempt_helpers import annotation, kill_at, latest_run, off, playbook, start_playbook, state
-from tests.functional import preemption_invariants
+from tests.support.event_receiver import EventReceiver
+from tests.support.fault_proxy import FaultProxy, Match, soap
+from tests.support.preempt_helpers import annotation, kill_at, latest_run, off, playbook, start_playbook, state
+from tests.support import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
 # DC0_H0_VM1 stays untagged: the invariants check it is never touched.

@@ -22,7 +22,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.functional.ansible_cli import BIN, REPO
+from tests.support.ansible_cli import BIN, REPO
 from tests.functional.test_galaxy_build import bundled_collections, galaxy
 
 INSTALL_COLLECTION = ('RUN ansible-galaxy collection install --no-deps --collections-path /usr/share/ansible/collections '

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from pyVmomi import vim
 
-from tests.functional.ansible_cli import run_module
+from tests.support.ansible_cli import run_module
 
 MODULE = 'vsphere.preemption.tagged_vm_info'
 # DC0_C0_RP0_VM0..4 in the cluster, DC0_H0_VM0..4 on the standalone host.

@@ -5,7 +5,7 @@
 
 """The preempt playbook when vCenter or the CloudEvent sink misbehave.
 
-Every run goes to vCenter through a fault-injection proxy (tests/functional/fault_proxy.py)
+Every run goes to vCenter through a fault-injection proxy (tests/support/fault_proxy.py)
 that terminates TLS with the simulator's certificate, so it can refuse connections,
 lose answers, answer 503/504 or a SOAP fault, delay calls or expire sessions.
 Each scenario ends with the promises of preemption_invariants.check: nothing
@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from tests.functional.event_receiver import EventReceiver
-from tests.functional.fault_proxy import FaultProxy, rest, soap, soap_fault
-from tests.functional.preempt_helpers import off, playbook, state
-from tests.functional import preemption_invariants
+from tests.support.event_receiver import EventReceiver
+from tests.support.fault_proxy import FaultProxy, rest, soap, soap_fault
+from tests.support.preempt_helpers import off, playbook, state
+from tests.support import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_H0_VM0']

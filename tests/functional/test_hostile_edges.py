@@ -16,9 +16,9 @@ import os
 import psycopg
 import yaml
 
-from tests.functional.ansible_cli import run_playbook
-from tests.functional.event_receiver import EventReceiver
-from tests.functional.preempt_helpers import FIELD, alarm_event, off, playbook, power_on_all, state, tag_vms
+from tests.support.ansible_cli import run_playbook
+from tests.support.event_receiver import EventReceiver
+from tests.support.preempt_helpers import FIELD, alarm_event, off, playbook, power_on_all, state, tag_vms
 
 VCSIM_OPTIONS = dict(vms=1, hosts=1, clusters=4, standalone_hosts=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C1_RP0_VM0', 'DC0_C2_RP0_VM0', 'DC0_C3_RP0_VM0']

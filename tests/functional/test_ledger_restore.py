@@ -20,9 +20,9 @@ import pytest
 from pyVmomi import vim
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp
-from tests.functional.guest_notice_view import guest_view
-from tests.functional.preempt_helpers import annotation, kill_at, latest_run, off, playbook, start_playbook, state
-from tests.functional import preemption_invariants
+from tests.support.guest_notice_view import guest_view
+from tests.support.preempt_helpers import annotation, kill_at, latest_run, off, playbook, start_playbook, state
+from tests.support import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=4, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2', 'DC0_C0_RP0_VM3']

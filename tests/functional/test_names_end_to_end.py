@@ -25,7 +25,7 @@ import uuid
 
 import yaml
 
-from tests.functional.preempt_helpers import FIELD, FIXTURE, annotation, off, playbook, power_on_all, state
+from tests.support.preempt_helpers import FIELD, FIXTURE, annotation, off, playbook, power_on_all, state
 
 # Five clusters and the standalone host DC0_H0, one VM each.
 VCSIM_OPTIONS = dict(vms=1, hosts=1, clusters=5, standalone_hosts=1)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import pytest
 from pyVmomi import vim
 
-from tests.functional.ansible_cli import run_module
+from tests.support.ansible_cli import run_module
+from tests.support.vcenter_events import last_event_key, power_event_times
 
 MODULE = 'vsphere.preemption.power_off'
 DELAY_MS = 500
@@ -31,18 +32,6 @@ def moids(vcenter):
 
 def power_off(vcsim, check=False, env=None, **args):
     return run_module(MODULE, args, env=dict(vcsim.env(), **(env or {})), check=check)
-
-
-def last_event_key(vcenter):
-    events = vcenter.content.eventManager.QueryEvents(vim.event.EventFilterSpec(maxCount=1))
-    return max((e.key for e in events), default=0)
-
-
-def powered_off_times(vcenter, moids, after_key):
-    """When vCenter recorded each VM of ``moids`` powered off (events newer than ``after_key``), sorted."""
-    spec = vim.event.EventFilterSpec(eventTypeId=['VmPoweredOffEvent'], maxCount=1000)
-    events = vcenter.content.eventManager.QueryEvents(spec)
-    return sorted(e.createdTime for e in events if e.key > after_key and e.vm is not None and e.vm.vm._moId in moids)
 
 
 def powered_on(vcenter, moids, names):
@@ -73,7 +62,7 @@ def test_hard_power_off_runs_at_most_parallel_tasks_at_once(vcsim, vcenter, moid
     assert result['changed'] is True
     assert result['preempted'] == [{'moid': moids[n], 'name': n, 'method': 'hard'} for n in NO_TOOLS]
     assert {vcenter.power_state(m) for m in targets} == {'poweredOff'}
-    times = powered_off_times(vcenter, set(targets), before)
+    times = power_event_times(vcenter, 'VmPoweredOffEvent', set(targets), before)
     assert len(times) == 10
     # Each worker waits DELAY_MS inside every PowerOffVM_Task it calls, so with at most 5 workers
     # any 6 consecutive power-offs span at least DELAY_MS (two of them come from the same worker) ...

@@ -14,8 +14,8 @@ import time
 import pytest
 from pyVmomi import vim
 
-from tests.functional.ansible_cli import run_module
-from tests.functional.guest_notice_view import KEY, Watcher, guest_view
+from tests.support.ansible_cli import run_module
+from tests.support.guest_notice_view import KEY, Watcher, guest_view
 
 MODULE = 'vsphere.preemption.power_off'
 VCSIM_OPTIONS = dict(vms=4, hosts=1)
@@ -33,7 +33,7 @@ def power_off(vcsim, check=False, **args):
 
 
 def test_check_mode_writes_no_notice_and_does_not_wait(vcsim, vcenter, moids):
-    target = moids['DC0_C0_RP0_VM0']
+    target = moids['DC0_H0_VM3']   # a VM no other test powers off or notifies
     started = time.monotonic()
     result = power_off(vcsim, check=True, vms=[target], notice_period=600, notice=NOTICE)
     assert result['_rc'] == 0, result

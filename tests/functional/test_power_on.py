@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from pyVmomi import vim
 
-from tests.functional.ansible_cli import run_module, run_playbook
+from tests.support.ansible_cli import run_module, run_playbook
+from tests.support.vcenter_events import last_event_key, power_event_times
 
 MODULE = 'vsphere.preemption.power_on'
 KEY = 'guestinfo.preemption'
@@ -36,23 +37,24 @@ def notice(vcenter, moid):
     return values[-1] if values else None
 
 
-def powered_on_times(vcenter, moids, after_key):
-    spec = vim.event.EventFilterSpec(eventTypeId=['VmPoweredOnEvent'], maxCount=1000)
-    events = vcenter.content.eventManager.QueryEvents(spec)
-    return sorted(e.createdTime for e in events if e.key > after_key and e.vm is not None and e.vm.vm._moId in moids)
-
-
-def last_event_key(vcenter):
-    return max((e.key for e in vcenter.content.eventManager.QueryEvents(vim.event.EventFilterSpec(maxCount=1)) or ()), default=0)
-
-
 @pytest.fixture(scope='module')
-def preempted(vcsim, vcenter, moids):
-    """The batch powered off by power_off with a notice, the way a preemption leaves it."""
+def preemption(vcsim, vcenter, moids):
+    """The notice power_off gives when it preempts the batch (once per module: the batch ends powered off)."""
     result = run(vcsim, 'vsphere.preemption.power_off', vms=[moids[n] for n in BATCH], mode='hard', notice=NOTICE)
     assert result['_rc'] == 0, result
     assert {vcenter.power_state(moids[n]) for n in BATCH} == {'poweredOff'}
     return result['notice']['value']
+
+
+@pytest.fixture
+def preempted(vcenter, moids, preemption):
+    """The batch as that preemption left it, put back by hand whatever a test did since: powered off, the notice in place."""
+    spec = vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key=KEY, value=preemption)])
+    for name in BATCH:
+        vcenter.power_off(moids[name])
+        if notice(vcenter, moids[name]) != preemption:
+            vcenter._wait(vcenter.vm(moids[name]).ReconfigVM_Task(spec))
+    return preemption
 
 
 def test_check_mode_reports_and_touches_nothing(vcsim, vcenter, moids, preempted):
@@ -78,7 +80,7 @@ def test_powers_on_at_most_parallel_at_once_with_the_notice_cleared_first(vcsim,
     for moid in targets:
         assert vcenter.power_state(moid) == 'poweredOn'
         assert not notice(vcenter, moid)
-    times = powered_on_times(vcenter, set(targets), before)
+    times = power_event_times(vcenter, 'VmPoweredOnEvent', set(targets), before)
     assert len(times) == 6
     # Two workers, each waiting DELAY_MS inside every PowerOnVM_Task: any 3 consecutive power-ons span at least DELAY_MS ...
     assert min((times[i + 2] - times[i]).total_seconds() for i in range(4)) >= DELAY_MS / 1000.0 * 0.98
@@ -87,6 +89,8 @@ def test_powers_on_at_most_parallel_at_once_with_the_notice_cleared_first(vcsim,
 
 
 def test_again_is_not_a_change(vcsim, moids, preempted):
+    restored = run(vcsim, vms=[moids[n] for n in BATCH])
+    assert (restored['_rc'], restored['changed']) == (0, True), restored
     result = run(vcsim, vms=[moids[n] for n in BATCH])
     assert result['_rc'] == 0, result
     assert (result['changed'], result['powered_on'], result['notice_cleared']) == (False, [], [])

@@ -16,9 +16,8 @@ import json
 import time
 
 import pytest
-from pyVmomi import vim
 
-from tests.functional.preempt_helpers import (
+from tests.support.preempt_helpers import (
     FIELD,
     PRIORITY_FIELD,
     annotation,
@@ -30,6 +29,7 @@ from tests.functional.preempt_helpers import (
     state,
     tag_vms,
 )
+from tests.support.vcenter_events import last_event_key, user_events
 
 # SetField slowed: a restore killed after its power-on is still annotating.
 VCSIM_OPTIONS = dict(vms=4, hosts=1, clusters=1, method_delay={'SetField': 700})
@@ -46,14 +46,32 @@ def moids(vcenter):
     return names
 
 
-@pytest.fixture
-def preempted(vcsim, vcenter, moids, tmp_path):
-    """Every VM on but OFF_BEFORE, then a HIGH preemption of the tagged VMs by the workflow 'spot'."""
+@pytest.fixture(scope='module')
+def preemption(vcsim, vcenter, moids, tmp_path_factory):
+    """One HIGH preemption of the tagged VMs by the workflow 'spot', every VM on but OFF_BEFORE before it: its state
+    file's text and the annotations it wrote, {name: value}."""
     power_on_all(vcenter)
     vcenter.power_off(moids[OFF_BEFORE])
-    run = role('preempt', vcsim, tmp_path, preemption_criticality='HIGH', preemption_scope='all')
+    workdir = tmp_path_factory.mktemp('preemption')
+    run = role('preempt', vcsim, workdir, preemption_criticality='HIGH', preemption_scope='all')
     assert run.rc == 0, run
-    assert off(vcenter) == sorted(['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2', OFF_BEFORE])
+    assert off(vcenter) == sorted(TAGGED)
+    return (workdir / 'state.json').read_text(), {name: vcenter.custom_value(moids[name], FIELD) or '' for name in TAGGED}
+
+
+@pytest.fixture
+def preempted(vcenter, moids, preemption, tmp_path):
+    """The VMs, their annotations and the state file (in tmp_path) as that preemption left them, whatever a test did since.
+
+    Put back by hand: one preemption per module instead of one per test (a playbook run each).
+    """
+    state_text, annotations = preemption
+    (tmp_path / 'state.json').write_text(state_text)
+    for vm in vcenter.vms():
+        (vcenter.power_off if vm['name'] in TAGGED else vcenter.power_on)(vm['moid'])
+    for name, value in annotations.items():
+        if (vcenter.custom_value(moids[name], FIELD) or '') != value:
+            vcenter.set_custom_value(moids[name], FIELD, value)
     return moids
 
 
@@ -68,15 +86,9 @@ def off(vcenter):
     return sorted(name for name, power in power_states(vcenter).items() if power == 'poweredOff')
 
 
-def user_events(vcenter, moid):
-    """Messages of the user events vCenter holds for the VM ``moid`` (QueryEvents)."""
-    spec = vim.event.EventFilterSpec(entity=vim.event.EventFilterSpec.ByEntity(entity=vcenter.vm(moid), recursion='self'),
-                                     eventTypeId=['GeneralUserEvent'], maxCount=1000)
-    return [event.message for event in vcenter.content.eventManager.QueryEvents(spec)]
-
-
 def test_restore_powers_on_exactly_the_preempted_vms_still_carrying_their_runs_record(vcsim, vcenter, preempted, sink, tmp_path):
     moids = preempted
+    before = last_event_key(vcenter)   # this restore's events only: an earlier test's restore logged its own
     run_id = state(tmp_path / 'state.json')['spot@127.0.0.1:%d' % vcsim.port]['run']['run_id']
     # Re-annotated by hand after the preemption: not this run's any more.
     vcenter.set_custom_value(moids['DC0_C0_RP0_VM2'], FIELD, json.dumps({'owner': 'ops', 'note': 'keep off'}))
@@ -92,7 +104,7 @@ def test_restore_powers_on_exactly_the_preempted_vms_still_carrying_their_runs_r
         value = annotation(vcenter, moids[name])
         assert (value['preempted'], value['runID'], value['workflowID'], value['criticality']) == (False, run_id, 'spot', 'HIGH')
         assert value['restored'].endswith('Z') and value['restored'] >= value['workflowStarted']
-        restored = [m for m in user_events(vcenter, moids[name]) if m.startswith('Restored by vsphere.preemption')]
+        restored = [m for m in user_events(vcenter, moids[name], before) if m.startswith('Restored by vsphere.preemption')]
         assert restored == ['Restored by vsphere.preemption: workflow spot, run %s; powered back on after its preemption.' % run_id]
     assert annotation(vcenter, moids['DC0_C0_RP0_VM2']) == {'owner': 'ops', 'note': 'keep off'}
     assert annotation(vcenter, moids[OFF_BEFORE]) is None

@@ -18,7 +18,7 @@ import socket
 
 import pytest
 
-from tests.functional.preempt_helpers import (
+from tests.support.preempt_helpers import (
     FIELD,
     PRIORITY_FIELD,
     alarm_event,
@@ -138,7 +138,7 @@ def test_vms_that_cannot_be_powered_off_fail_the_run_after_the_others_are_report
     # LOW is a guest shutdown: DC0_C0_RP0_VM0 runs VMware Tools, DC0_C0_RP0_VM1 does not, on both attempts.
     assert off(vcenter) == ['DC0_C0_RP0_VM0']
     # A VM without VMware Tools gets none by another attempt: not retryable, tried once whatever preemption_retries.
-    assert run.failures()[-1].startswith('Could not power off 1 of 2 VMs after 1 attempts: Could not power off 1 of 2 VMs: %s (DC0_C0_RP0_VM1): '
+    assert run.failures()[-1].startswith('Could not power off 1 of 2 VMs after 1 attempt: Could not power off 1 of 2 VMs: %s (DC0_C0_RP0_VM1): '
                                          % vms['DC0_C0_RP0_VM1'])
     assert 'FAILED to power off 1: DC0_C0_RP0_VM1 (%s): ' % vms['DC0_C0_RP0_VM1'] in run.summary()
     assert annotation(vcenter, vms['DC0_C0_RP0_VM0'])['forcedShutdown'] is False
@@ -211,7 +211,7 @@ def unused_port():
 @pytest.mark.parametrize('variables, message', [
     ({'preemption_criticality': 'SUPER'}, "preemption_criticality 'SUPER' is not valid: use LOW, MEDIUM or HIGH (any case)."),
     ({'preemption_criticality': 'HIGH', 'preemption_max_vms': 0}, 'preemption_max_vms 0 is not valid: an integer from 1 to 1000.'),
-    ({'preemption_criticality': 'HIGH', 'preemption_scope': 'cluster-7'}, "preemption_scope 'cluster-7' is not valid: use 'event'"),
+    ({'preemption_criticality': 'HIGH', 'preemption_scope': {'name': 'cluster-7'}}, 'preemption_scope {"name": "cluster-7"} is not valid: use \'event\''),
     ({'preemption_event': {'id': 'x', 'data': {'Alarm': {'Name': 'a'}, 'From': 'green', 'To': 'purple'}}},
      'preemption_event {"To": "purple"} is not valid: data.To of an alarm event must be one of green, yellow, red, gray.'),
     ({}, 'preemption_criticality is required (LOW, MEDIUM or HIGH) unless preemption_event is a vCenter alarm'),

@@ -20,10 +20,10 @@ import time
 
 import pytest
 
-from tests.functional.event_receiver import EventReceiver
-from tests.functional.fault_proxy import FaultProxy, soap
-from tests.functional.preempt_helpers import alarm_event, annotation, kill_at, latest_run, off, playbook, start_playbook
-from tests.functional import preemption_invariants
+from tests.support.event_receiver import EventReceiver
+from tests.support.fault_proxy import FaultProxy, soap
+from tests.support.preempt_helpers import alarm_event, annotation, kill_at, latest_run, off, playbook, start_playbook
+from tests.support import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=3, hosts=2, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_H0_VM0']

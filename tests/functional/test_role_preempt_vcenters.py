@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.functional.preempt_helpers import FIELD, annotation, playbook, power_states, state, tag_vms
-from tests.vcsim.harness import Simulator, VCenterClient
+from tests.support.preempt_helpers import FIELD, annotation, playbook, power_states, state, tag_vms
+from tests.support.vcsim.harness import Simulator, VCenterClient
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_H0_VM1']

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from tests.functional.preempt_helpers import FIELD, alarm_event, annotation, finish, off, playbook, start_playbook, tag_vms
+from tests.support.preempt_helpers import FIELD, alarm_event, annotation, finish, off, playbook, start_playbook, tag_vms
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']

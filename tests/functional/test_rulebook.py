@@ -24,7 +24,7 @@ from ansible_rulebook.util import substitute_variables
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import ALARM_COLORS, alarm_action
 
-from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURE = os.path.join(REPO, 'tests', 'fixtures', 'veba-alarm-red.json')

@@ -6,7 +6,7 @@
 """The controller rulebook vsphere.preemption.preemption_controller run by the real ansible-rulebook.
 
 ansible-rulebook is started with ``--controller-url`` and ``--controller-token`` pointing at
-tests/functional/controller_stub.py, a small HTTP server that stands in for automation controller: it
+tests/support/controller_stub.py, a small HTTP server that stands in for automation controller: it
 answers the API calls run_job_template makes (config, job template lookup by name, launch, job status)
 and records each launch. VEBA CloudEvents posted to the webhook must launch the job template of the
 right playbook, in the right organization, with the event and the role variables as extra vars; a
@@ -20,8 +20,8 @@ import os
 import pytest
 import yaml
 
-from tests.functional.controller_stub import ControllerStub
-from tests.functional.rulebook_cli import Rulebook, free_port, wait_until
+from tests.support.controller_stub import ControllerStub
+from tests.support.rulebook_cli import Rulebook, free_port, wait_until
 from tests.functional.test_rulebook import ALARM, REPO, TOKEN, binary, post, veba_event
 
 CONTROLLER_TOKEN = 'controller-token-for-the-test'

@@ -15,7 +15,7 @@ import subprocess
 
 import yaml
 
-from tests.functional.ansible_cli import BIN, REPO, ansible_env
+from tests.support.ansible_cli import BIN, REPO, ansible_env
 
 UNITS = os.path.join(REPO, 'extensions', 'systemd')
 SERVICE = os.path.join(UNITS, 'vsphere-preemption@.service')

@@ -19,10 +19,10 @@ import threading
 import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import parse_timestamp
-from tests.functional.preempt_helpers import FIELD, alarm_event, annotation, off, playbook, power_on_all, state, tag_vms
-from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.preempt_helpers import FIELD, alarm_event, annotation, off, playbook, power_on_all, state, tag_vms
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
 from tests.functional.test_rulebook import TOKEN, post
-from tests.vcsim.harness import Simulator, VCenterClient
+from tests.support.vcsim.harness import Simulator, VCenterClient
 
 VCSIM_OPTIONS = dict(vms=2, hosts=2, clusters=2)
 # For the rulebook test, a power-off takes 3 s: runs one after the other would start at least that far apart.

@@ -23,9 +23,10 @@ import pytest
 import requests
 from pyVmomi import vim
 
-from tests.functional.guest_notice_view import Watcher, guest_view
-from tests.functional.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_on_all, power_states, state, tag_vms
-from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.guest_notice_view import Watcher, guest_view
+from tests.support.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_on_all, power_states, state, tag_vms
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.vcenter_events import last_event_key, user_events
 
 VCSIM_OPTIONS = dict(vms=4, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2', 'DC0_H0_VM0']
@@ -52,15 +53,9 @@ def role(entry, vcsim, tmp_path, **variables):
     return playbook(entry, vcsim.env(), variables)
 
 
-def user_events(vcenter, moid):
-    """Messages of the user events vCenter holds for the VM ``moid`` (QueryEvents)."""
-    spec = vim.event.EventFilterSpec(entity=vim.event.EventFilterSpec.ByEntity(entity=vcenter.vm(moid), recursion='self'),
-                                     eventTypeId=['GeneralUserEvent'], maxCount=1000)
-    return [event.message for event in vcenter.content.eventManager.QueryEvents(spec)]
-
-
 def test_protected_and_managed_vms_stay_on_the_others_get_a_notice_an_event_and_come_back(vcsim, vcenter, moids, sink, tmp_path):
     power_on_all(vcenter)
+    before = last_event_key(vcenter)   # the events of this test's runs only: the simulator keeps every other test's
     targets = [moids[name] for name in PREEMPTIBLE]
     watcher = Watcher(vcenter, targets)
     started = time.monotonic()
@@ -105,8 +100,8 @@ def test_protected_and_managed_vms_stay_on_the_others_get_a_notice_an_event_and_
                % (record['run_id'], PERIOD))
     for moid in targets:
         assert annotation(vcenter, moid)['notice'] == given
-        assert user_events(vcenter, moid) == [message]
-    assert user_events(vcenter, moids[PROTECTED]) == [] and annotation(vcenter, moids[PROTECTED]) is None
+        assert user_events(vcenter, moid, before) == [message]
+    assert user_events(vcenter, moids[PROTECTED], before) == [] and annotation(vcenter, moids[PROTECTED]) is None
     sink.wait_for(1)
     [preempted] = sink.events
     assert preempted['data']['notice'] == given
@@ -119,8 +114,8 @@ def test_protected_and_managed_vms_stay_on_the_others_get_a_notice_an_event_and_
         assert guest_view(vcenter, moid) == ('poweredOn', '')
         value = annotation(vcenter, moid)
         assert (value['preempted'], value['notice']) == (False, given) and value['restored']
-        assert sorted(user_events(vcenter, moid)) == sorted([message, 'Restored by vsphere.preemption: workflow spot, run %s; '
-                                                             'powered back on after its preemption.' % record['run_id']])
+        assert sorted(user_events(vcenter, moid, before)) == sorted([message, 'Restored by vsphere.preemption: workflow spot, run %s; '
+                                                                     'powered back on after its preemption.' % record['run_id']])
     sink.wait_for(2)
     assert [event['type'] for event in sink.events] == ['com.vmware.workflows.vsphere.VmPreemptedEvent.v0',
                                                         'com.vmware.workflows.vsphere.VmRestoredEvent.v0']

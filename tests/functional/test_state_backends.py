@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import multiprocessing
 import re
@@ -21,28 +20,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._state.records 
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.postgres import TABLE, StateDatabase
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
-
-T0 = datetime.datetime(2021, 11, 5, 13, 2, 34, 437444, tzinfo=datetime.timezone.utc)
-
-
-class Clock:
-    def __init__(self, now=T0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += datetime.timedelta(seconds=seconds)
-
-
-class Ids:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self):
-        self.count += 1
-        return 'run-%d' % self.count
+from tests.support.state_fakes import Clock, Ids
 
 
 @pytest.fixture(params=['file', 'postgres'])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from bench.request_counter import RequestCounter
-from tests.functional.ansible_cli import run_module
+from tests.support.ansible_cli import run_module
 
 MODULE = 'vsphere.preemption.tagged_vm_info'
 VCSIM_OPTIONS = dict(vms=2, hosts=1)
@@ -118,8 +118,11 @@ def test_a_deleted_tag_behind_a_stale_id_is_found_again_by_name(vcsim, vcenter, 
 
 
 def test_a_tag_id_of_another_category_is_not_used(vcsim, vcenter, counter, tags):
-    elsewhere = vcenter.create_tag('preemptible', vcenter.create_category('moved'))
-    result, _calls = info(vcsim, counter, tag='preemptible', category='preemption', tag_id=elsewhere)
+    # A name of its own in two categories: a second 'preemptible' would make the lookups without a category ambiguous.
+    wanted = vcenter.create_tag('relocated', vcenter.create_category('relocated-to'))
+    vcenter.attach_tag(wanted, tags['vm'])
+    elsewhere = vcenter.create_tag('relocated', vcenter.create_category('relocated-from'))
+    result, _calls = info(vcsim, counter, tag='relocated', category='relocated-to', tag_id=elsewhere)
     assert result['_rc'] == 0, result
-    assert result['tag_id'] == tags['preemptible']
+    assert result['tag_id'] == wanted
     assert [vm['moid'] for vm in result['vms']] == [tags['vm']]

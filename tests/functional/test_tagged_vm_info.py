@@ -13,8 +13,8 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inve
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import attached_vm_moids, find_tag
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import connect, disconnect
-from tests.functional.ansible_cli import run_module, run_playbook
-from tests.vcsim.harness import generate_ca
+from tests.support.ansible_cli import run_module, run_playbook
+from tests.support.vcsim.harness import generate_ca
 
 MODULE = 'vsphere.preemption.tagged_vm_info'
 PRIORITY = 'preemption.priority'
@@ -121,17 +121,20 @@ def test_scope_host(vcsim, inventory):
     assert names(info(vcsim, scope=cluster_host)) == on_it
 
 
-def test_unknown_and_malformed_scopes_are_errors(vcsim, inventory):
+def test_unknown_scopes_are_errors(vcsim, inventory):
     result = info(vcsim, scope='domain-c999')
-    assert result['failed'] is True and result['msg'] == "scope 'domain-c999' does not exist in vCenter."
+    assert result['failed'] is True and result['msg'] == ("scope 'domain-c999' is not the moid, name or inventory path of a "
+                                                          "cluster, host, datacenter, folder or resource pool in vCenter.")
     result = info(vcsim, scope='DC0_C0')
-    assert result['failed'] is True and result['msg'].startswith("scope 'DC0_C0' is not the moid of a cluster")
+    assert result['_rc'] == 0 and result['scope'] == inventory['DC0_C0_RP0_VM0']['cluster']
 
 
 def test_unknown_tag_is_an_error_naming_it(vcsim, inventory):
     result = info(vcsim, tag='no-such-tag')
     assert result['_rc'] != 0 and result['failed'] is True
     assert result['msg'] == "Tag 'no-such-tag' does not exist in vCenter."
+    result = info(vcsim, tag='preemtible')
+    assert result['msg'] == "Tag 'preemtible' does not exist in vCenter; did you mean 'preemptible'?"
 
 
 def test_category_picks_between_tags_of_the_same_name(vcsim, inventory):

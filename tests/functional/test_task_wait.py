@@ -17,8 +17,8 @@ import time
 import pytest
 
 from bench.request_counter import RequestCounter
-from tests.functional.ansible_cli import run_module
-from tests.vcsim.harness import Simulator, VCenterClient
+from tests.support.ansible_cli import run_module
+from tests.support.vcsim.harness import Simulator, VCenterClient
 
 VMS = 4
 SHORT, LONG = 500, 3000       # ms

@@ -23,9 +23,9 @@ import os
 
 import pytest
 
-from tests.functional.ansible_cli import run_playbook
-from tests.functional.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_states, state, tag_vms
-from tests.functional.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.ansible_cli import run_playbook
+from tests.support.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_states, state, tag_vms
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
 from tests.functional.test_alarms_source import post_alarm
 from tests.functional.test_rulebook import TOKEN, post
 

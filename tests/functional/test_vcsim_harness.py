@@ -22,8 +22,8 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
-from tests.vcsim import harness
-from tests.vcsim.harness import Simulator, VCenterClient, VcsimError, generate_ca
+from tests.support.vcsim import harness
+from tests.support.vcsim.harness import Simulator, VCenterClient, VcsimError, generate_ca
 
 DELAY_MS = 600
 TOOLS_VM = 'DC0_C0_RP0_VM0'
@@ -203,20 +203,22 @@ def test_custom_attributes(vcenter):
         vcenter.set_custom_value(moid, 'undefined-field', 'x')
 
 
-def test_shutdown_guest_and_templates_behave_as_documented(vcenter):
-    moid = vcenter.moid('DC0_H0_VM0')
-    assert vcenter.tools_running_status(moid) == 'guestToolsNotRunning'
-    vcenter.vm(moid).ShutdownGuest()  # vcsim: no Tools check, the VM is off at once
-    assert vcenter.power_state(moid) == 'poweredOff'
-    with pytest.raises(vim.fault.InvalidPowerState):
-        vcenter.vm(moid).ShutdownGuest()
+def test_shutdown_guest_and_templates_behave_as_documented(vcsim_binary):
+    # A simulator of its own: a template cannot be turned back into a VM, and the module's inventory stays as shaped.
+    with Simulator(vms=1, hosts=1, clusters=0, binary=vcsim_binary) as sim, VCenterClient(sim) as vcenter:
+        moid = vcenter.moid('DC0_H0_VM0')
+        assert vcenter.tools_running_status(moid) == 'guestToolsNotRunning'
+        vcenter.vm(moid).ShutdownGuest()  # vcsim: no Tools check, the VM is off at once
+        assert vcenter.power_state(moid) == 'poweredOff'
+        with pytest.raises(vim.fault.InvalidPowerState):
+            vcenter.vm(moid).ShutdownGuest()
 
-    vcenter.mark_template(moid)
-    row = [v for v in vcenter.vms() if v['moid'] == moid][0]
-    assert row['template'] is True and row['power_state'] == 'poweredOff'
-    assert vcenter.get(vcenter.vm(moid), 'resourcePool') is None
-    with pytest.raises(vim.fault.InvalidState):
-        vcenter.vm(moid).PowerOnVM_Task()
+        vcenter.mark_template(moid)
+        row = [v for v in vcenter.vms() if v['moid'] == moid][0]
+        assert row['template'] is True and row['power_state'] == 'poweredOff'
+        assert vcenter.get(vcenter.vm(moid), 'resourcePool') is None
+        with pytest.raises(vim.fault.InvalidState):
+            vcenter.vm(moid).PowerOnVM_Task()
 
 
 def test_start_failure_reports_the_simulator_stderr(vcsim_binary, tmp_path):

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.functional.ansible_cli import run_module
+from tests.support.ansible_cli import run_module
 
 MODULE = 'vsphere.preemption.workflow_state'
 WORKFLOW = 'cluster-cpu-above-80'

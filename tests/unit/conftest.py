@@ -16,7 +16,7 @@ COLLECTIONS = os.path.join(REPO, '.build', 'collections')
 LINK = os.path.join(COLLECTIONS, 'ansible_collections', 'vsphere', 'preemption')
 
 if not os.path.lexists(LINK):
-    # Same link as `make setup` and tests/functional/ansible_cli.py create.
+    # Same link as `make setup` and tests/support/ansible_cli.py create.
     os.makedirs(os.path.dirname(LINK), exist_ok=True)
     try:
         os.symlink(os.path.relpath(REPO, os.path.dirname(LINK)), LINK)

@@ -24,5 +24,6 @@ python "$here/ansible_inventory.py" "$site/ansible_devel.inv"
 chmod 700 "$site/rst"
 antsibull-docs --config-file "$site/antsibull-docs.cfg" collection --use-current --squash-hierarchy \
   --fail-on-error --cleanup everything --dest-dir "$site/rst" vsphere.preemption
+python "$here/navigation.py" "$site/rst"
 sphinx-build -b html -W --keep-going -q -c "$site" "$site/rst" "$html"
 echo "HTML documentation: $html/index.html"

@@ -21,6 +21,8 @@ def base_argument_spec():
         password=dict(type='str', required=True, aliases=['pass', 'pwd'], no_log=True, fallback=(env_fallback, ['VMWARE_PASSWORD'])),
         port=dict(type='int', default=443, fallback=(env_fallback, ['VMWARE_PORT'])),
         validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['VMWARE_VALIDATE_CERTS'])),
+        # The run's sessions (vcenter_session); no_log: its ids are masked in every output, -vvv invocation included.
+        session=dict(type='str', no_log=True),
     )
 
 

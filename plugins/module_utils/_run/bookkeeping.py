@@ -99,8 +99,8 @@ def run_report(run, plan, powered_off, notice=None, usage=None, capacity=None):
     and the CloudEvent, None when nothing was powered off.
     """
     if usage:
-        annotations = [{'vms': [vm['moid']], 'value': dict(annotation_value(run, plan, _forced(vm, plan['mode']), notice),
-                                                            usage=usage.get(vm['moid'])),
+        annotations = [{'vms': [vm['moid']],
+                        'value': dict(annotation_value(run, plan, _forced(vm, plan['mode']), notice), usage=usage.get(vm['moid'])),
                         'message': event_message(plan, run['run_id'], _forced(vm, plan['mode']), notice)} for vm in powered_off]
     else:
         groups = {}
@@ -381,8 +381,13 @@ def attempts(result, retries):
 
 
 def _failed_items(result):
-    items = [item for item in result.get('results') or [] if item.get('failed')]
+    """The failed items of a loop's result (a step not marked failed, ``failed_when: false``, still carries ``retryable``)."""
+    items = [item for item in result.get('results') or [] if item.get('failed') or item.get('retryable') is not None]
     return items or [result]
+
+
+def _after(tries):
+    return 'after %d attempt%s' % (tries, '' if tries == 1 else 's')
 
 
 def step_failure(what, result, plan, subject=None):
@@ -401,20 +406,20 @@ def step_failure(what, result, plan, subject=None):
     tries = max(attempts(item, plan['retries']) for item in items)
     error = ' '.join(sorted({item.get('msg') or 'failed without a message' for item in items}))
     if what == 'select':
-        return "Could not list the VMs tagged %r after %d attempts: %s" % (plan['tag'], tries, error)
+        return "Could not list the VMs tagged %r %s: %s" % (plan['tag'], _after(tries), error)
     if what == 'annotate':
-        return ('Could not annotate the VMs of run %s after %d attempts: %s The next run of this workflow finishes it.'
-                % (subject, tries, error))
+        return ('Could not annotate the VMs of run %s %s: %s The next run of this workflow finishes it.'
+                % (subject, _after(tries), error))
     if what == 'history':
-        return "Could not read vCenter's power events of the VMs after %d attempts: %s Nothing was powered on." % (tries, error)
+        return "Could not read vCenter's power events of the VMs %s: %s Nothing was powered on." % (_after(tries), error)
     if what == 'cloudevent':
         owed = [item['item'] for item in items if isinstance(item.get('item'), dict)]
         cure = ('The next run of this workflow sends it.' if all(item.get('retryable') for item in items) else
                 'Another attempt cannot cure this: correct preemption_reply_to (or the sink) and run this workflow again '
                 '(at once with preemption_threshold=0); that run sends it under the same id. vsphere.preemption.cancel forgets it instead.')
-        return ('Could not send CloudEvent %s to %s after %d attempts: %s %s'
+        return ('Could not send CloudEvent %s to %s %s: %s %s'
                 % (', '.join(entry['event']['id'] for entry in owed) or subject,
-                   ', '.join(sorted({entry['sink'] for entry in owed})) or plan['sink'], tries, error, cure))
+                   ', '.join(sorted({entry['sink'] for entry in owed})) or plan['sink'], _after(tries), error, cure))
     raise ValueError('unknown step %r' % what)
 
 
@@ -425,7 +430,7 @@ def power_failure(work_done, power, plan):
         return ''
     selected = len(work_done['current']['powered_off']) + len(failed)
     reasons = ' '.join(sorted({vm.get('msg') or '' for vm in failed})) if not (power or {}).get('msg') else power['msg']
-    return 'Could not power off %d of %d VMs after %d attempts: %s' % (len(failed), selected, attempts(power or {}, plan['retries']), reasons)
+    return 'Could not power off %d of %d VMs %s: %s' % (len(failed), selected, _after(attempts(power or {}, plan['retries'])), reasons)
 
 
 def _vms(count):

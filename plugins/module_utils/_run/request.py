@@ -150,15 +150,13 @@ def _scope_moid(text):
 
 
 def normalize_scope(value):
-    """'event', 'all' or a managed object id."""
-    text = _optional_text('scope', value)
+    """'event', 'all', or a moid, name or inventory path of a container (tagged_vm_info resolves it in vCenter)."""
+    text = _optional_text('scope', value, "use 'event' (the alarm's cluster or host), 'all', or the name, inventory path or "
+                                          "managed object id of a cluster, host, datacenter, folder or resource pool")
     if text is None:
         return 'event'
     if text.lower() in SCOPE_KEYWORDS:
         return text.lower()
-    if not _scope_moid(text):
-        _fail('scope', value, "use 'event' (the alarm's cluster or host), 'all', or the managed object id of a cluster, "
-                              "host, resource pool, folder or datacenter (e.g. domain-c7, host-21, resgroup-8, group-v3)")
     return text
 
 

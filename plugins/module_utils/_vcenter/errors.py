@@ -59,8 +59,10 @@ def describe_connection_error(exc, hostname, port):
     text = str(exc) + ' ' + str(cause)
     if isinstance(cause, ssl.SSLCertVerificationError) or 'CERTIFICATE_VERIFY_FAILED' in text or 'certificate verify failed' in text:
         reason = getattr(cause, 'verify_message', None) or 'certificate verify failed'
+        # Named as the user sets it: the role's variable and the environment, beside the module option.
         return ('Cannot verify the TLS certificate of %s (%s). Trust its CA with REQUESTS_CA_BUNDLE or SSL_CERT_FILE, '
-                'or set validate_certs: false.' % (where, reason))
+                'or turn verification off: vcenter_validate_certs: false (role), VMWARE_VALIDATE_CERTS=false (environment) '
+                'or validate_certs: false (module).' % (where, reason))
     if isinstance(cause, socket.gaierror) or 'Name or service not known' in text or 'nodename nor servname' in text:
         return 'Cannot resolve the vCenter host name %r.' % hostname
     if isinstance(cause, ConnectionRefusedError) or 'Connection refused' in text:

@@ -65,7 +65,7 @@ class VCenterRest:
     session, and a session that expires is renewed by one login.
     """
 
-    def __init__(self, hostname, username, password, port=443, validate_certs=True, timeout=DEFAULT_TIMEOUT, http=None):
+    def __init__(self, hostname, username, password, port=443, validate_certs=True, timeout=DEFAULT_TIMEOUT, http=None, flavor=None):
         self.hostname = hostname
         self.port = port
         self.username = username
@@ -77,8 +77,12 @@ class VCenterRest:
             # The user chose not to verify; a warning on every request would only bury the module's output.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.timeout = timeout
-        self.flavor = None
+        # The flavour learned earlier (the run's session): its login path is tried first.
+        self.flavor = flavor
         self._token = None
+        # Only a session this object opened is logged out by it; a handed-over one belongs to the run.
+        self._owned = False
+        self.logins = 0
         self._login_path = None
         self._http = http if http is not None else requests.Session()
         self._login_lock = threading.Lock()
@@ -101,9 +105,20 @@ class VCenterRest:
         except requests.exceptions.RequestException as exc:
             raise connection_error(exc, self.hostname, self.port) from None
 
+    def attach(self, token, flavor, owned=False):
+        """Use the session ``token`` opened by someone else (the run); it is logged out only when ``owned``."""
+        paths = dict(LOGIN_PATHS)
+        if flavor not in paths or not isinstance(token, str) or not token:
+            raise VCenterError('The REST session handed over for %s is not a session this collection opened.' % self.where)
+        self.flavor, self._login_path, self._token, self._owned = flavor, paths[flavor], token, owned
+
+    @property
+    def token(self):
+        return self._token
+
     def login(self):
-        """Open a session: POST /api/session, or /rest/com/vmware/cis/session where /api is 404."""
-        for flavor, path in LOGIN_PATHS:
+        """Open a session: POST /api/session, or /rest/com/vmware/cis/session where /api is 404 (the known flavour first)."""
+        for flavor, path in sorted(LOGIN_PATHS, key=lambda item: item[0] != self.flavor):
             response = self._send('POST', path, auth=(self.username, self._password))
             if response.status_code == 404:
                 continue
@@ -116,13 +131,14 @@ class VCenterRest:
                 token = token.get('value')
             if not isinstance(token, str) or not token:
                 raise VCenterRestError('%s answered POST %s without a session id.' % (self.where, path), response.status_code)
-            self.flavor, self._login_path, self._token = flavor, path, token
+            self.flavor, self._login_path, self._token, self._owned = flavor, path, token, True
+            self.logins += 1
             return
         raise VCenterRestError('%s serves neither /api nor /rest (both answered HTTP 404 to a login).' % self.where, 404)
 
     def logout(self):
-        """Close the session; best effort, an expired session is already closed."""
-        if self._token is None:
+        """Close the session this object opened; best effort, an expired session is already closed."""
+        if self._token is None or not self._owned:
             return
         try:
             self._send('DELETE', self._login_path, headers={SESSION_HEADER: self._token})

@@ -16,8 +16,8 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors
 
 PYVMOMI_IMPORT_ERROR = None
 try:
-    from pyVim.connect import Disconnect, SmartConnect
-    from pyVmomi import vim, vmodl
+    from pyVim.connect import Disconnect, SmartStubAdapter
+    from pyVmomi import SoapStubAdapter, vim, vmodl
 except ImportError:
     PYVMOMI_IMPORT_ERROR = traceback.format_exc()
 
@@ -47,8 +47,8 @@ def ssl_context(validate_certs):
     return ssl.create_default_context(cafile=trusted_ca_file())
 
 
-def connect(hostname, username, password, port=443, validate_certs=True, pool_size=None):
-    """Log in to vCenter over SOAP and return the ServiceInstance.
+def login(hostname, username, password, port=443, validate_certs=True, pool_size=None):
+    """Log in to vCenter over SOAP; return the ServiceInstance and its ServiceContent (read once, by the login).
 
     ``pool_size``: connections kept open for reuse, at least as many as the
     calls a module makes at once (pyvmomi keeps 5; each call beyond opens and
@@ -58,8 +58,11 @@ def connect(hostname, username, password, port=443, validate_certs=True, pool_si
     a refused login is never retryable: vCenter SSO locks an account after a few.
     """
     try:
-        service_instance = SmartConnect(host=hostname, user=username, pwd=password, port=port,
-                                        sslContext=ssl_context(validate_certs), httpConnectionTimeout=SOAP_TIMEOUT)
+        # SmartConnect's steps (the API version, the ServiceContent, Login) without reading the ServiceContent twice.
+        stub = SmartStubAdapter(host=hostname, port=port, sslContext=ssl_context(validate_certs), httpConnectionTimeout=SOAP_TIMEOUT)
+        service_instance = vim.ServiceInstance('ServiceInstance', stub)
+        content = service_instance.RetrieveContent()
+        content.sessionManager.Login(username, password, None)
     except vim.fault.InvalidLogin:
         raise VCenterError('vCenter %s:%s refused the login of user %r: wrong user name or password.'
                            % (hostname, port, username), retryable=False) from None
@@ -69,8 +72,37 @@ def connect(hostname, username, password, port=443, validate_certs=True, pool_si
     except Exception as exc:  # transport errors come in many shapes; describe them all the same way
         raise connection_error(exc, hostname, port) from None
     if pool_size is not None:
-        service_instance._stub.poolSize = max(service_instance._stub.poolSize, pool_size)
-    return service_instance
+        stub.poolSize = max(stub.poolSize, pool_size)
+    return service_instance, content
+
+
+def connect(hostname, username, password, port=443, validate_certs=True, pool_size=None):
+    """Log in to vCenter over SOAP and return the ServiceInstance (see ``login``)."""
+    return login(hostname, username, password, port=port, validate_certs=validate_certs, pool_size=pool_size)[0]
+
+
+def attach(hostname, session_id, version, port=443, validate_certs=True, pool_size=None):
+    """A ServiceInstance on the existing session ``session_id`` (API ``version`` as negotiated by its login): no login, no request."""
+    stub = SoapStubAdapter(host=hostname, port=port, version=version, sslContext=ssl_context(validate_certs),
+                           httpConnectionTimeout=SOAP_TIMEOUT, sessionId=session_id)
+    if pool_size is not None:
+        stub.poolSize = max(stub.poolSize, pool_size)
+    return vim.ServiceInstance('ServiceInstance', stub)
+
+
+def session_of(service_instance):
+    """What another process needs to use this session: its id and API version (the id is a secret)."""
+    stub = service_instance._stub
+    return dict(id=stub.GetSessionId(), version=stub.version)
+
+
+def logout(service_instance, content=None):
+    """Log out with the ServiceContent already read; best effort, like ``disconnect``."""
+    try:
+        (content or service_instance.RetrieveContent()).sessionManager.Logout()
+    except Exception:  # logging out is best effort, the work is done
+        pass
+    service_instance._stub.DropConnections()
 
 
 def disconnect(service_instance):

@@ -98,12 +98,10 @@ def unique(moids):
 
 
 class CustomAttributes:
-    """Custom attribute operations on a pyvmomi ServiceInstance."""
+    """Custom attribute operations through a pyvmomi ServiceContent."""
 
-    def __init__(self, service_instance):
-        self.si = service_instance
-        with vcenter_call('read the service content', error=CustomAttributeError):
-            content = service_instance.RetrieveContent()
+    def __init__(self, content):
+        """``content``: the ServiceContent, read once by the caller."""
         self.manager = content.customFieldsManager
         self.collector = content.propertyCollector
 
@@ -125,7 +123,7 @@ class CustomAttributes:
             return field
 
     def _vm(self, moid):
-        return vim.VirtualMachine(moid, self.si._stub)
+        return vim.VirtualMachine(moid, getattr(self.collector, '_stub', None))
 
     def values(self, moids, field_key):
         """``{moid: value}`` of field ``field_key`` ('' when unset) for all ``moids``, in one retrieve.

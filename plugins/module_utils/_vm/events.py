@@ -6,7 +6,7 @@
 """User events on VMs (the VM's Monitor > Events tab), logged at most once per VM per message.
 
 Whether a VM already has the message is read from vCenter's own event log
-(QueryEvents on that VM, user events only) rather than inferred from
+(one QueryEvents of user events for all the VMs of a call) rather than inferred from
 anything this collection wrote: an event logged by a run that was then
 killed, or whose annotation was already in place, is found there, and one
 that was never logged is not, so a retried or resumed call logs exactly the
@@ -52,6 +52,13 @@ def missing(logged, message):
     return [moid for moid, messages in logged.items() if message not in messages]
 
 
+def _vm_moid(event):
+    """The moid of the VM an event is about, or None."""
+    argument = getattr(event, 'vm', None) or getattr(event, 'entity', None)
+    target = getattr(argument, 'vm', None) or getattr(argument, 'entity', None)
+    return getattr(target, '_moId', None)
+
+
 class VmEvents:
     """Query and log user events on VMs through a ServiceInstance's EventManager."""
 
@@ -66,16 +73,29 @@ class VmEvents:
         return vim.VirtualMachine(moid, self._stub)
 
     def logged(self, moids):
-        """``{moid: [message of each user event on the VM]}``, one QueryEvents per VM."""
-        result = {}
-        for moid in moids:
-            spec = vim.event.EventFilterSpec(
-                entity=vim.event.EventFilterSpec.ByEntity(entity=self._vm(moid), recursion='self'),
-                eventTypeId=[USER_EVENT], maxCount=MAX_EVENTS)
-            with vcenter_call('read the events of %s' % moid):
-                events = self.manager.QueryEvents(spec) or []
-            result[moid] = [getattr(event, 'message', None) for event in events]
+        """``{moid: [message of each user event on the VM]}``: one QueryEvents for all the VMs.
+
+        The user events of the whole inventory, up to MAX_EVENTS; only when vCenter holds that many (the
+        answer may have left one of ours out) is each VM asked for by itself.
+        """
+        spec = vim.event.EventFilterSpec(eventTypeId=[USER_EVENT], maxCount=MAX_EVENTS)
+        with vcenter_call('read the user events'):
+            events = self.manager.QueryEvents(spec) or []
+        result = {moid: [] for moid in moids}
+        for event in events:
+            moid = _vm_moid(event)
+            if moid in result:
+                result[moid].append(getattr(event, 'message', None))
+        if len(events) >= MAX_EVENTS:
+            result = {moid: self._logged_on(moid) for moid in moids}
         return result
+
+    def _logged_on(self, moid):
+        spec = vim.event.EventFilterSpec(
+            entity=vim.event.EventFilterSpec.ByEntity(entity=self._vm(moid), recursion='self'),
+            eventTypeId=[USER_EVENT], maxCount=MAX_EVENTS)
+        with vcenter_call('read the events of %s' % moid):
+            return [getattr(event, 'message', None) for event in self.manager.QueryEvents(spec) or []]
 
     def power_history(self, moids, since):
         """``{moid: [event_record, ...]}`` oldest first: the power events of each VM since ``since`` (aware datetime).

@@ -14,6 +14,7 @@ categories is read ``READ_PARALLEL`` at a time over the one session.
 
 from __future__ import annotations
 
+import difflib
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
@@ -22,6 +23,9 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest i
 
 # Tags or categories read at once: enough to hide a real vCenter's latency, few enough not to load it.
 READ_PARALLEL = 8
+
+# Nearest existing tag names a typo's error suggests.
+SUGGESTIONS = 3
 
 # Per flavor: the tag list, one tag, the category list, one category, the tags
 # of one category and the tag-association action listing a tag's objects
@@ -117,18 +121,35 @@ def _described(client, tags, category_names=None):
 
 
 def _tags_named(client, name):
-    """Every tag called ``name``, described: reads every tag of vCenter."""
+    """Every tag called ``name``, described: reads every tag of vCenter.
+
+    None of them raises TagNotFound suggesting the nearest names of the tags read.
+    """
     paths = PATHS[client.flavor]
-    tags = [tag for tag in _read_all(client, paths['tag'], client.request('GET', paths['tags'])) if tag.get('name') == name]
+    every = _read_all(client, paths['tag'], client.request('GET', paths['tags']))
+    tags = [tag for tag in every if tag.get('name') == name]
+    if not tags:
+        raise TagNotFound('Tag %r does not exist in vCenter%s' % (name, nearest_names(name, (tag.get('name') for tag in every)) or '.'),
+                          retryable=False)
     return _described(client, tags)
+
+
+def nearest_names(name, names):
+    """``'; did you mean 'a', 'b'?'`` naming the ``names`` closest to ``name`` (difflib), or '' when none is close."""
+    near = difflib.get_close_matches(name, sorted({n for n in names if isinstance(n, str)}), n=SUGGESTIONS)
+    return '; did you mean %s?' % ', '.join(repr(n) for n in near) if near else ''
+
+
+def categories_named(client, name):
+    """Every category called ``name`` (dicts with ``id``, ``name``...): reads every category."""
+    paths = PATHS[client.flavor]
+    return [c for c in _read_all(client, paths['category'], client.request('GET', paths['categories'])) if c.get('name') == name]
 
 
 def _tag_in_category(client, name, category):
     """The tag ``name`` of the category named ``category``, or None: reads the categories and that category's tags only."""
     paths = PATHS[client.flavor]
-    categories = [c for c in _read_all(client, paths['category'], client.request('GET', paths['categories']))
-                  if c.get('name') == category]
-    for found in categories:
+    for found in categories_named(client, category):
         path, params = paths['category_tags']
         if client.flavor == 'api':
             tag_ids = client.request('POST', path, body={'category_id': found['id']}, params=params)

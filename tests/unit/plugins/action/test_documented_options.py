@@ -17,12 +17,18 @@ import importlib
 import pytest
 import yaml
 
-ACTION_PLUGINS = ('preempt_plan', 'workflow_state')
+ACTION_PLUGINS = ('preempt_plan', 'workflow_state', 'cloudevent', 'vcenter_session')
 
 
 def documented_options(name):
     module = importlib.import_module('ansible_collections.vsphere.preemption.plugins.modules.' + name)
-    return yaml.safe_load(module.DOCUMENTATION)['options']
+    documentation = yaml.safe_load(module.DOCUMENTATION)
+    options = {}
+    for fragment in documentation.get('extends_documentation_fragment') or ():
+        fragments = importlib.import_module('ansible_collections.vsphere.preemption.plugins.doc_fragments.' + fragment.rsplit('.', 1)[-1])
+        options.update(yaml.safe_load(fragments.ModuleDocFragment.DOCUMENTATION)['options'])
+    options.update(documentation['options'])
+    return options
 
 
 def argument_spec(name):

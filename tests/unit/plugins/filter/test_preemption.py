@@ -42,7 +42,7 @@ def test_the_filters_chain_as_the_role_uses_them():
     assert summary['stats']['run_id'] == 'r1'
     assert FILTERS['preemption_power_error'](work, power, plan) == ''
     assert FILTERS['preemption_step_error']({'failed': True, 'msg': 'down.'}, 'select', plan) == (
-        "Could not list the VMs tagged 'preemptible' after 1 attempts: down.")
+        "Could not list the VMs tagged 'preemptible' after 1 attempt: down.")
     assert FILTERS['preemption_status']([{'item': 'manual@vc1.example.com', 'record': None, 'state_file': '/s.json'}],
                                         workflow_identity(REQUEST)) == [
         'Workflow manual on vc1.example.com has no record in /s.json.']

@@ -123,8 +123,7 @@ class Collector:
 
 def attributes_with(collector):
     content = SimpleNamespace(customFieldsManager=None, propertyCollector=collector)
-    service_instance = SimpleNamespace(RetrieveContent=lambda: content, _stub=None)
-    return CustomAttributes(service_instance)
+    return CustomAttributes(content)
 
 
 def test_values_reads_all_vms_in_one_call():
@@ -167,7 +166,7 @@ class Manager:
 
 def attributes_writing(manager):
     content = SimpleNamespace(customFieldsManager=manager, propertyCollector=None)
-    return CustomAttributes(SimpleNamespace(RetrieveContent=lambda: content, _stub=None))
+    return CustomAttributes(content)
 
 
 def test_set_values_writes_every_vm_at_most_parallel_at_a_time():

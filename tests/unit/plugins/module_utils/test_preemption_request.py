@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.preemption_requests import alarm, red_alarm, request
+from tests.support.preemption_requests import alarm, red_alarm, request
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import (
     PreemptionRequestError,
     alarm_action,
@@ -96,9 +96,14 @@ def test_scope_moids_of_the_simulator(scope, expected):
     assert build_plan(request(criticality='HIGH', scope=scope))['scope'] == expected
 
 
-@pytest.mark.parametrize('scope', ['cluster-1', 'vm-58', 'domain-c', 'everything', 'datacenter', 'host-21x'])
-def test_bad_scope_is_named(scope):
-    with pytest.raises(PreemptionRequestError, match=r"^preemption_scope '%s' is not valid: use 'event'" % scope):
+@pytest.mark.parametrize('scope', ['DC0_C0', ' /DC0/host/DC0_C0 ', 'compute 01 (prod)', 'Rechenzentrum München/Cluster 2'])
+def test_scope_names_and_paths_pass_through_for_tagged_vm_info_to_resolve(scope):
+    assert build_plan(request(criticality='HIGH', scope=scope))['scope'] == scope.strip()
+
+
+@pytest.mark.parametrize('scope', [42, ['domain-c7'], {'name': 'DC0_C0'}])
+def test_scope_that_is_not_text_is_named(scope):
+    with pytest.raises(PreemptionRequestError, match=r"^preemption_scope .* is not valid: use 'event'"):
         build_plan(request(criticality='HIGH', scope=scope))
 
 
@@ -389,7 +394,7 @@ def test_a_nul_in_a_name_becomes_u_fffd_everywhere(red_event):
 
 def test_an_event_nested_ten_thousand_deep_is_one_clear_error():
     nested = leaf = {}
-    for _ in range(10000):
+    for _depth in range(10000):
         leaf['a'] = {}
         leaf = leaf['a']
     with pytest.raises(PreemptionRequestError, match='^preemption_event is nested too deeply to be a CloudEvent\\.$'):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.preemption_requests import alarm, red_alarm, request
+from tests.support.preemption_requests import alarm, red_alarm, request
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import build_plan
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.bookkeeping import (
     EVENT_TYPE,
@@ -305,7 +305,7 @@ def test_step_failures_name_the_step_and_the_attempts():
     loop = {'failed': True, 'results': [{'failed': False}, {'failed': True, 'retryable': True, 'msg': 'HTTP 503.', 'attempts': 1, 'item': owed}]}
     assert step_failure('cloudevent', loop, plan) == (
         'Could not send CloudEvent e-1 to http://s/ after 2 attempts: HTTP 503. The next run of this workflow sends it.')
-    assert step_failure('annotate', {'failed': True, 'msg': 'x.'}, plan, 'run-1').startswith('Could not annotate the VMs of run run-1 after 1 attempts')
+    assert step_failure('annotate', {'failed': True, 'msg': 'x.'}, plan, 'run-1').startswith('Could not annotate the VMs of run run-1 after 1 attempt')
     with pytest.raises(ValueError, match="unknown step 'bogus'"):
         step_failure('bogus', {}, plan)
 

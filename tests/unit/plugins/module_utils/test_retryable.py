@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import threading
 import time
 from http.client import RemoteDisconnected
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
@@ -37,8 +35,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call i
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError, fault_retryable, transport_retryable
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest, VCenterRestError
 from ansible_collections.vsphere.preemption.plugins.modules import power_off
-from tests.unit.plugins.module_utils.test_vcenter_rest import ScriptedServer
-from tests.vcsim.harness import generate_tls
+from tests.support.json_server import JsonServer, ScriptedServer
 
 
 def closed_port():
@@ -129,7 +126,7 @@ def test_an_unclassified_error_is_not_retried():
 def test_soap_login_faults(monkeypatch, fault, retryable):
     def refuse(**kwargs):
         raise fault
-    monkeypatch.setattr(vcenter_soap, 'SmartConnect', refuse)
+    monkeypatch.setattr(vcenter_soap, 'SmartStubAdapter', refuse)
     with pytest.raises(VCenterError) as caught:
         vcenter_soap.connect('vc.example', 'admin', 'pw')
     assert caught.value.retryable is retryable
@@ -144,42 +141,28 @@ def test_soap_connection_refused_is_retryable():
 
 # ---------------------------------------------------------------- REST
 
-@pytest.fixture(scope='module')
-def tls(tmp_path_factory):
-    return generate_tls(tmp_path_factory.mktemp('tls'))
-
-
-@pytest.fixture
-def rest_server(tls, monkeypatch):
-    monkeypatch.setenv('REQUESTS_CA_BUNDLE', tls.ca_file)
-    monkeypatch.delenv('SSL_CERT_FILE', raising=False)
-    srv = ScriptedServer(tls)
-    yield srv
-    srv.close()
-
-
-def test_rest_login_refused_is_not_retryable(rest_server):
-    rest_server.on('POST', '/api/session', (401, None))
+def test_rest_login_refused_is_not_retryable(server):
+    server.on('POST', '/api/session', (401, None))
     with pytest.raises(VCenterRestError) as caught:
-        VCenterRest('127.0.0.1', 'admin', 'pw', port=rest_server.port).login()
+        VCenterRest('127.0.0.1', 'admin', 'pw', port=server.port).login()
     assert caught.value.retryable is False
 
 
 @pytest.mark.parametrize('status, retryable', [(500, True), (503, True), (408, True), (429, True),
                                                (400, False), (403, False), (404, False)])
-def test_rest_http_errors(rest_server, status, retryable):
-    rest_server.on('POST', '/api/session', (201, 'token'))
-    rest_server.on('GET', '/api/cis/tagging/tag', (status, {'error_type': 'X'}))
-    rest = VCenterRest('127.0.0.1', 'admin', 'pw', port=rest_server.port)
+def test_rest_http_errors(server, status, retryable):
+    server.on('POST', '/api/session', (201, 'token'))
+    server.on('GET', '/api/cis/tagging/tag', (status, {'error_type': 'X'}))
+    rest = VCenterRest('127.0.0.1', 'admin', 'pw', port=server.port)
     with pytest.raises(VCenterRestError) as caught:
         rest.request('GET', '/api/cis/tagging/tag')
     assert (caught.value.status, caught.value.retryable) == (status, retryable)
 
 
-def test_rest_untrusted_certificate_is_not_retryable(rest_server, monkeypatch):
+def test_rest_untrusted_certificate_is_not_retryable(server, monkeypatch):
     monkeypatch.delenv('REQUESTS_CA_BUNDLE')
     with pytest.raises(VCenterError) as caught:
-        VCenterRest('127.0.0.1', 'admin', 'pw', port=rest_server.port).login()
+        VCenterRest('127.0.0.1', 'admin', 'pw', port=server.port).login()
     assert 'Cannot verify the TLS certificate' in str(caught.value)
     assert caught.value.retryable is False
 
@@ -303,31 +286,17 @@ def test_a_plan_that_cannot_work_is_not_retryable():
 
 # ---------------------------------------------------------------- CloudEvent sink
 
-class Sink:
-    """Answers every POST with ``status`` after ``delay`` seconds."""
+class Sink(JsonServer):
+    """Answers every request with ``status`` after ``delay`` seconds."""
 
     def __init__(self, status, delay=0.0):
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get('Content-Length') or 0))
-                time.sleep(sink.delay)
-                self.send_response(sink.status)
-                self.send_header('Content-Length', '0')
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
         self.status, self.delay = status, delay
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d/events' % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.02}, daemon=True).start()
+        super().__init__(self._answer)
+        self.url = 'http://127.0.0.1:%d/events' % self.port
 
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def _answer(self, request):
+        time.sleep(self.delay)
+        return self.status, None
 
 
 def event():
@@ -407,3 +376,10 @@ def test_power_off_run_is_retryable_while_one_failed_vm_may_still_go_off():
     eng, _ops, _clock = engine({'vm-1': FakeVM('a', tools_running=False), 'vm-2': FakeVM('b', tools_running=True)}, grace_period=5)
     result = eng.run(['vm-1', 'vm-2'], 'soft')                          # vm-2 still on after its grace period
     assert len(result['failed']) == 2 and result['retryable'] is True
+
+
+@pytest.mark.parametrize('api_version, flavor', [('8.0.3.0', 'api'), ('7.0.2.0', 'api'), ('7.0.1.0', 'rest'), ('6.7', 'rest'),
+                                                 ('', None), (None, None)])
+def test_the_rest_flavour_follows_the_soap_api_version(api_version, flavor):
+    from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.connection import rest_flavor
+    assert rest_flavor(api_version) == flavor

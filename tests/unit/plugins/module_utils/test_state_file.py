@@ -27,32 +27,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._state.records 
     vcenter_of,
 )
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp, parse_timestamp
-
-T0 = datetime.datetime(2021, 11, 5, 13, 2, 34, 437444, tzinfo=datetime.timezone.utc)
-
-
-class Clock:
-    """A settable clock for StateFile."""
-
-    def __init__(self, now=T0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += datetime.timedelta(seconds=seconds)
-
-
-class Ids:
-    """Predictable run ids: run-1, run-2, ..."""
-
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self):
-        self.count += 1
-        return 'run-%d' % self.count
+from tests.support.state_fakes import T0, Clock, Ids
 
 
 @pytest.fixture

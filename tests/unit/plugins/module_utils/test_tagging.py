@@ -8,11 +8,8 @@
 from __future__ import annotations
 
 import json
-import socket
-import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
 import pytest
 
@@ -20,7 +17,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vm import tagg
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import TagNotFound, attached_vm_moids, find_tag, pick_tag, split_tag_reference
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest
-from tests.vcsim.harness import generate_tls
+from tests.support.json_server import JsonServer
 
 
 def tag_urn(name):
@@ -31,51 +28,18 @@ def category_urn(name):
     return 'urn:vmomi:InventoryServiceCategory:%s:GLOBAL' % name
 
 
-class TaggingService:
-    """vCenter's tagging endpoints over HTTPS, ``/api`` or ``/rest``, from an editable model; counts requests."""
+class TaggingService(JsonServer):
+    """vCenter's tagging endpoints over HTTPS, ``/api`` or ``/rest``, from an editable model; records requests."""
 
     def __init__(self, tls, flavor):
         self.flavor = flavor
         self.categories = {}     # id -> name
         self.tags = {}           # id -> {'name', 'category_id'}
         self.attached = {}       # tag id -> [{'type', 'id'}]
-        self.requests = []
-        self.lock = threading.Lock()
-        service = self
+        super().__init__(self._answer, tls)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'   # keep-alive, as vCenter: one TLS handshake per connection
-
-            def setup(self):
-                super().setup()
-                # Headers and body go in two writes: without this, each answer waits for a delayed ACK.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def _answer(self):
-                length = int(self.headers.get('Content-Length') or 0)
-                body = json.loads(self.rfile.read(length) or b'null') if length else None
-                url = urlsplit(self.path)
-                with service.lock:
-                    service.requests.append((self.command, unquote(url.path), url.query))
-                    status, payload = service.answer(self.command, unquote(url.path), parse_qs(url.query), body)
-                data = b'' if payload is None else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = _answer
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.02}, daemon=True).start()
+    def _answer(self, request):
+        return self.answer(request['method'], unquote(request['path']), parse_qs(request['query']), json.loads(request['body'] or b'null'))
 
     def add(self, name, category):
         category_id = category_urn(category)
@@ -116,16 +80,7 @@ class TaggingService:
     def reads(self, kind):
         """The GETs of single tags (``tag``) or categories (``category``)."""
         marker = '/%s/' % kind
-        return [path for method, path, _query in self.requests if method == 'GET' and marker in path]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture(scope='module')
-def tls(tmp_path_factory):
-    return generate_tls(tmp_path_factory.mktemp('tls'))
+        return [unquote(r['path']) for r in self.requests if r['method'] == 'GET' and marker in r['path']]
 
 
 @pytest.fixture(params=['api', 'rest'])
@@ -162,7 +117,7 @@ def test_with_category_only_that_category_tags_are_read(service):
     read = [path.rsplit('/', 1)[-1].replace('id:', '') for path in service.reads('tag')]
     assert read == [tag_urn('legacy-preemptible')]
     assert len(service.reads('category')) == len(service.categories)
-    listed = [r for r in service.requests if 'list-tags-for-category' in r[2]]
+    listed = [r for r in service.requests if 'list-tags-for-category' in r['query']]
     assert len(listed) == 1
 
 
@@ -197,8 +152,15 @@ def test_ambiguous_tag_names_the_categories(service):
 def test_missing_tag_is_named(service):
     with pytest.raises(VCenterError, match=r"^Tag 'nope' does not exist in vCenter\.$"):
         lookup(service, 'nope')
-    with pytest.raises(VCenterError, match='does not exist'):
+
+
+def test_tag_typo_suggests_the_nearest_tag_names(service):
+    with pytest.raises(TagNotFound) as caught:
         lookup(service, 'Gold')
+    assert str(caught.value) == "Tag 'Gold' does not exist in vCenter; did you mean 'gold'?"
+    with pytest.raises(TagNotFound, match=r"^Tag 'preemtible' does not exist in vCenter; did you mean 'preemptible'\?$"):
+        lookup(service, 'preemtible')
+    assert caught.value.retryable is False
 
 
 def test_tag_in_another_category_says_where_it_is(service):
@@ -216,7 +178,7 @@ def test_a_known_tag_id_is_checked_with_one_call(service, category):
     assert tag['id'] == known
     assert len(service.reads('tag')) == 1
     assert len(service.reads('category')) == (0 if category is None else 1)
-    assert not [r for r in service.requests if r[1].endswith('/tag') or r[1].endswith('/category')]
+    assert not [r for r in service.requests if r['path'].endswith('/tag') or r['path'].endswith('/category')]
 
 
 def test_a_renamed_tag_id_is_not_used(service):
@@ -261,7 +223,7 @@ def test_attached_vm_moids_keeps_only_vms_in_one_call(service):
     with VCenterRest('127.0.0.1', 'admin', 'pw', port=service.port) as rest:
         assert attached_vm_moids(rest, tag_id) == ['vm-10', 'vm-9']
         assert attached_vm_moids(rest, tag_urn('preemption-preemptible')) == []
-    assert len([r for r in service.requests if 'list-attached-objects' in r[2]]) == 2
+    assert len([r for r in service.requests if 'list-attached-objects' in r['query']]) == 2
 
 
 @pytest.mark.parametrize('text, expected', [

@@ -43,6 +43,12 @@ def test_describe_connection_error_is_one_clear_line(exc, expected):
     assert '\n' not in message
 
 
+def test_an_untrusted_certificate_names_what_a_playbook_user_sets():
+    assert describe_connection_error(_cert_error(), 'vc.example', 443).endswith(
+        'or turn verification off: vcenter_validate_certs: false (role), VMWARE_VALIDATE_CERTS=false (environment) '
+        'or validate_certs: false (module).')
+
+
 def test_error_chained_through_cause_is_found():
     try:
         try:
@@ -58,7 +64,9 @@ def test_connection_options_follow_the_contract():
     assert spec['password']['no_log'] is True
     assert spec['validate_certs']['default'] is True
     assert spec['port']['default'] == 443
-    fallbacks = {name: option['fallback'][1] for name, option in spec.items()}
+    # The run's session is handed over by the role only, never read from the environment, and never shown.
+    assert spec['session'] == dict(type='str', no_log=True)
+    fallbacks = {name: option['fallback'][1] for name, option in spec.items() if name != 'session'}
     assert fallbacks == {
         'hostname': ['VMWARE_HOST'], 'username': ['VMWARE_USER'], 'password': ['VMWARE_PASSWORD'],
         'port': ['VMWARE_PORT'], 'validate_certs': ['VMWARE_VALIDATE_CERTS'],

@@ -8,83 +8,15 @@
 from __future__ import annotations
 
 import base64
-import json
 import socket
-import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest, VCenterRestError, vapi_error_message
-from tests.vcsim.harness import generate_ca, generate_tls
+from tests.support.vcsim.harness import generate_ca
 
 PASSWORD = 's3cr3t-Pa55'
-
-
-class ScriptedServer:
-    """Answers each (method, path) with the next scripted (status, body); 404 when nothing is scripted."""
-
-    def __init__(self, tls):
-        self.script = {}
-        self.requests = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self):
-                length = int(self.headers.get('Content-Length') or 0)
-                body = self.rfile.read(length) if length else b''
-                url = urlsplit(self.path)
-                path = url.path
-                server.requests.append({'method': self.command, 'path': path, 'query': url.query,
-                                        'headers': dict(self.headers), 'body': body})
-                answers = server.script.get((self.command, path)) or [(404, None)]
-                status, payload = answers.pop(0) if len(answers) > 1 else answers[0]
-                data = b'' if payload is None else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = _answer
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.02}, daemon=True)
-        self.thread.start()
-
-    def on(self, method, path, *answers):
-        self.script[(method, path)] = list(answers)
-
-    def calls(self, method, path):
-        return [r for r in self.requests if (r['method'], r['path']) == (method, path)]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture(scope='module')
-def tls(tmp_path_factory):
-    return generate_tls(tmp_path_factory.mktemp('tls'))
-
-
-@pytest.fixture
-def server(tls, monkeypatch):
-    monkeypatch.setenv('REQUESTS_CA_BUNDLE', tls.ca_file)
-    monkeypatch.delenv('SSL_CERT_FILE', raising=False)
-    srv = ScriptedServer(tls)
-    yield srv
-    srv.close()
 
 
 def client(server, **kwargs):

@@ -58,3 +58,39 @@ def test_another_refusal_is_an_error_naming_the_vm():
     with pytest.raises(VCenterError) as info:
         events(FakeEventManager(fault=vim.fault.NoPermission(msg='Permission to perform this operation was denied.'))).log(['vm-7'], 'x')
     assert 'vm-7' in str(info.value) and 'Permission' in str(info.value)
+
+
+def user_event(moid, message):
+    vm = vim.VirtualMachine(moid)
+    return vim.event.GeneralUserEvent(message=message, vm=vim.event.VmEventArgument(vm=vm, name=moid),
+                                      entity=vim.event.ManagedEntityEventArgument(entity=vm, name=moid))
+
+
+class QueryingEventManager:
+    def __init__(self, events):
+        self.events = events
+        self.specs = []
+
+    def QueryEvents(self, spec):
+        self.specs.append(spec)
+        if spec.entity is not None:
+            return [event for event in self.events if event.vm.vm._moId == spec.entity.entity._moId]
+        return self.events[:spec.maxCount]
+
+
+def test_one_query_answers_for_every_vm():
+    manager = QueryingEventManager([user_event('vm-1', 'run a'), user_event('vm-3', 'run b'), user_event('vm-9', 'run a')])
+    logged = events(manager).logged(['vm-1', 'vm-2', 'vm-3'])
+    assert logged == {'vm-1': ['run a'], 'vm-2': [], 'vm-3': ['run b']}
+    assert vm_events.missing(logged, 'run a') == ['vm-2', 'vm-3']
+    assert len(manager.specs) == 1
+    assert manager.specs[0].entity is None and manager.specs[0].eventTypeId == ['GeneralUserEvent']
+
+
+def test_a_full_answer_is_checked_vm_by_vm(monkeypatch):
+    monkeypatch.setattr(vm_events, 'MAX_EVENTS', 2)
+    # vm-2's event is beyond the first answer: asked for by itself, it is found, and not logged twice.
+    manager = QueryingEventManager([user_event('vm-7', 'x'), user_event('vm-8', 'y'), user_event('vm-2', 'run a')])
+    logged = events(manager).logged(['vm-1', 'vm-2'])
+    assert logged == {'vm-1': [], 'vm-2': ['run a']}
+    assert [spec.entity.entity._moId for spec in manager.specs[1:]] == ['vm-1', 'vm-2']

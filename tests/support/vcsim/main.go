@@ -7,7 +7,7 @@
 //
 // Build offline against Debian's govmomi 0.24 sources:
 //
-//	GOPATH=/usr/share/gocode GO111MODULE=off go build -o vcsim tests/vcsim/main.go
+//	GOPATH=/usr/share/gocode GO111MODULE=off go build -o vcsim tests/support/vcsim/main.go
 //
 // Flags shared with govmomi's own vcsim command keep the official names and
 // meanings (-l -dc -cluster -host -standalone-host -vm -pool -folder -ds -app

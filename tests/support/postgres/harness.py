@@ -11,7 +11,7 @@ server runs as the package's ``postgres`` user.
 
 Python API::
 
-    from tests.postgres.harness import PostgresServer
+    from tests.support.postgres.harness import PostgresServer
 
     with PostgresServer() as server:
         url = server.create_database()   # postgresql://preemption:<pw>@127.0.0.1:<port>/<db>

@@ -16,7 +16,7 @@ import subprocess
 import time
 import uuid
 
-from tests.functional.ansible_cli import BIN, ansible_env, run_playbook
+from tests.support.ansible_cli import BIN, ansible_env, run_playbook
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURE = os.path.join(REPO, 'tests', 'fixtures', 'veba-alarm-red.json')

@@ -3,7 +3,7 @@
 """pytest fixtures for a real PostgreSQL (registered by tests/conftest.py as a plugin).
 
 Fixtures
-    postgres_server  (session)   a started tests.postgres.harness.PostgresServer, stopped at the end
+    postgres_server  (session)   a started tests.support.postgres.harness.PostgresServer, stopped at the end
     postgres_url     (function)  the URL (password included) of a new empty database for this test
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.postgres.harness import PostgresServer
+from tests.support.postgres.harness import PostgresServer
 
 
 @pytest.fixture(scope='session')

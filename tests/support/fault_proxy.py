@@ -143,6 +143,13 @@ class ProxiedRequest:
         self.headers = [(key, value if key.lower() == name.lower() else old) for key, old in self.headers]
 
 
+def _session_ids(request):
+    """The SOAP cookie and REST session ids ``request`` carries."""
+    cookie = SOAP_COOKIE.search(request.header('Cookie') or '')
+    ids = {cookie.group(0).split('=', 1)[1].strip('"')} if cookie else set()
+    return ids | ({request.header(REST_SESSION_HEADER)} if request.header(REST_SESSION_HEADER) else set())
+
+
 class _Closed(Exception):
     """The client closed the connection (or sent something that is not HTTP)."""
 
@@ -216,6 +223,7 @@ class FaultProxy:
                 raise ValueError('upstream_url must be a plain http:// URL, not %r' % upstream_url)
             self.upstream = (parts.hostname, parts.port or 80)
         self.log = []
+        self.session_ids = set()  # every SOAP cookie and REST session id the client sent, to look for in its output
         self._rules = []
         self._lock = threading.Lock()
         self._listener = None
@@ -248,6 +256,7 @@ class FaultProxy:
         with self._lock:
             self._rules = []
             self.log = []
+            self.session_ids = set()
         self.restore()
 
     @property
@@ -430,6 +439,7 @@ class FaultProxy:
                 action = rule.action if rule else 'forward'
                 with self._lock:
                     self.log.append((request.method, request.path, request.soap_method, action))
+                    self.session_ids.update(_session_ids(request))
                     if action == 'hold':
                         self._parked.add(client)
                 if action == 'hold':

@@ -11,7 +11,7 @@ import copy
 import json
 import os
 
-FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'veba-alarm-red.json')
+FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'fixtures', 'veba-alarm-red.json')
 DEFAULTS = dict(tag='preemptible', max_vms=10, parallel=5, retries=3, retry_delay=2, threshold=60, grace_period=30, scope='event',
                 vcenter_hostname='vc1.example.com', vcenter_port='')
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import collections
 import datetime
 
-from tests.functional.preempt_helpers import FIELD, annotation, power_on_all
+from tests.support.preempt_helpers import FIELD, annotation, power_on_all
 
 EVENT_TYPE = 'com.vmware.workflows.vsphere.VmPreemptedEvent.v0'
 

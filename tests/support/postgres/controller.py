@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One "controller" calling the workflow state, in a process of its own, for the multi-controller tests.
 
-    python tests/postgres/controller.py URL METHOD 'JSON KWARGS' [--die-before-commit]
+    python tests/support/postgres/controller.py URL METHOD 'JSON KWARGS' [--die-before-commit]
 
 prints the JSON result of ``open_state(url=URL).METHOD(**KWARGS)``. The password
 comes from the environment (PGPASSWORD/PGPASSFILE), as on an execution node.
@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(REPO_ROOT, '.build', 'collections'))
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._state import postgres as state_postgres  # noqa: E402

@@ -18,7 +18,7 @@ import time
 
 import yaml
 
-from tests.functional.ansible_cli import BIN, REPO, ansible_env
+from tests.support.ansible_cli import BIN, REPO, ansible_env
 
 RULEBOOKS = os.path.join(REPO, 'extensions', 'eda', 'rulebooks')
 START_TIMEOUT = 90

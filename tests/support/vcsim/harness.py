@@ -2,14 +2,14 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """vCenter simulator (vcsim) harness for the vsphere.preemption tests and demo.
 
-Builds and runs govmomi's vCenter simulator (``tests/vcsim/main.go``, or an
+Builds and runs govmomi's vCenter simulator (``tests/support/vcsim/main.go``, or an
 official ``vcsim`` given by ``$VCSIM`` or found on ``PATH``) over HTTPS with a
 certificate signed by a CA generated per run, so ``validate_certs: true`` is
 exercised, and offers a small pyvmomi + REST client for test set-up and checks.
 
 Python API::
 
-    from tests.vcsim.harness import Simulator, VCenterClient
+    from tests.support.vcsim.harness import Simulator, VCenterClient
 
     with Simulator(vms=2, tools_running=['DC0_C0_RP0_VM0']) as sim:
         env = sim.env()                  # VMWARE_* + REQUESTS_CA_BUNDLE/SSL_CERT_FILE
@@ -19,8 +19,8 @@ Python API::
 
 Command line::
 
-    python tests/vcsim/harness.py build
-    python tests/vcsim/harness.py run --vms 3 --tools-running all [--env-file FILE]
+    python tests/support/vcsim/harness.py build
+    python tests/support/vcsim/harness.py run --vms 3 --tools-running all [--env-file FILE]
 
 Default inventory (vms=2, hosts=3, clusters=1, standalone_hosts=1): datacenter
 ``DC0``; cluster ``DC0_C0`` (moid ``clustercomputeresource-27``, not ``domain-c*``)
@@ -87,7 +87,7 @@ import urllib.parse
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parent.parent
+REPO_ROOT = HERE.parent.parent.parent
 MAIN_GO = HERE / 'main.go'
 BUILD_DIR = REPO_ROOT / '.build' / 'vcsim'
 GOPATH = '/usr/share/gocode'
@@ -425,7 +425,7 @@ class Simulator:
             self.stop()
             hint = ''
             if '-tools-running' in cmd and 'flag provided but not defined' in logs:
-                hint = '\n(-tools-running needs the harness build of tests/vcsim/main.go, not the official vcsim)'
+                hint = '\n(-tools-running needs the harness build of tests/support/vcsim/main.go, not the official vcsim)'
             raise VcsimError('vcsim %s before printing GOVC_URL (command: %s)\n%s%s' % (
                 'exited with rc=%s' % rc if rc is not None else 'did not start within %ss' % timeout,
                 ' '.join(shlex.quote(c) for c in cmd), logs, hint))
@@ -773,7 +773,7 @@ class VCenterClient:
 def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='harness.py', description='vCenter simulator for vsphere.preemption')
     sub = parser.add_subparsers(dest='cmd', required=True)
-    build = sub.add_parser('build', help='build tests/vcsim/main.go (or find $VCSIM / vcsim on PATH); print the path')
+    build = sub.add_parser('build', help='build tests/support/vcsim/main.go (or find $VCSIM / vcsim on PATH); print the path')
     build.add_argument('--force', action='store_true', help='rebuild even when up to date')
     run = sub.add_parser('run', help='run the simulator until SIGTERM/SIGINT, printing export lines')
     run.add_argument('--vms', type=int, default=2, help='VMs per resource pool (default 2)')

@@ -33,13 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parent.parent
 REPO = BENCH.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.functional.ansible_cli import run_playbook  # noqa: E402
-from tests.vcsim.harness import Simulator, VCenterClient, vcsim_binary  # noqa: E402
+from tests.support.ansible_cli import run_playbook  # noqa: E402
+from tests.support.vcsim.harness import Simulator, VCenterClient, vcsim_binary  # noqa: E402
 
 CAPACITY_MHZ = 84000
 USAGE_MHZ = 77280  # 92%
@@ -116,7 +116,7 @@ def bench_capacity(runs: int, workdir: Path, vms: int = 40) -> dict:
 
 
 def table_rows(result: dict) -> list[tuple[str, str, str, str]]:
-    """Rows (measure, value, target, status) in the shape of bench/run.py's table."""
+    """Rows (measure, value, target, status) in the shape of the bench's table (report.table)."""
     rows = []
     for side, label in (('with_target', 'capacity target cpu_percent 75'), ('cap_only', 'cap-only, max_vms %d' % CAP_ONLY_MAX)):
         data = result[side]
@@ -127,7 +127,7 @@ def table_rows(result: dict) -> list[tuple[str, str, str, str]]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--vms', type=int, default=40)
     parser.add_argument('--out', default=None, help='also write the result as JSON here')
