@@ -116,7 +116,7 @@ def test_any_alarm_and_vm_name_preempts_sends_one_event_id_in_both_modes_and_res
         note = annotation(vcenter, vm['moid'])
         assert (note['workflowID'], note['scope'], note['runID']) == (workflow_name(alarm), scope, record['run']['run_id'])
         [failure] = [result['msg'] for result in first.results('Stop when the CloudEvent could not be sent', 'n%d' % index)]
-        assert failure.startswith('Could not send CloudEvent %s to %s after 1 attempts: The CloudEvent sink %s answered HTTP 400 '
+        assert failure.startswith('Could not send CloudEvent %s to %s after 1 attempt: The CloudEvent sink %s answered HTTP 400 '
                                   % (expected_ids[index], sink.url, sink.url))
         assert failure.endswith('Another attempt cannot cure this: correct preemption_reply_to (or the sink) and run this workflow again '
                                 '(at once with preemption_threshold=0); that run sends it under the same id. '
