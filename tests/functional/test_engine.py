@@ -47,14 +47,16 @@ def test_a_run_starts_three_module_processes_and_at_most_twenty_tasks(vcsim, vce
     assert 'powered off 2 VMs' in run.summary() and len(sink.events) == 1
 
     modules = sorted(os.path.basename(path) for path in glob.glob(str(remote_tmp / '**' / 'AnsiballZ_*.py'), recursive=True))
-    assert modules == ['AnsiballZ_annotate.py', 'AnsiballZ_power_off.py', 'AnsiballZ_tagged_vm_info.py']
+    # vm_power_events reads which vCenter event our power-off caused, for the ledger (0.3.0).
+    assert modules == ['AnsiballZ_annotate.py', 'AnsiballZ_power_off.py', 'AnsiballZ_tagged_vm_info.py', 'AnsiballZ_vm_power_events.py']
     executed = [task['task']['name'] for play in run.output['plays'] for task in play['tasks']
                 if not all(result.get('skipped') for result in task['hosts'].values())]
     assert len(executed) <= 20, executed
 
 
-def test_the_role_has_at_most_eight_task_files():
-    assert len([name for name in os.listdir(TASK_FILES) if name.endswith('.yml')]) <= 8
+def test_the_role_has_at_most_ten_task_files():
+    # 0.3.0 added forget.yml (a dropped alarm planned once) and restore_wait.yml (a restore that waits out the window).
+    assert len([name for name in os.listdir(TASK_FILES) if name.endswith('.yml')]) <= 10
 
 
 def test_the_next_run_hands_the_tag_id_back(vcsim, vcenter, powered_on, tmp_path):
