@@ -38,8 +38,8 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         validation, params = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC, required_if=[('state', 'progress', ['run_id']), ('state', 'finished', ['run_id']),
-                                                        ('state', 'ledger', ['results'])])
+            argument_spec=ARGUMENT_SPEC,
+            required_if=[('state', 'progress', ['run_id']), ('state', 'finished', ['run_id']), ('state', 'ledger', ['results'])])
         del validation
         problem = check_params(params)
         if problem:

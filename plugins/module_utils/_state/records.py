@@ -426,4 +426,3 @@ def release_in(document, workflow_id, report, now, where):
     new['updated'] = format_timestamp(now)
     document['workflows'][workflow_id] = new
     return True, copy.deepcopy(new)
-

@@ -36,8 +36,8 @@ def test_a_vm_enters_the_ledger_when_its_power_off_is_recorded_before_the_run_fi
     document = new_document()
     started(document, 'run-1')
     # The run selected A with a capacity target (its usage measured), B without.
-    state_records.progress_in(document, 'cpu/domain-c7@vc', 'run-1', {'selected': [dict(A, cpu_mhz=2400, memory_mb=8192), B],
-                                                                     'powered_off': [dict(A, event=EVENT), B]}, T0, 'test')
+    results = {'selected': [dict(A, cpu_mhz=2400, memory_mb=8192), B], 'powered_off': [dict(A, event=EVENT), B]}
+    state_records.progress_in(document, 'cpu/domain-c7@vc', 'run-1', results, T0, 'test')
     entries = document['workflows']['cpu/domain-c7@vc']['ledger']
     assert entries == [
         {'moid': 'vm-1', 'name': 'a', 'run_id': 'run-1', 'scope': 'domain-c7', 'tag': 'preemptible', 'method': 'hard',

@@ -46,8 +46,8 @@ def record(powered_off=(A, B, C), **results):
     rec = {'workflow_id': 'spot@vc1.example.com', 'run': run, 'unfinished': [], 'runs': 1, 'updated': run['started'],
            'ledger': [], 'released': []}
     moids = [vm['moid'] for vm in powered_off]
-    rec, _run = state_records.update_run(rec, 'run-1', dict({'powered_off': [dict(vm, event=off_event(vm)) for vm in powered_off],
-                                                          'annotated': moids}, **results), T0)
+    report = dict({'powered_off': [dict(vm, event=off_event(vm)) for vm in powered_off], 'annotated': moids}, **results)
+    rec, _run = state_records.update_run(rec, 'run-1', report, T0)
     return rec
 
 
