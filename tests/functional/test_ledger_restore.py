@@ -39,8 +39,7 @@ def backend(request, tmp_path):
     def records():
         import psycopg
         with psycopg.connect(url) as connection:
-            return {name: body for name, body in connection.execute(
-                "SELECT name, body FROM vsphere_preemption_state WHERE kind = 'workflow'").fetchall()}
+            return dict(connection.execute("SELECT name, body FROM vsphere_preemption_state WHERE kind = 'workflow'").fetchall())
     return {'preemption_state_file': str(tmp_path / 'unused.json'), 'preemption_state_url': url}, records
 
 
