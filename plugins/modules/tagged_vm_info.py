@@ -126,8 +126,8 @@ options:
         C(shortfall) in RV(capacity) says by how much the selection falls short. Protected, solution-managed, Fault
         Tolerance and untagged VMs are never taken to close the gap.
       - An error, before anything else is read, for unknown keys, values outside the ranges above, and a O(scope)
-        that is not a cluster or host (or none); after the retrieve, when vCenter reports no usage for the scope
-        (statistics not collected yet, DRS off).
+        moid that is not a cluster or host (or no scope); a O(scope) given by name or path, once it is resolved; after
+        the retrieve, when vCenter reports no usage for the scope (statistics not collected yet, DRS off).
     type: dict
 notes:
   - Uses the C(requests) and C(pyvmomi) Python libraries on the host that runs the module.
@@ -313,7 +313,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import capacity
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import CustomAttributes, missing_field_message
-from ansible_collections.vsphere.preemption.plugins.module_utils._vm.scope_names import resolve_scope
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm.scope_names import looks_like_moid, resolve_scope
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import inventory, inventory_with_usage, scope_type
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.selection import POWER_STATES, select
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
@@ -358,7 +358,10 @@ def check(params):
         raise VCenterError('protect_tag must be a tag name or category:name, not %r.' % params['protect_tag'])
     if params['limit'] < 0:
         raise VCenterError('limit must be 0 (all VMs) or a positive number, not %d.' % params['limit'])
-    capacity.check_target(params['capacity_target'])
+    # A moid's kind is in its prefix, so a target on a scope without a capacity fails here; a name is checked in work().
+    scope = params['scope'] or None
+    if capacity.check_target(params['capacity_target']) is not None and (scope is None or looks_like_moid(scope)):
+        capacity.check_scope_kind(scope_type(scope) if scope is not None else None, scope)
 
 
 def work(module, vcenter):

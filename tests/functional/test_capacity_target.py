@@ -116,6 +116,7 @@ def _host(vcenter, moid):
     ({'cpu_percent': 101}, 'DC0_C0', ['cpu_percent 101', '1..100']),
     ({'memory_mb': -5}, 'DC0_C0', ['memory_mb -5', 'positive whole number']),
     ({'cpu_percent': 75}, None, ['a cluster or a host', 'all of vCenter']),
+    # A folder moid this simulator does not have: its kind is in its prefix, so it fails before vCenter is asked for it.
     ({'cpu_percent': 75}, 'group-v4', ['a cluster or a host', 'group-v4 (Folder)']),
     ({'cpu_percent': 75}, 'datacenter-2', ['a cluster or a host', 'datacenter-2 (Datacenter)']),
 ])
@@ -125,6 +126,18 @@ def test_bad_targets_fail_before_reading_vcenter(vcsim, cluster, target, scope, 
     assert result['retryable'] is False
     for word in words:
         assert word in result['msg'], result['msg']
+
+
+def test_a_folder_scope_selects_without_a_target_and_has_no_capacity_by_moid_or_path(vcsim, cluster, vcenter):
+    folder = vcenter.content.rootFolder.childEntity[0].vmFolder._moId
+    result = info(vcsim, cluster, None, scope=folder)
+    assert result['_rc'] == 0, result
+    assert result['scope'] == folder and sorted(names(result)) == sorted(set(cluster) - {PROTECTED})
+    # By path the folder is found first (scope by name), then refused for the target, naming its moid.
+    for scope in (folder, 'DC0/vm'):
+        result = info(vcsim, cluster, {'cpu_percent': 75}, scope=scope)
+        assert result['_rc'] != 0 and result['retryable'] is False, result
+        assert 'a cluster or a host, not %s (Folder)' % folder in result['msg'], result['msg']
 
 
 def test_scope_without_reported_usage_is_an_error(vcsim, cluster):

@@ -52,7 +52,7 @@ def test_a_redirecting_sink_gets_nothing_re_sent_and_the_next_run_sends_to_the_f
             for index, status in enumerate(REDIRECTS):
                 [failure] = first.results('Stop when the CloudEvent could not be sent', 'n%d' % index)
                 event_id = 'redirect %d-%s' % (status, events[index]['id'])
-                assert failure['msg'].startswith('Could not send CloudEvent %s to %shook after 1 attempts: The CloudEvent sink %shook '
+                assert failure['msg'].startswith('Could not send CloudEvent %s to %shook after 1 attempt: The CloudEvent sink %shook '
                                                  'answered HTTP %d ' % (event_id, sinks[index].url, sinks[index].url, status)), failure
                 assert 'a redirect to %s; redirects are not followed, so the event was not sent.' % host in failure['msg']
                 assert 'steal' not in failure['msg'] and 'leak' not in failure['msg']
