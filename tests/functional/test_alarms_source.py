@@ -182,5 +182,8 @@ def test_rulebook_with_the_alarms_source_preempts(vcsim, vcenter, tmp_path):
         assert json.loads(vcenter.custom_value(vms[TAGGED_IN_CLUSTER]['moid'], ANNOTATION))['workflowID'] == ALARM
 
         post_alarm(vcenter, 'green', frm='red')
-        wait_until(lambda: record() is None, 120, 'the cancel playbook to remove the record', process.log)
-        assert len(json.loads(state_file.read_text())['workflows']) == 0  # the other alarm started nothing
+        # The cancel forgets the run; the ledger stays for the restore.
+        kept = wait_until(lambda: record() and 'run' not in record() and record().get('cancelled') and record(), 120,
+                          'the cancel playbook to forget the run', process.log)
+        assert [entry['moid'] for entry in kept['ledger']] == [vms[TAGGED_IN_CLUSTER]['moid']]
+        assert len(json.loads(state_file.read_text())['workflows']) == 1  # the other alarm started nothing

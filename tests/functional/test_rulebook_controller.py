@@ -39,10 +39,13 @@ SET = {'preemption_tag': 'gold', 'preemption_threshold': 0, 'preemption_reply_to
 
 
 def role_variables(event):
-    """The extra vars a run_playbook of the local rulebook hands over: the event, SET, the role's defaults for the rest."""
+    """The extra vars a run_playbook of the local rulebook hands over: the event, SET, the role's defaults for the rest
+    (but preemption_restore_wait, true in the rulebooks)."""
     with open(os.path.join(REPO, 'roles', 'preempt', 'defaults', 'main.yml'), encoding='utf-8') as handle:
         expected = yaml.safe_load(handle)
-    expected.update(SET, preemption_event=event)
+    # The one-time setup's variables are not the rulebook's to pass; a restore on clear waits out the threshold.
+    expected = {name: value for name, value in expected.items() if not name.startswith('preemption_setup_')}
+    expected.update(SET, preemption_event=event, preemption_restore_wait=True)
     return expected
 
 

@@ -50,6 +50,17 @@ def key(vcsim, event):
     return 'cluster-cpu-above-80/%s@127.0.0.1:%d' % (event['data']['ComputeResource']['ComputeResource']['Value'], vcsim.port)
 
 
+def with_run(path):
+    """The state file's workflow keys whose record holds a run (a cancel keeps only the ledger of the others)."""
+    return sorted(workflow for workflow, record in state(path).items() if 'run' in record)
+
+
+def cancelled(path, workflow, names):
+    """Whether ``workflow``'s record is what a cancel keeps: no run, the cancelled mark, its ledger listing ``names``."""
+    record = state(path)[workflow]
+    return 'run' not in record and bool(record['cancelled']) and sorted(entry['name'] for entry in record['ledger']) == names
+
+
 def preempt(vcsim, tmp_path, event):
     run = playbook('preempt', vcsim.env(), {'preemption_event': event, 'preemption_state_file': str(tmp_path / 'state.json')})
     assert run.rc == 0, run
@@ -80,10 +91,11 @@ def test_each_cluster_is_its_own_workflow(vcsim, vcenter, tmp_path):
     on_host['data']['Host']['Host']['Value'] = [vm for vm in vcenter.vms() if vm['cluster_name'] == 'DC0_C0'][-1]['host']
     assert 'threshold 60 s' in preempt(vcsim, tmp_path, on_host).summary()
 
-    # Green on A forgets A's record only; red on A then preempts again.
+    # Green on A forgets A's run only (its ledger stays); red on A then preempts again.
     dropped = preempt(vcsim, tmp_path, alarm_event(vcenter, 'DC0_C0', old='red', new='green'))
     assert 'cancelled' in dropped.summary()
-    assert list(state(tmp_path / 'state.json')) == [key(vcsim, red_b)]
+    assert with_run(tmp_path / 'state.json') == [key(vcsim, red_b)]
+    assert cancelled(tmp_path / 'state.json', key(vcsim, red_a), A)
     assert state(tmp_path / 'state.json')[key(vcsim, red_b)] == b_record
     preempt(vcsim, tmp_path, alarm_event(vcenter, 'DC0_C0'))
     assert off(vcenter) == A
@@ -97,10 +109,12 @@ def test_each_cluster_is_its_own_workflow(vcsim, vcenter, tmp_path):
                                                 'preemption_workflow_id': 'cluster-cpu-above-80',
                                                 'preemption_scope': red_b['data']['ComputeResource']['ComputeResource']['Value']})
     assert cancel_b.rc == 0, cancel_b
-    assert list(state(tmp_path / 'state.json')) == [key(vcsim, red_a)]
+    assert with_run(tmp_path / 'state.json') == [key(vcsim, red_a)]
+    assert cancelled(tmp_path / 'state.json', key(vcsim, red_b), B)
     assert playbook('cancel', vcsim.env(), {'preemption_state_file': str(tmp_path / 'state.json'),
                                             'preemption_workflow_id': 'cluster-cpu-above-80'}).rc == 0
-    assert state(tmp_path / 'state.json') == {}
+    assert with_run(tmp_path / 'state.json') == []
+    assert cancelled(tmp_path / 'state.json', key(vcsim, red_a), A) and cancelled(tmp_path / 'state.json', key(vcsim, red_b), B)
 
 
 def test_the_rulebook_relieves_clusters_at_once_and_keeps_a_scope_in_order(slow_power_off, tmp_path):
@@ -125,9 +139,10 @@ def test_the_rulebook_relieves_clusters_at_once_and_keeps_a_scope_in_order(slow_
         def done():
             workflows = state(state_file)
             b_done = key(vcsim, red_b) in workflows and workflows[key(vcsim, red_b)]['run']['status'] == 'finished'
-            return b_done and key(vcsim, red_a) not in workflows and off(vcenter) == sorted(A + B)
+            a_cancelled = key(vcsim, red_a) in workflows and cancelled(state_file, key(vcsim, red_a), A)
+            return b_done and a_cancelled and off(vcenter) == sorted(A + B)
         wait_until(done, 240, 'both clusters relieved and A cancelled', process.log)
-    # A's run completed before its drop cleared the record: its VMs are annotated with its run.
+    # A's run completed before its drop cancelled it: its VMs are annotated with its run.
     a_started = {annotation(vcenter, vcenter.moid(name))['workflowStarted'] for name in A}
     assert {annotation(vcenter, vcenter.moid(name))['event']['id'] for name in A} == {red_a['id']}
     # The two raises ran at once: their runs started less than one power-off apart.
