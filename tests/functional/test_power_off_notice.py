@@ -33,7 +33,8 @@ def power_off(vcsim, check=False, **args):
 
 
 def test_check_mode_writes_no_notice_and_does_not_wait(vcsim, vcenter, moids):
-    target = moids['DC0_H0_VM3']   # a VM no other test powers off or notifies
+    # A VM that every other test leaves on without a notice (DC0_H0_VM3 is powered off by the planted-deadline test).
+    target = moids['DC0_C0_RP0_VM3']
     started = time.monotonic()
     result = power_off(vcsim, check=True, vms=[target], notice_period=600, notice=NOTICE)
     assert result['_rc'] == 0, result

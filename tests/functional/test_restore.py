@@ -46,32 +46,18 @@ def moids(vcenter):
     return names
 
 
-@pytest.fixture(scope='module')
-def preemption(vcsim, vcenter, moids, tmp_path_factory):
-    """One HIGH preemption of the tagged VMs by the workflow 'spot', every VM on but OFF_BEFORE before it: its state
-    file's text and the annotations it wrote, {name: value}."""
+@pytest.fixture
+def preempted(vcsim, vcenter, moids, tmp_path):
+    """Every VM on but OFF_BEFORE, then a HIGH preemption of the tagged VMs by the workflow 'spot' (state file in tmp_path).
+
+    One preemption per test: the restore leaves alone a VM that vCenter's events show was powered on or off by
+    someone else since our power-off, so VMs put back by hand after an earlier test's restore would no longer be ours.
+    """
     power_on_all(vcenter)
     vcenter.power_off(moids[OFF_BEFORE])
-    workdir = tmp_path_factory.mktemp('preemption')
-    run = role('preempt', vcsim, workdir, preemption_criticality='HIGH', preemption_scope='all')
+    run = role('preempt', vcsim, tmp_path, preemption_criticality='HIGH', preemption_scope='all')
     assert run.rc == 0, run
     assert off(vcenter) == sorted(TAGGED)
-    return (workdir / 'state.json').read_text(), {name: vcenter.custom_value(moids[name], FIELD) or '' for name in TAGGED}
-
-
-@pytest.fixture
-def preempted(vcenter, moids, preemption, tmp_path):
-    """The VMs, their annotations and the state file (in tmp_path) as that preemption left them, whatever a test did since.
-
-    Put back by hand: one preemption per module instead of one per test (a playbook run each).
-    """
-    state_text, annotations = preemption
-    (tmp_path / 'state.json').write_text(state_text)
-    for vm in vcenter.vms():
-        (vcenter.power_off if vm['name'] in TAGGED else vcenter.power_on)(vm['moid'])
-    for name, value in annotations.items():
-        if (vcenter.custom_value(moids[name], FIELD) or '') != value:
-            vcenter.set_custom_value(moids[name], FIELD, value)
     return moids
 
 

@@ -16,11 +16,26 @@ import pytest
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.roles import RUN_PRIVILEGES, SYSTEM_PRIVILEGES
 from tests.support.ansible_cli import run_module
 from tests.support.preempt_helpers import FIELD, playbook
+from tests.support.vcsim import harness
 
 VCSIM_OPTIONS = dict(vms=1, hosts=1)
 ROLE = 'vsphere-preemption'
 PRINCIPAL = 'VSPHERE.LOCAL\\svc-preemption'
 EVERYTHING = {'preemption_setup_create_tag': True, 'preemption_setup_role': ROLE, 'preemption_setup_role_principal': PRINCIPAL}
+
+
+@pytest.fixture
+def fresh(vcsim_binary, tmp_path):
+    """A simulator of its own that no setup has touched, and a client on it: the module's vcsim holds what other tests set up."""
+    with harness.Simulator(binary=vcsim_binary, workdir=str(tmp_path / 'vcsim'), **VCSIM_OPTIONS) as sim, harness.VCenterClient(sim) as client:
+        yield sim, client
+
+
+@pytest.fixture(scope='module')
+def prepared(vcsim):
+    """The module's vcsim set up once (field, category and tag, role granted), whatever test ran before."""
+    said(playbook('setup', vcsim.env(), EVERYTHING))
+    return vcsim
 
 
 def said(run):
@@ -47,14 +62,16 @@ def grants(vcenter):
             if p.principal == PRINCIPAL]
 
 
-def test_setup_in_check_mode_creates_nothing(vcsim, vcenter):
+def test_setup_in_check_mode_creates_nothing(fresh):
+    vcsim, vcenter = fresh
     message = said(playbook('setup', vcsim.env(), EVERYTHING, check=True))
     assert message == ('Custom attribute com.vmware.workflows.vsphere.preemption would be created; category preemption and tag '
                        'preemptible would be created; role %s would be created, granted to %s on the root folder.' % (ROLE, PRINCIPAL))
     assert categories(vcenter) == {} and role(vcenter) is None and grants(vcenter) == [] and vcenter._field_key(FIELD) is None
 
 
-def test_setup_creates_category_tag_and_least_privilege_role_then_changes_nothing(vcsim, vcenter):
+def test_setup_creates_category_tag_and_least_privilege_role_then_changes_nothing(fresh):
+    vcsim, vcenter = fresh
     message = said(playbook('setup', vcsim.env(), EVERYTHING))
     assert message == ('Custom attribute com.vmware.workflows.vsphere.preemption created; category preemption and tag preemptible '
                        'created; tag preemptible is attached to 0 VMs (0 powered on); role %s created, granted to %s on the '
@@ -73,7 +90,7 @@ def test_setup_creates_category_tag_and_least_privilege_role_then_changes_nothin
     assert len(categories(vcenter)) == 1 and len(tags(vcenter)) == 1 and len(grants(vcenter)) == 1
 
 
-def test_setup_takes_back_a_privilege_the_role_should_not_hold(vcsim, vcenter):
+def test_setup_takes_back_a_privilege_the_role_should_not_hold(prepared, vcsim, vcenter):
     existing = role(vcenter)
     vcenter.content.authorizationManager.UpdateAuthorizationRole(
         roleId=existing.roleId, newName=ROLE, privIds=list(existing.privilege) + ['VirtualMachine.Inventory.Delete'])
@@ -81,14 +98,14 @@ def test_setup_takes_back_a_privilege_the_role_should_not_hold(vcsim, vcenter):
     assert set(role(vcenter).privilege) == set(RUN_PRIVILEGES) | set(SYSTEM_PRIVILEGES)
 
 
-def test_a_tag_in_another_category_creates_only_what_is_missing(vcsim, vcenter):
+def test_a_tag_in_another_category_creates_only_what_is_missing(prepared, vcsim, vcenter):
     variables = {'preemption_setup_create_tag': True, 'preemption_tag': 'spot', 'preemption_tag_category': 'preemption'}
     assert said(playbook('setup', vcsim.env(), variables)).startswith(
         'Custom attribute com.vmware.workflows.vsphere.preemption already defined; tag spot created; tag spot is attached to 0 VMs')
     assert tags(vcenter) == {('preemptible', categories(vcenter)['preemption']['id']), ('spot', categories(vcenter)['preemption']['id'])}
 
 
-def test_without_create_tag_a_missing_tag_is_an_error_saying_how_to_create_it(vcsim, vcenter):
+def test_without_create_tag_a_missing_tag_is_an_error_saying_how_to_create_it(prepared, vcsim, vcenter):
     run = playbook('setup', vcsim.env(), {'preemption_tag': 'preemtible'})
     assert run.rc != 0
     assert run.failures() == ["Tag 'preemtible' does not exist in vCenter; did you mean 'preemptible'?"]

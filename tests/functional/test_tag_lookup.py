@@ -94,7 +94,8 @@ def test_a_renamed_tag_behind_a_stale_id_is_reported_missing_then_found_again_by
     vcenter.rest('PATCH', '/tagging/tag/id:%s' % stale, json={'update_spec': {'name': 'spot-old'}})
     result, _calls = info(vcsim, counter, tag='spot', tag_id=stale)
     assert result['_rc'] != 0
-    assert result['msg'] == "Tag 'spot' does not exist in vCenter."
+    # The renamed tag is the nearest name (the suggestion every missing tag gets since issue 26).
+    assert result['msg'] == "Tag 'spot' does not exist in vCenter; did you mean 'spot-old'?"
     assert result['retryable'] is False
     fresh = vcenter.create_tag('spot', category)
     result, _calls = info(vcsim, counter, tag='spot', category='renames', tag_id=stale)
