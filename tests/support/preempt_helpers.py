@@ -151,12 +151,12 @@ def kill_tree(pid):
     stopped = set()
     while True:
         children = _children()
-        tree, todo = set(), [pid]
-        while todo:
-            current = todo.pop()
+        tree, pending = set(), [pid]
+        while pending:
+            current = pending.pop()
             if current not in tree:
                 tree.add(current)
-                todo.extend(children.get(current, ()))
+                pending.extend(children.get(current, ()))
         new = tree - stopped
         if not new:
             break
