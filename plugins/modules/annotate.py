@@ -168,8 +168,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call i
 
 
 def argument_spec():
-    spec = base_argument_spec()
-    spec.update(
+    return base_argument_spec(
         vms=dict(type='list', elements='str', required=True),
         key=dict(type='str', default=DEFAULT_KEY, no_log=False),
         value=dict(type='raw', required=True),
@@ -177,7 +176,6 @@ def argument_spec():
         vcenter_event=dict(type='str'),
         parallel=dict(type='int', default=5),
     )
-    return spec
 
 
 def check(params):

@@ -240,8 +240,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call i
 
 
 def argument_spec():
-    spec = base_argument_spec()
-    spec.update(
+    return base_argument_spec(
         vms=dict(type='list', elements='str', required=True),
         mode=dict(type='str', choices=list(MODES), default='soft_then_hard'),
         grace_period=dict(type='int', default=30),
@@ -249,7 +248,6 @@ def argument_spec():
         notice_period=dict(type='int', default=0),
         notice=dict(type='dict'),
     )
-    return spec
 
 
 def check(params):

@@ -160,13 +160,11 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call i
 
 
 def argument_spec():
-    spec = base_argument_spec()
-    spec.update(
+    return base_argument_spec(
         vms=dict(type='list', elements='str', required=True),
         parallel=dict(type='int', default=5),
         clear_notice=dict(type='bool', default=True),
     )
-    return spec
 
 
 def check(params):

@@ -320,8 +320,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging imp
 
 
 def argument_spec():
-    spec = base_argument_spec()
-    spec.update(
+    return base_argument_spec(
         tag=dict(type='str', required=True),
         category=dict(type='str'),
         tag_id=dict(type='str'),
@@ -334,7 +333,6 @@ def argument_spec():
         require_field=dict(type='str'),
         capacity_target=dict(type='dict'),
     )
-    return spec
 
 
 def protected_vm_moids(rest, reference):

@@ -97,14 +97,12 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.roles 
 
 
 def argument_spec():
-    spec = base_argument_spec()
-    spec.update(
+    return base_argument_spec(
         name=dict(type='str', required=True),
         privileges=dict(type='list', elements='str'),
         principal=dict(type='str'),
         group=dict(type='bool', default=False),
     )
-    return spec
 
 
 def check(params):

@@ -79,13 +79,11 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tag_setup i
 
 
 def argument_spec():
-    spec = base_argument_spec()
-    spec.update(
+    return base_argument_spec(
         tag=dict(type='str', required=True),
         category=dict(type='str', default='preemption'),
         description=dict(type='str', default='Managed by vsphere.preemption'),
     )
-    return spec
 
 
 def check(params):

@@ -22,19 +22,13 @@ import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.connection import close_run_session, encode_session, open_run_session
 from tests.support.ansible_cli import run_module, run_playbook
-from tests.support.fault_proxy import FaultProxy, soap, soap_fault
+from tests.support.fault_proxy import soap, soap_fault
 from tests.support.preempt_helpers import JSON_OUTPUT, alarm_event, off, playbook
 from tests.support import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']
 REST_SESSION = '/rest/com/vmware/cis/session'
-
-
-@pytest.fixture(scope='module')
-def front(vcsim):
-    with FaultProxy(vcsim) as proxy:
-        yield proxy
 
 
 @pytest.fixture

@@ -27,23 +27,15 @@ from tests.support.preempt_helpers import (
     power_states,
     start_playbook,
     state,
-    tag_vms,
 )
 from tests.support.vcenter_events import last_event_key, user_events
 
 # SetField slowed: a restore killed after its power-on is still annotating.
 VCSIM_OPTIONS = dict(vms=4, hosts=1, clusters=1, method_delay={'SetField': 700})
+CUSTOM_FIELDS = (FIELD, PRIORITY_FIELD)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C0_RP0_VM2', 'DC0_H0_VM0']
 OFF_BEFORE = 'DC0_H0_VM0'
 RESTORED_TYPE = 'com.vmware.workflows.vsphere.VmRestoredEvent.v0'
-
-
-@pytest.fixture(scope='module')
-def moids(vcenter):
-    names = tag_vms(vcenter, TAGGED)
-    vcenter.add_custom_field(FIELD)
-    vcenter.add_custom_field(PRIORITY_FIELD)
-    return names
 
 
 @pytest.fixture

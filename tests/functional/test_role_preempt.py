@@ -29,27 +29,19 @@ from tests.support.preempt_helpers import (
     power_on_all,
     start_playbook,
     state,
-    tag_vms,
 )
 
 VCSIM_OPTIONS = dict(vms=3, hosts=2, clusters=2, tools_running=['DC0_C0_RP0_VM0'])
+CUSTOM_FIELDS = (FIELD, PRIORITY_FIELD)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_C1_RP0_VM0', 'DC0_H0_VM0']
 EVENT_TYPE = 'com.vmware.workflows.vsphere.VmPreemptedEvent.v0'
 
 
-@pytest.fixture(scope='module')
-def moids(vcenter):
-    names = tag_vms(vcenter, TAGGED)
-    vcenter.add_custom_field(FIELD)
-    vcenter.add_custom_field(PRIORITY_FIELD)
-    return names
-
-
 @pytest.fixture
 def vms(vcenter, moids):
-    """Every VM powered on before the test."""
+    """Every VM powered on before the test; {name: moid} of every VM, tagged or not."""
     power_on_all(vcenter)
-    return moids
+    return {vm['name']: vm['moid'] for vm in vcenter.vms()}
 
 
 def preempt(vcsim, tmp_path, check=False, env=None, **variables):

@@ -21,20 +21,13 @@ import time
 import pytest
 
 from tests.support.event_receiver import EventReceiver
-from tests.support.fault_proxy import FaultProxy, soap
+from tests.support.fault_proxy import soap
 from tests.support.preempt_helpers import alarm_event, annotation, kill_at, latest_run, off, playbook, start_playbook
 from tests.support import preemption_invariants
 
 VCSIM_OPTIONS = dict(vms=3, hosts=2, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_H0_VM0']
 IN_CLUSTER = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']
-
-
-@pytest.fixture(scope='module')
-def front(vcsim):
-    """The proxy every run talks to vCenter through (the vCenter's address names the workflow)."""
-    with FaultProxy(vcsim) as proxy:
-        yield proxy
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import os
 import pytest
 
 from tests.support.ansible_cli import run_playbook
-from tests.support.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_states, state, tag_vms
+from tests.support.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_states, state
 from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
 from tests.functional.test_alarms_source import post_alarm
 from tests.functional.test_rulebook import TOKEN, post
@@ -65,13 +65,6 @@ def hostile_event(vcenter, directory, routed=False):
         if not routed or path not in (('data', 'Alarm', 'Name'), ('subject',)):
             set_field(event, path, payload(directory, '-'.join(path)))
     return event
-
-
-@pytest.fixture(scope='module')
-def moids(vcenter):
-    names = tag_vms(vcenter, TAGGED)
-    vcenter.add_custom_field(FIELD)
-    return {name: names[name] for name in TAGGED}
 
 
 @pytest.fixture

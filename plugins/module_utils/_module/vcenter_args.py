@@ -13,9 +13,9 @@ from __future__ import annotations
 from ansible.module_utils.basic import env_fallback
 
 
-def base_argument_spec():
-    """Return a fresh copy of the connection options' argument spec."""
-    return dict(
+def base_argument_spec(**options):
+    """A fresh argument spec: the connection options, then a module's own ``options``."""
+    spec = dict(
         hostname=dict(type='str', required=True, fallback=(env_fallback, ['VMWARE_HOST'])),
         username=dict(type='str', required=True, aliases=['user', 'admin'], fallback=(env_fallback, ['VMWARE_USER'])),
         password=dict(type='str', required=True, aliases=['pass', 'pwd'], no_log=True, fallback=(env_fallback, ['VMWARE_PASSWORD'])),
@@ -24,6 +24,8 @@ def base_argument_spec():
         # The run's sessions (vcenter_session); no_log: its ids are masked in every output, -vvv invocation included.
         session=dict(type='str', no_log=True),
     )
+    spec.update(options)
+    return spec
 
 
 def connection_params(params):
