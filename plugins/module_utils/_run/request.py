@@ -20,14 +20,16 @@ import json
 import re
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.alarm import ALARM_COLORS, ALL_SCOPE, event_scope, transition
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.capacity import CapacityError, check_scope_kind, check_target
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import SCOPE_PREFIXES, scope_type
 from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import redact_url
 
 CRITICALITY_MODES = {'LOW': 'soft', 'MEDIUM': 'soft_then_hard', 'HIGH': 'hard'}
-ALARM_COLORS = ('green', 'yellow', 'red', 'gray')
 MANUAL_WORKFLOW = 'manual'
+# What the plan does for each change of alarm.transition.
+CHANGE_ACTIONS = {'raised': 'preempt', 'eased': 'cancel', 'cleared': 'cancel', 'none': 'ignore'}
 
 # (lowest, highest or None) per numeric role variable.
 NUMBER_RANGES = {
@@ -193,25 +195,24 @@ def normalize_reply_to(value):
     return text
 
 
-def _moid_at(data, section, inner):
-    """``data[section][inner]['Value']`` (e.g. data.ComputeResource.ComputeResource.Value), or None."""
+def _check_moid(data, section):
+    """Fail unless ``data[section]``, when given, holds ``[section]['Value']``, a managed object id (e.g. data.Host.Host.Value)."""
     outer = data.get(section)
     if outer is None:
-        return None
-    reference = outer.get(inner) if isinstance(outer, dict) else None
+        return
+    reference = outer.get(section) if isinstance(outer, dict) else None
     value = reference.get('Value') if isinstance(reference, dict) else None
     if not isinstance(value, str) or not value.strip():
-        _fail('event', {section: outer}, 'data.%s.%s.Value must be a managed object id' % (section, inner))
-    return value.strip()
+        _fail('event', {section: outer}, 'data.%s.%s.Value must be a managed object id' % (section, section))
 
 
 def parse_event(value):
     """The parts of a trigger CloudEvent the plan uses.
 
-    Accepts a dict or its JSON text. Returns ``{id, alarm, from, to, cluster,
-    host}``; ``alarm``/``from``/``to`` are None for an event that is not an
-    alarm status change (any other CloudEvent may trigger a run, with an
-    explicit criticality).
+    Accepts a dict or its JSON text. Returns ``{id, alarm, from, to, scope}``;
+    ``alarm``/``from``/``to`` are None for an event that is not an alarm
+    status change (any other CloudEvent may trigger a run, with an explicit
+    criticality); ``scope`` is alarm.event_scope's, the rulebooks' lock.
     """
     event = value
     if isinstance(event, str):
@@ -227,9 +228,9 @@ def parse_event(value):
     data = event.get('data')
     if not isinstance(data, dict):
         _fail('event', value, "a CloudEvent needs its 'data' as a dict (e.g. VEBA's AlarmStatusChangedEvent data)")
-    parsed = {'id': str(event_id).strip(), 'alarm': None, 'from': None, 'to': None,
-              'cluster': _moid_at(data, 'ComputeResource', 'ComputeResource'),
-              'host': _moid_at(data, 'Host', 'Host')}
+    for section in ('ComputeResource', 'Host'):
+        _check_moid(data, section)
+    parsed = {'id': str(event_id).strip(), 'alarm': None, 'from': None, 'to': None, 'scope': event_scope(data)}
     if any(data.get(key) is not None for key in ('Alarm', 'From', 'To')):
         alarm = data.get('Alarm')
         name = alarm.get('Name') if isinstance(alarm, dict) else None
@@ -245,19 +246,13 @@ def parse_event(value):
 
 
 def alarm_action(old, new):
-    """``(action, criticality)`` for an alarm status change from ``old`` to ``new``.
+    """``(action, criticality)`` for an alarm status change from ``old`` to ``new`` (alarm.transition decides).
 
-    Raised to red: preempt HIGH. Raised to yellow (from green or gray):
-    preempt MEDIUM. Dropped (red to yellow, or to green or gray): cancel the
-    workflow. Unchanged: ignore.
+    Raised: preempt, HIGH to red, MEDIUM to yellow. Eased or cleared: cancel
+    the workflow. Unchanged: ignore.
     """
-    if old == new:
-        return 'ignore', None
-    if new == 'red':
-        return 'preempt', 'HIGH'
-    if new == 'yellow' and old in ('green', 'gray'):
-        return 'preempt', 'MEDIUM'
-    return 'cancel', None
+    change, criticality = transition(old, new)
+    return CHANGE_ACTIONS[change], criticality
 
 
 def vcenter_name(hostname, port):
@@ -328,8 +323,8 @@ def _scope_token(text):
 def _resolve_scope(scope, parsed):
     """The moid a run is confined to, None for all of vCenter."""
     if scope == 'event':
-        return (parsed['cluster'] or parsed['host']) if parsed else None
-    return None if scope == 'all' else scope
+        scope = parsed['scope'] if parsed else ALL_SCOPE
+    return None if scope == ALL_SCOPE else scope
 
 
 def _identify(request):
