@@ -42,8 +42,20 @@ NUMBER_RANGES = {
     'notice_period': (0, 3600),
 }
 
-# Numbers that may be left unset (None or ''), and what they then are.
-NUMBER_DEFAULTS = {'notice_period': 0}
+# The role's variables (without their preemption_ prefix) and what each is when unset or null: the one table of
+# the role's defaults. meta/argument_specs.yml documents them (a unit test holds the two equal); the rulebooks
+# pass a variable they were not given as null, so null must mean the default. restore_wait's depends on the
+# trigger (run_settings). preemption_setup_* are the setup entry point's own (roles/preempt/defaults/main.yml).
+ROLE_DEFAULTS = {
+    'tag': 'preemptible', 'tag_category': None, 'criticality': None, 'workflow_id': None, 'scope': 'event',
+    'max_vms': 10, 'capacity_target': {}, 'parallel': 5, 'retries': 3, 'retry_delay': 2, 'threshold': 60,
+    'grace_period': 30, 'notice_period': 0, 'priority_attribute': None, 'protect_tag': None, 'create_field': False,
+    'reply_to': None, 'reply_mode': 'binary', 'reply_headers': {}, 'reply_validate_certs': True, 'event_source': None,
+    'restore_wait': None, 'state_file': '~/.ansible/vsphere_preemption_state.json', 'state_url': None,
+}
+# Variables whose empty text is also unset (``-e preemption_notice_period=``).
+BLANK_IS_UNSET = ('notice_period',)
+REPLY_MODES = ('binary', 'structured')
 
 SCOPE_KEYWORDS = ('event', 'all')
 # The JSON escape of U+0000, not itself escaped (preceded by an even number of backslashes).
@@ -54,7 +66,7 @@ RECORDED_PLAN_KEYS = ('workflow_id', 'criticality', 'mode', 'scope', 'reason', '
 
 REQUEST_KEYS = ('tag', 'tag_category', 'criticality', 'event', 'workflow_id', 'reply_to', 'scope',
                 'priority_attribute', 'event_source', 'create_field', 'vcenter_hostname', 'vcenter_port',
-                'protect_tag', 'capacity_target') + tuple(NUMBER_RANGES)
+                'protect_tag', 'capacity_target', 'reply_mode', 'reply_validate_certs', 'restore_wait') + tuple(NUMBER_RANGES)
 
 
 class PreemptionRequestError(PreemptionError, ValueError):
@@ -156,7 +168,7 @@ def normalize_scope(value):
     text = _optional_text('scope', value, "use 'event' (the alarm's cluster or host), 'all', or the name, inventory path or "
                                           "managed object id of a cluster, host, datacenter, folder or resource pool")
     if text is None:
-        return 'event'
+        return ROLE_DEFAULTS['scope']
     if text.lower() in SCOPE_KEYWORDS:
         return text.lower()
     return text
@@ -277,12 +289,35 @@ def normalize_vcenter(hostname, port):
     return host, number
 
 
-def _check_request(request):
+def _defaulted(request):
+    """``request`` checked, each unset or null role variable replaced by its ROLE_DEFAULTS value."""
     if not isinstance(request, dict):
         raise PreemptionRequestError('The preemption request must be a dict of role variables, not %s.' % type(request).__name__)
     unknown = sorted(set(request) - set(REQUEST_KEYS))
     if unknown:
         raise PreemptionRequestError('Unknown preemption request keys: %s (known: %s).' % (', '.join(unknown), ', '.join(REQUEST_KEYS)))
+    defaulted = dict(request)
+    for key in REQUEST_KEYS:
+        value = request.get(key)
+        if key in ROLE_DEFAULTS and (value is None or (key in BLANK_IS_UNSET and value == '')):
+            defaulted[key] = ROLE_DEFAULTS[key]
+    return defaulted
+
+
+def run_settings(request, trigger):
+    """What the role's tasks read of ``request`` besides the plan: the sink's mode and TLS check, and whether a restore waits.
+
+    ``restore_wait`` unset is true when a rulebook started the run (``trigger`` V(eda)): a restore on an
+    alarm's clear inside the threshold waits until it has passed, unless the alarm is raised again.
+    """
+    request = _defaulted(request)
+    mode = _optional_text('reply_mode', request['reply_mode'], 'use binary or structured')
+    if mode not in REPLY_MODES:
+        _fail('reply_mode', request['reply_mode'], 'use binary or structured')
+    wait = request['restore_wait']
+    return {'reply_mode': mode,
+            'reply_validate_certs': normalize_bool('reply_validate_certs', request['reply_validate_certs']),
+            'restore_wait': trigger == 'eda' if wait is None else normalize_bool('restore_wait', wait)}
 
 
 def state_key(workflow_id, vcenter, scope=None):
@@ -303,6 +338,7 @@ def scope_keys(request, stored):
     record; given alone, every record of the id on the vCenter: its own and
     one per scope.
     """
+    request = _defaulted(request)
     workflow, _event, _parsed = _identify(request)
     if workflow['per_scope']:
         return [workflow['state_key']]
@@ -329,7 +365,7 @@ def _resolve_scope(scope, parsed):
 
 def _identify(request):
     """``(workflow, event, parsed)``: the workflow's id, vCenter, scope and state key; the trigger event, parsed."""
-    _check_request(request)
+    request = _defaulted(request)
     explicit = _optional_text('workflow_id', request.get('workflow_id'))
     scope = _resolve_scope(normalize_scope(request.get('scope')), None)
     event = parsed = None
@@ -367,11 +403,11 @@ def build_plan(request):
     ``request`` holds the role variables without their ``preemption_`` prefix
     (REQUEST_KEYS; ``vcenter_hostname``/``vcenter_port`` already resolved
     from the VMWARE_* environment when unset). An explicit criticality wins
-    over the alarm's; the alarm still decides whether to preempt at all.
+    over the alarm's; the alarm still decides whether to preempt at all. An
+    unset or null variable is its ROLE_DEFAULTS value.
     """
-    _check_request(request)
-    plan = {key: normalize_number(key, NUMBER_DEFAULTS[key] if key in NUMBER_DEFAULTS and request.get(key) in (None, '') else request.get(key))
-            for key in NUMBER_RANGES}
+    request = _defaulted(request)
+    plan = {key: normalize_number(key, request[key]) for key in NUMBER_RANGES}
     plan['tag'] = normalize_tag(request.get('tag'))
     plan['tag_category'] = _optional_text('tag_category', request.get('tag_category'))
     plan['priority_attribute'] = _optional_text('priority_attribute', request.get('priority_attribute'))
