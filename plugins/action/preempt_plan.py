@@ -13,9 +13,11 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import (
     REQUEST_KEYS,
+    ROLE_DEFAULTS,
     PreemptionRequestError,
     build_plan,
     plain_data,
+    run_settings,
     scope_keys,
     workflow_identity,
 )
@@ -74,23 +76,25 @@ class ActionModule(ActionBase):
                     purpose, plan = 'cancel', dict(workflow_identity(request), action='cancel')
             else:
                 plan = dict(workflow_identity(request), action=purpose)
+            plan['trigger'] = _trigger(task_vars)
+            plan.update(run_settings(request, plan['trigger']))
         except PreemptionRequestError as exc:
             return dict(result, failed=True, msg=str(exc), retryable=False)
-        plan['trigger'] = _trigger(task_vars)
-        if params['state_file'] or params['state_url']:
-            # A state that cannot be read stops the run here, before anything talks to vCenter.
-            try:
-                store = open_state(params['state_file'], params['state_url'])
-                if purpose in ('cancel', 'status', 'restore'):
-                    plan['state_keys'] = scope_keys(request, store.workflow_ids())
-                records = [store.query(key) for key in plan.get('state_keys') or [plan['state_key']]]
-                if purpose == 'restore':
-                    plan['state_key'] = restore_key(plan['workflow_id'], plan['state_keys'], records)
-            except StateError as exc:
-                return dict(result, failed=True, msg=str(exc), retryable=exc.retryable)
-            except AmbiguousWorkflow as exc:
-                return dict(result, failed=True, msg=str(exc), retryable=False)
-            if purpose == 'preempt':
-                plan['tag_id'] = known_tag_id(records[0], plan['tag'])
+        # The file is no credential and the role's tasks take it from here; the URL may hold one and never is.
+        plan['state_file'] = params['state_file'] or os.path.expanduser(ROLE_DEFAULTS['state_file'])
+        # A state that cannot be read stops the run here, before anything talks to vCenter.
+        try:
+            store = open_state(plan['state_file'], params['state_url'])
+            if purpose in ('cancel', 'status', 'restore'):
+                plan['state_keys'] = scope_keys(request, store.workflow_ids())
+            records = [store.query(key) for key in plan.get('state_keys') or [plan['state_key']]]
+            if purpose == 'restore':
+                plan['state_key'] = restore_key(plan['workflow_id'], plan['state_keys'], records)
+        except StateError as exc:
+            return dict(result, failed=True, msg=str(exc), retryable=exc.retryable)
+        except AmbiguousWorkflow as exc:
+            return dict(result, failed=True, msg=str(exc), retryable=False)
+        if purpose == 'preempt':
+            plan['tag_id'] = known_tag_id(records[0], plan['tag'])
         result.update(plan, changed=False)
         return result

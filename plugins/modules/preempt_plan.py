@@ -18,6 +18,9 @@ description:
     template, and returned as plain data that Ansible does not render either. ansible-core trusts extra vars as
     templates and C(ansible-rulebook) passes the event as extra vars, so this is the only place the role reads it.
   - The workflow id is the alarm name of the event, else V(manual), unless O(workflow_id) is given.
+  - Each role variable given as null (or not given) is the role's default (the table C(ROLE_DEFAULTS) in
+    C(plugins/module_utils/_run/request.py), documented in P(vsphere.preemption.preempt#role)); the role's tasks read
+    the values from the plan.
   - An action plugin; it runs on the controller and talks to nothing but the state file.
 author: vsphere.preemption contributors (@vsphere-preemption)
 options:
@@ -30,7 +33,9 @@ options:
     choices: [preempt, setup, cancel, status, restore]
     default: preempt
   state_file:
-    description: The workflow state file; the workflow's record in it must be readable (see M(vsphere.preemption.workflow_state)).
+    description:
+      - The workflow state file; the workflow's record in it must be readable (see M(vsphere.preemption.workflow_state)).
+      - Unset, the role's default V(~/.ansible/vsphere_preemption_state.json).
     type: path
   state_url:
     description: A C(postgresql://) URL of the state database, used instead of O(state_file) when set.
@@ -49,6 +54,15 @@ options:
     type: raw
   reply_to:
     description: The role variable C(preemption_reply_to).
+    type: raw
+  reply_mode:
+    description: The role variable C(preemption_reply_mode).
+    type: raw
+  reply_validate_certs:
+    description: The role variable C(preemption_reply_validate_certs).
+    type: raw
+  restore_wait:
+    description: The role variable C(preemption_restore_wait); unset, true when a rulebook started the run (RV(trigger=eda)).
     type: raw
   event_source:
     description: The role variable C(preemption_event_source).
@@ -144,6 +158,26 @@ state_key:
   returned: success
   type: str
   sample: cluster-cpu-above-80@vcenter.example.com
+state_file:
+  description: The state file the run uses (the role's default when unset); the run's tasks read it from here.
+  returned: success
+  type: str
+  sample: /home/ops/.ansible/vsphere_preemption_state.json
+reply_mode:
+  description: The CloudEvents content mode of the sink, V(binary) or V(structured).
+  returned: success
+  type: str
+  sample: binary
+reply_validate_certs:
+  description: Whether the TLS certificate of an V(https://) sink is verified.
+  returned: success
+  type: bool
+  sample: true
+restore_wait:
+  description: Whether a restore inside the threshold waits until it has passed.
+  returned: success
+  type: bool
+  sample: false
 trigger:
   description: What started the run, V(eda), V(awx) or V(manual), from which variables are defined.
   returned: success

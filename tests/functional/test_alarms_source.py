@@ -55,8 +55,10 @@ def post_alarm(client, to, frm='green', name=ALARM, vm=TAGGED_IN_CLUSTER, names=
     return {'cluster': cluster._moId, 'host': host._moId, 'cluster_name': cluster_name, 'host_name': host_name}
 
 
-async def next_event(queue, timeout=TIMEOUT):
-    return (await asyncio.wait_for(queue.get(), timeout))['payload']
+async def next_event(queue, timeout=TIMEOUT, whole=False):
+    """The next event's CloudEvent (``whole``: the event, with what it means in ``preemption``)."""
+    event = await asyncio.wait_for(queue.get(), timeout)
+    return event if whole else event['payload']
 
 
 @contextlib.asynccontextmanager
@@ -93,14 +95,23 @@ def test_source_emits_new_alarm_changes_as_veba_cloudevents(vcsim, vcenter, monk
             where = await asyncio.to_thread(post_alarm, vcenter, 'red')
             await asyncio.to_thread(post_alarm, vcenter, 'red', name='not-watched')
             await asyncio.to_thread(post_alarm, vcenter, 'green', frm='red', name='other')
-            first, second = await next_event(queue), await next_event(queue)
+            first, second = await next_event(queue, whole=True), await next_event(queue, whole=True)
             # A last watched change: the next event must be it, so nothing else (a repeat, an unwatched alarm,
             # one from before the start) came in between.
             await asyncio.to_thread(post_alarm, vcenter, 'yellow', frm='red')
-            return first, second, await next_event(queue), where
+            return first, second, await next_event(queue, whole=True), where
 
     with caplog.at_level(logging.INFO, logger='vsphere.preemption.alarms'):
         first, second, sentinel, where = asyncio.run(scenario())
+    # What each change means, computed by the source (alarm.alarm_change) for the rulebooks to route on.
+    cluster = where['cluster']
+    assert [(e['preemption']['alarm'], e['preemption']['change'], e['preemption']['criticality'], e['preemption']['lock'],
+             e['preemption']['restore_on_clear']) for e in (first, second, sentinel)] == [
+        (ALARM, 'raised', 'HIGH', cluster, None),
+        ('other', 'cleared', None, cluster, {'playbook': 'restore', 'lock': 'restore:' + cluster}),
+        (ALARM, 'eased', None, cluster, {'playbook': 'status', 'lock': cluster})]
+    assert all(e['preemption']['scope'] == cluster and set(e) == {'payload', 'preemption'} for e in (first, second, sentinel))
+    first, second, sentinel = first['payload'], second['payload'], sentinel['payload']
     assert (sentinel['data']['Alarm']['Name'], sentinel['data']['From'], sentinel['data']['To']) == (ALARM, 'red', 'yellow'), (
         'only the two watched alarm changes, once each, and nothing from before the start, then the last one')
     assert (first['data']['Alarm']['Name'], first['data']['From'], first['data']['To']) == (ALARM, 'green', 'red')

@@ -67,14 +67,14 @@ def routing(tmp_path_factory):
     """The rulebook, its playbooks replaced by recording stand-ins, listening on a free port."""
     workdir = tmp_path_factory.mktemp('rulebook')
     text = open(os.path.join(RULEBOOKS, 'preemption.yml'), encoding='utf-8').read()
-    for name in ('preempt', 'cancel', 'restore'):
-        standin = workdir / ('standin_%s.yml' % name)
-        standin.write_text(STANDIN.format(name=name))
-        # A plain playbook name, or one of the names the drop rule's template picks from.
-        forms = {'name: vsphere.preemption.%s\n' % name: 'name: %s\n' % standin, "'vsphere.preemption.%s'" % name: "'%s'" % standin}
-        assert sum(text.count(form) for form in forms) == 1
-        for form, replacement in forms.items():
-            text = text.replace(form, replacement)
+    for name in ('preempt', 'cancel', 'restore', 'status'):
+        (workdir / ('standin_%s.yml' % name)).write_text(STANDIN.format(name=name))
+    # The raise rule's plain playbook name, and the drop rule's template, which picks the last part of one.
+    forms = {'name: vsphere.preemption.preempt\n': 'name: %s\n' % (workdir / 'standin_preempt.yml'),
+             'name: "vsphere.preemption.{{ ': 'name: "%s{{ ' % (workdir / 'standin_'), "else 'cancel' }}\"": "else 'cancel' }}.yml\""}
+    for form, replacement in forms.items():
+        assert text.count(form) == 1
+        text = text.replace(form, replacement)
     rulebook = workdir / 'preemption.yml'
     rulebook.write_text(text)
     port = free_port()
@@ -146,29 +146,29 @@ def test_raised_preempts_dropped_cancels_and_other_events_are_ignored(routing):
         'preemption_tag': 'gold',
         'preemption_reply_to': 'http://127.0.0.1:9/sink',
         'preemption_threshold': 0,
-        # Not set: the role's defaults (criticality and workflow id then come from the event).
+        # Not set: null, which the role's plan reads as its default (request.ROLE_DEFAULTS; criticality and workflow
+        # id then come from the event, and a restore started by a rulebook waits out the threshold).
         'preemption_tag_category': None,
         'preemption_criticality': None,
         'preemption_workflow_id': None,
-        'preemption_reply_headers': {},
-        'preemption_reply_validate_certs': True,
-        'preemption_reply_mode': 'binary',
+        'preemption_reply_headers': None,
+        'preemption_reply_validate_certs': None,
+        'preemption_reply_mode': None,
         'preemption_event_source': None,
-        'preemption_max_vms': 10,
-        'preemption_capacity_target': {},
-        'preemption_parallel': 5,
-        'preemption_retries': 3,
-        'preemption_retry_delay': 2,
-        'preemption_grace_period': 30,
+        'preemption_max_vms': None,
+        'preemption_capacity_target': None,
+        'preemption_parallel': None,
+        'preemption_retries': None,
+        'preemption_retry_delay': None,
+        'preemption_grace_period': None,
         'preemption_priority_attribute': None,
         'preemption_protect_tag': None,
-        'preemption_notice_period': 0,
-        'preemption_scope': 'event',
-        'preemption_state_file': '~/.ansible/vsphere_preemption_state.json',
+        'preemption_notice_period': None,
+        'preemption_scope': None,
+        'preemption_state_file': None,
         'preemption_state_url': None,
-        'preemption_create_field': False,
-        # Unlike the role's default: a restore on clear inside the threshold waits until it has passed.
-        'preemption_restore_wait': True,
+        'preemption_create_field': None,
+        'preemption_restore_wait': None,
     }
     # The binary-mode request reaches the playbook as the same structured CloudEvent.
     assert runs[1]['vars']['preemption_event'] == dict(veba_event(From='green', To='yellow'), id='binary-1')
@@ -203,6 +203,36 @@ def test_every_alarm_transition_routes_as_the_role_decides(tmp_path):
         routed = dict(reversed(line.split()[1:3]) for line in process.log().splitlines() if line.startswith('ROUTE '))
     routed.pop('last')
     assert routed == expected
+
+
+def test_unreadable_or_foreign_alarm_events_run_nothing(tmp_path):
+    """Events whose colours, alarm or shape the filter cannot read, or another alarm's: no rule, and the source lives on."""
+    with open(os.path.join(RULEBOOKS, 'preemption.yml'), encoding='utf-8') as handle:
+        rulebook = yaml.safe_load(handle)
+    for rule in rulebook[0]['rules']:
+        rule['action'] = {'debug': {'msg': 'ROUTE {{ event.payload.id }} %s' % rule['name'].replace(' ', '_')}}
+    (tmp_path / 'routes.yml').write_text(yaml.safe_dump(rulebook))
+    port = free_port()
+    variables = {'preemption_alarm_name': ALARM, 'preemption_webhook_token': TOKEN, 'preemption_webhook_port': port,
+                 'preemption_webhook_host': '127.0.0.1'}
+    hostile = [
+        veba_event(From={'colour': 'green'}), veba_event(To=None), veba_event(From='green', To='purple'), veba_event(To=['red']),
+        veba_event(From='red', To='x' * 100000), veba_event(Alarm={'Name': 7}), veba_event(Alarm=None), veba_event(Alarm='cluster-cpu-above-80'),
+        # Another alarm, among them one whose name is a template: data, never rendered.
+        veba_event(Alarm={'Name': "{{ lookup('pipe', 'id') }}"}), veba_event(Alarm={'Name': ALARM.upper()}),
+        dict(veba_event(), data='not a dict'), dict(veba_event(), subject=None, type=None),
+    ]
+    with Rulebook(str(tmp_path / 'routes.yml'), variables, tmp_path, verbose=False) as process:
+        process.wait_for_port(port)
+        url = 'http://127.0.0.1:%d/' % port
+        for number, event in enumerate(hostile):
+            assert post(url, dict(event, id='hostile-%d' % number)) == 200
+        # Events are handled in arrival order: once the last one is routed, every hostile one was seen.
+        headers, body = binary(dict(veba_event(From='red', To='green'), id='last'))
+        assert post(url, body, headers=headers) == 200
+        wait_until(lambda: 'ROUTE last' in process.log(), 60, 'the last event', process.log)
+        routed = [line.split()[1:3] for line in process.log().splitlines() if line.startswith('ROUTE ')]
+    assert routed == [['last', 'Alarm_dropped']]
 
 
 @pytest.mark.parametrize('missing, message', [

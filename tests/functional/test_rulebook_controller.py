@@ -15,14 +15,13 @@ scope's jobs one after the other (the lock is held until the job has finished), 
 
 from __future__ import annotations
 
-import os
-
 import pytest
-import yaml
+
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import ROLE_DEFAULTS
 
 from tests.support.controller_stub import ControllerStub
 from tests.support.rulebook_cli import Rulebook, free_port, wait_until
-from tests.functional.test_rulebook import ALARM, REPO, TOKEN, binary, post, veba_event
+from tests.functional.test_rulebook import ALARM, TOKEN, binary, post, veba_event
 
 CONTROLLER_TOKEN = 'controller-token-for-the-test'
 HOLD = 2.0  # seconds each job "runs" on the stand-in
@@ -39,13 +38,10 @@ SET = {'preemption_tag': 'gold', 'preemption_threshold': 0, 'preemption_reply_to
 
 
 def role_variables(event):
-    """The extra vars a run_playbook of the local rulebook hands over: the event, SET, the role's defaults for the rest
-    (but preemption_restore_wait, true in the rulebooks)."""
-    with open(os.path.join(REPO, 'roles', 'preempt', 'defaults', 'main.yml'), encoding='utf-8') as handle:
-        expected = yaml.safe_load(handle)
-    # The one-time setup's variables are not the rulebook's to pass; a restore on clear waits out the threshold.
-    expected = {name: value for name, value in expected.items() if not name.startswith('preemption_setup_')}
-    expected.update(SET, preemption_event=event, preemption_restore_wait=True)
+    """The extra vars a run_playbook of the local rulebook hands over: the event, SET, and null for every other role
+    variable (the role's plan reads null as its default, request.ROLE_DEFAULTS)."""
+    expected = {'preemption_' + name: None for name in ROLE_DEFAULTS}
+    expected.update(SET, preemption_event=event)
     return expected
 
 
@@ -105,6 +101,8 @@ def test_raised_launches_the_preempt_template_and_dropped_the_cancel_one(control
         # ansible-rulebook adds what it adds to run_playbook's extra vars: the rule and the whole event.
         eda = extra_vars.pop('ansible_eda')
         assert (eda['rule'], eda['event']['payload']) == (rule, event)
+        # What the filter computed travels with the event: the rule routed on it.
+        assert eda['event']['preemption']['lock'] == event['data']['ComputeResource']['ComputeResource']['Value']
         # The binary-mode drop arrives as the same structured CloudEvent; the rest is what run_playbook passes.
         assert extra_vars == role_variables(event)
         # The rulebook's hosts as the limit: ignored by a job template that does not prompt for one.

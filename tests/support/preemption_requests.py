@@ -12,8 +12,8 @@ import json
 import os
 
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'fixtures', 'veba-alarm-red.json')
-DEFAULTS = dict(tag='preemptible', max_vms=10, parallel=5, retries=3, retry_delay=2, threshold=60, grace_period=30, scope='event',
-                vcenter_hostname='vc1.example.com', vcenter_port='')
+# The vCenter preempt_plan resolves from VMWARE_*; every role variable left out is the plan's default (ROLE_DEFAULTS).
+VCENTER = dict(vcenter_hostname='vc1.example.com', vcenter_port='')
 
 
 def red_alarm():
@@ -24,7 +24,7 @@ def red_alarm():
 
 def request(**overrides):
     """The role's variables without their preemption_ prefix, as preempt_plan hands them to build_plan."""
-    return dict(DEFAULTS, **overrides)
+    return dict(VCENTER, **overrides)
 
 
 def alarm(event, old, new):

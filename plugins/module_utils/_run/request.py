@@ -20,14 +20,16 @@ import json
 import re
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.alarm import ALARM_COLORS, ALL_SCOPE, event_scope, transition
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.capacity import CapacityError, check_scope_kind, check_target
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import SCOPE_PREFIXES, scope_type
 from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import redact_url
 
 CRITICALITY_MODES = {'LOW': 'soft', 'MEDIUM': 'soft_then_hard', 'HIGH': 'hard'}
-ALARM_COLORS = ('green', 'yellow', 'red', 'gray')
 MANUAL_WORKFLOW = 'manual'
+# What the plan does for each change of alarm.transition.
+CHANGE_ACTIONS = {'raised': 'preempt', 'eased': 'cancel', 'cleared': 'cancel', 'none': 'ignore'}
 
 # (lowest, highest or None) per numeric role variable.
 NUMBER_RANGES = {
@@ -40,8 +42,20 @@ NUMBER_RANGES = {
     'notice_period': (0, 3600),
 }
 
-# Numbers that may be left unset (None or ''), and what they then are.
-NUMBER_DEFAULTS = {'notice_period': 0}
+# The role's variables (without their preemption_ prefix) and what each is when unset or null: the one table of
+# the role's defaults. meta/argument_specs.yml documents them (a unit test holds the two equal); the rulebooks
+# pass a variable they were not given as null, so null must mean the default. restore_wait's depends on the
+# trigger (run_settings). preemption_setup_* are the setup entry point's own (roles/preempt/defaults/main.yml).
+ROLE_DEFAULTS = {
+    'tag': 'preemptible', 'tag_category': None, 'criticality': None, 'workflow_id': None, 'scope': 'event',
+    'max_vms': 10, 'capacity_target': {}, 'parallel': 5, 'retries': 3, 'retry_delay': 2, 'threshold': 60,
+    'grace_period': 30, 'notice_period': 0, 'priority_attribute': None, 'protect_tag': None, 'create_field': False,
+    'reply_to': None, 'reply_mode': 'binary', 'reply_headers': {}, 'reply_validate_certs': True, 'event_source': None,
+    'restore_wait': None, 'state_file': '~/.ansible/vsphere_preemption_state.json', 'state_url': None,
+}
+# Variables whose empty text is also unset (``-e preemption_notice_period=``).
+BLANK_IS_UNSET = ('notice_period',)
+REPLY_MODES = ('binary', 'structured')
 
 SCOPE_KEYWORDS = ('event', 'all')
 # The JSON escape of U+0000, not itself escaped (preceded by an even number of backslashes).
@@ -52,7 +66,7 @@ RECORDED_PLAN_KEYS = ('workflow_id', 'criticality', 'mode', 'scope', 'reason', '
 
 REQUEST_KEYS = ('tag', 'tag_category', 'criticality', 'event', 'workflow_id', 'reply_to', 'scope',
                 'priority_attribute', 'event_source', 'create_field', 'vcenter_hostname', 'vcenter_port',
-                'protect_tag', 'capacity_target') + tuple(NUMBER_RANGES)
+                'protect_tag', 'capacity_target', 'reply_mode', 'reply_validate_certs', 'restore_wait') + tuple(NUMBER_RANGES)
 
 
 class PreemptionRequestError(PreemptionError, ValueError):
@@ -154,7 +168,7 @@ def normalize_scope(value):
     text = _optional_text('scope', value, "use 'event' (the alarm's cluster or host), 'all', or the name, inventory path or "
                                           "managed object id of a cluster, host, datacenter, folder or resource pool")
     if text is None:
-        return 'event'
+        return ROLE_DEFAULTS['scope']
     if text.lower() in SCOPE_KEYWORDS:
         return text.lower()
     return text
@@ -193,25 +207,24 @@ def normalize_reply_to(value):
     return text
 
 
-def _moid_at(data, section, inner):
-    """``data[section][inner]['Value']`` (e.g. data.ComputeResource.ComputeResource.Value), or None."""
+def _check_moid(data, section):
+    """Fail unless ``data[section]``, when given, holds ``[section]['Value']``, a managed object id (e.g. data.Host.Host.Value)."""
     outer = data.get(section)
     if outer is None:
-        return None
-    reference = outer.get(inner) if isinstance(outer, dict) else None
+        return
+    reference = outer.get(section) if isinstance(outer, dict) else None
     value = reference.get('Value') if isinstance(reference, dict) else None
     if not isinstance(value, str) or not value.strip():
-        _fail('event', {section: outer}, 'data.%s.%s.Value must be a managed object id' % (section, inner))
-    return value.strip()
+        _fail('event', {section: outer}, 'data.%s.%s.Value must be a managed object id' % (section, section))
 
 
 def parse_event(value):
     """The parts of a trigger CloudEvent the plan uses.
 
-    Accepts a dict or its JSON text. Returns ``{id, alarm, from, to, cluster,
-    host}``; ``alarm``/``from``/``to`` are None for an event that is not an
-    alarm status change (any other CloudEvent may trigger a run, with an
-    explicit criticality).
+    Accepts a dict or its JSON text. Returns ``{id, alarm, from, to, scope}``;
+    ``alarm``/``from``/``to`` are None for an event that is not an alarm
+    status change (any other CloudEvent may trigger a run, with an explicit
+    criticality); ``scope`` is alarm.event_scope's, the rulebooks' lock.
     """
     event = value
     if isinstance(event, str):
@@ -227,9 +240,9 @@ def parse_event(value):
     data = event.get('data')
     if not isinstance(data, dict):
         _fail('event', value, "a CloudEvent needs its 'data' as a dict (e.g. VEBA's AlarmStatusChangedEvent data)")
-    parsed = {'id': str(event_id).strip(), 'alarm': None, 'from': None, 'to': None,
-              'cluster': _moid_at(data, 'ComputeResource', 'ComputeResource'),
-              'host': _moid_at(data, 'Host', 'Host')}
+    for section in ('ComputeResource', 'Host'):
+        _check_moid(data, section)
+    parsed = {'id': str(event_id).strip(), 'alarm': None, 'from': None, 'to': None, 'scope': event_scope(data)}
     if any(data.get(key) is not None for key in ('Alarm', 'From', 'To')):
         alarm = data.get('Alarm')
         name = alarm.get('Name') if isinstance(alarm, dict) else None
@@ -245,19 +258,13 @@ def parse_event(value):
 
 
 def alarm_action(old, new):
-    """``(action, criticality)`` for an alarm status change from ``old`` to ``new``.
+    """``(action, criticality)`` for an alarm status change from ``old`` to ``new`` (alarm.transition decides).
 
-    Raised to red: preempt HIGH. Raised to yellow (from green or gray):
-    preempt MEDIUM. Dropped (red to yellow, or to green or gray): cancel the
-    workflow. Unchanged: ignore.
+    Raised: preempt, HIGH to red, MEDIUM to yellow. Eased or cleared: cancel
+    the workflow. Unchanged: ignore.
     """
-    if old == new:
-        return 'ignore', None
-    if new == 'red':
-        return 'preempt', 'HIGH'
-    if new == 'yellow' and old in ('green', 'gray'):
-        return 'preempt', 'MEDIUM'
-    return 'cancel', None
+    change, criticality = transition(old, new)
+    return CHANGE_ACTIONS[change], criticality
 
 
 def vcenter_name(hostname, port):
@@ -282,12 +289,35 @@ def normalize_vcenter(hostname, port):
     return host, number
 
 
-def _check_request(request):
+def _defaulted(request):
+    """``request`` checked, each unset or null role variable replaced by its ROLE_DEFAULTS value."""
     if not isinstance(request, dict):
         raise PreemptionRequestError('The preemption request must be a dict of role variables, not %s.' % type(request).__name__)
     unknown = sorted(set(request) - set(REQUEST_KEYS))
     if unknown:
         raise PreemptionRequestError('Unknown preemption request keys: %s (known: %s).' % (', '.join(unknown), ', '.join(REQUEST_KEYS)))
+    defaulted = dict(request)
+    for key in REQUEST_KEYS:
+        value = request.get(key)
+        if key in ROLE_DEFAULTS and (value is None or (key in BLANK_IS_UNSET and value == '')):
+            defaulted[key] = ROLE_DEFAULTS[key]
+    return defaulted
+
+
+def run_settings(request, trigger):
+    """What the role's tasks read of ``request`` besides the plan: the sink's mode and TLS check, and whether a restore waits.
+
+    ``restore_wait`` unset is true when a rulebook started the run (``trigger`` V(eda)): a restore on an
+    alarm's clear inside the threshold waits until it has passed, unless the alarm is raised again.
+    """
+    request = _defaulted(request)
+    mode = _optional_text('reply_mode', request['reply_mode'], 'use binary or structured')
+    if mode not in REPLY_MODES:
+        _fail('reply_mode', request['reply_mode'], 'use binary or structured')
+    wait = request['restore_wait']
+    return {'reply_mode': mode,
+            'reply_validate_certs': normalize_bool('reply_validate_certs', request['reply_validate_certs']),
+            'restore_wait': trigger == 'eda' if wait is None else normalize_bool('restore_wait', wait)}
 
 
 def state_key(workflow_id, vcenter, scope=None):
@@ -308,6 +338,7 @@ def scope_keys(request, stored):
     record; given alone, every record of the id on the vCenter: its own and
     one per scope.
     """
+    request = _defaulted(request)
     workflow, _event, _parsed = _identify(request)
     if workflow['per_scope']:
         return [workflow['state_key']]
@@ -328,13 +359,13 @@ def _scope_token(text):
 def _resolve_scope(scope, parsed):
     """The moid a run is confined to, None for all of vCenter."""
     if scope == 'event':
-        return (parsed['cluster'] or parsed['host']) if parsed else None
-    return None if scope == 'all' else scope
+        scope = parsed['scope'] if parsed else ALL_SCOPE
+    return None if scope == ALL_SCOPE else scope
 
 
 def _identify(request):
     """``(workflow, event, parsed)``: the workflow's id, vCenter, scope and state key; the trigger event, parsed."""
-    _check_request(request)
+    request = _defaulted(request)
     explicit = _optional_text('workflow_id', request.get('workflow_id'))
     scope = _resolve_scope(normalize_scope(request.get('scope')), None)
     event = parsed = None
@@ -372,11 +403,11 @@ def build_plan(request):
     ``request`` holds the role variables without their ``preemption_`` prefix
     (REQUEST_KEYS; ``vcenter_hostname``/``vcenter_port`` already resolved
     from the VMWARE_* environment when unset). An explicit criticality wins
-    over the alarm's; the alarm still decides whether to preempt at all.
+    over the alarm's; the alarm still decides whether to preempt at all. An
+    unset or null variable is its ROLE_DEFAULTS value.
     """
-    _check_request(request)
-    plan = {key: normalize_number(key, NUMBER_DEFAULTS[key] if key in NUMBER_DEFAULTS and request.get(key) in (None, '') else request.get(key))
-            for key in NUMBER_RANGES}
+    request = _defaulted(request)
+    plan = {key: normalize_number(key, request[key]) for key in NUMBER_RANGES}
     plan['tag'] = normalize_tag(request.get('tag'))
     plan['tag_category'] = _optional_text('tag_category', request.get('tag_category'))
     plan['priority_attribute'] = _optional_text('priority_attribute', request.get('priority_attribute'))

@@ -268,6 +268,9 @@ def test_source_retries_with_backoff_reconnects_and_resumes_after_the_newest_eve
         events, delays, begins = run_source(connects)
     assert [e['payload']['data']['Key'] for e in events] == [1, 2, 3]
     assert events[1]['payload']['data']['To'] == 'green'
+    # Each event carries what it means (alarm.alarm_change of its CloudEvent), for the rulebooks to route on.
+    assert [(e['preemption']['change'], e['preemption']['criticality'], e['preemption']['lock']) for e in events] == [
+        ('raised', 'HIGH', 'domain-c7'), ('cleared', None, 'domain-c7'), ('raised', 'HIGH', 'domain-c7')]
     assert events[0]['payload']['source'] == 'https://vc/sdk' and events[0]['payload']['vsphereapiversion'] == '8.0.3'
     assert delays == [1.0, 2.0, 1.0]  # the backoff starts over after a good connection
     assert begins == [None, None, None, at(2), at(2)]  # "now" at first, then the newest event seen

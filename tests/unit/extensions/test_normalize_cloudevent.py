@@ -12,7 +12,10 @@ import json
 import os
 
 from ansible_collections.vsphere.preemption.extensions.eda.plugins.event_filter.normalize_cloudevent import main
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.alarm import alarm_change
 
+# What the filter adds to an event that is not a readable alarm status change.
+NOTHING = {'alarm': None, 'change': 'none', 'criticality': None, 'scope': 'all', 'lock': 'all', 'restore_on_clear': None}
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'fixtures', 'veba-alarm-red.json')
 
 
@@ -32,15 +35,20 @@ def binary_headers(cloudevent, case=str.title):
     return headers
 
 
-def test_structured_cloudevent_passes_unchanged():
+def test_structured_cloudevent_passes_unchanged_with_what_it_means_added():
     event = webhook_event(fixture(), {'Content-Type': 'application/cloudevents+json'})
-    assert main(copy.deepcopy(event)) == event
+    got = main(copy.deepcopy(event))
+    assert got.pop('preemption') == {'alarm': 'cluster-cpu-above-80', 'change': 'raised', 'criticality': 'HIGH', 'scope': 'domain-c7',
+                                     'lock': 'domain-c7', 'restore_on_clear': None}
+    assert got == event
 
 
 def test_binary_cloudevent_becomes_the_structured_one():
     cloudevent = fixture()
     got = main(webhook_event(cloudevent['data'], binary_headers(cloudevent)))
     assert got['payload'] == cloudevent
+    # What it means is read from the rebuilt CloudEvent: the alarm, not the bare body, which is no CloudEvent.
+    assert got['preemption'] == alarm_change(cloudevent) and got['preemption']['change'] == 'raised'
     assert got['meta']['headers']['Ce-Id'] == cloudevent['id']  # the request as received stays in meta
 
 
@@ -62,4 +70,22 @@ def test_binary_extension_attributes_are_kept_and_content_type_is_optional():
 def test_other_events_pass_unchanged():
     for event in (webhook_event({'foo': 1}), webhook_event([1, 2]), webhook_event('text'), {'payload': {'a': 1}}, {'i': 3},
                   {'payload': {}, 'meta': {'headers': None}}, {'payload': {}, 'meta': 'x'}):
-        assert main(copy.deepcopy(event)) == event
+        assert main(copy.deepcopy(event)) == dict(event, preemption=NOTHING)
+
+
+def test_a_cleared_alarm_carries_what_a_restore_on_clear_runs():
+    cloudevent = fixture()
+    cloudevent['data']['From'], cloudevent['data']['To'] = 'red', 'green'
+    got = main(webhook_event(cloudevent['data'], binary_headers(cloudevent)))['preemption']
+    assert (got['change'], got['lock'], got['restore_on_clear']) == ('cleared', 'domain-c7', {'playbook': 'restore', 'lock': 'restore:domain-c7'})
+
+
+def test_hostile_payloads_never_raise_and_stay_data():
+    cloudevent = fixture()
+    cloudevent['data']['Alarm']['Name'] = "{{ lookup('pipe', 'id') }}"
+    cloudevent['data']['From'] = {'not': 'a colour'}
+    for payload in (cloudevent, {'specversion': '1.0', 'subject': 'AlarmStatusChangedEvent', 'data': None}, None, 'x' * 100000):
+        got = main(webhook_event(copy.deepcopy(payload)))['preemption']
+        assert (got['alarm'], got['change'], got['criticality'], got['restore_on_clear']) == (None, 'none', None, None)
+    cloudevent['data']['From'] = 'green'
+    assert main(webhook_event(cloudevent))['preemption']['alarm'] == "{{ lookup('pipe', 'id') }}"

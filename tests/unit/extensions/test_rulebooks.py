@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The shipped rulebooks: same rules, and every role variable handed to the playbooks as the role would default it.
+"""The shipped rulebooks: same rules, routing on what the filter computed, and every role variable handed to the playbooks.
 
 Two families: preemption.yml and preemption_vcenter.yml run playbooks (run_playbook, the ansible-rulebook CLI);
 preemption_controller.yml and preemption_vcenter_controller.yml launch job templates (run_job_template, what an
@@ -20,11 +20,11 @@ import pytest
 import yaml
 from ansible_rulebook.util import substitute_variables
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import ALARM_COLORS
+from ansible_collections.vsphere.preemption.extensions.eda.plugins.event_filter.normalize_cloudevent import main as normalize
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import ALARM_COLORS, ROLE_DEFAULTS
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 RULEBOOKS = os.path.join(REPO, 'extensions', 'eda', 'rulebooks')
-ROLE_DEFAULTS = os.path.join(REPO, 'roles', 'preempt', 'defaults', 'main.yml')
 FIXTURE = os.path.join(REPO, 'tests', 'fixtures', 'veba-alarm-red.json')
 
 
@@ -49,8 +49,12 @@ def playbook_of(rule, variables):
     return substitute_variables(rule['action']['run_playbook']['name'], variables).strip()
 
 
-def event():
-    return {'payload': load(FIXTURE), 'meta': {'headers': {}}}
+def event(old=None, new=None):
+    """The fixture's alarm (changed from ``old`` to ``new``) as the webhook and the filter hand it to the rules."""
+    payload = load(FIXTURE)
+    if old is not None:
+        payload['data']['From'], payload['data']['To'] = old, new
+    return normalize({'payload': payload, 'meta': {'headers': {}}})
 
 
 def test_both_rulebooks_have_the_same_rules():
@@ -75,25 +79,30 @@ def test_raised_runs_preempt_and_dropped_runs_cancel_with_the_same_variables():
 ])
 def test_a_drop_to_green_or_gray_restores_only_with_restore_on_clear(restore_on_clear, to, playbook):
     dropped = [rule for rule in ruleset('preemption.yml')['rules'] if rule['name'] == 'Alarm dropped'][0]
-    cleared = event()
-    cleared['payload']['data']['From'], cleared['payload']['data']['To'] = 'red', to
-    variables = {'event': cleared}
+    variables = {'event': event('red', to)}
     if restore_on_clear is not None:
         variables['preemption_restore_on_clear'] = restore_on_clear
     assert playbook_of(dropped, variables) == playbook
 
 
-def test_unset_variables_get_the_role_defaults():
-    # The setup entry point's variables (preemption_setup_*) are not handed on: no rulebook prepares vCenter.
-    defaults = {name: value for name, value in load(ROLE_DEFAULTS).items() if not name.startswith('preemption_setup_')}
+def test_unset_variables_are_null_for_the_role_to_default():
+    # Every role variable of the plan's table (and only those: the setup entry point's are no rulebook's) is handed on.
     extra_vars = actions()['vsphere.preemption.preempt']['extra_vars']
-    assert set(extra_vars) == set(defaults), 'every role variable (and only those) is handed to the playbooks'
+    assert set(extra_vars) == {'preemption_' + name for name in ROLE_DEFAULTS} | {'preemption_event'}
     rendered = substitute_variables(extra_vars, {'event': event()})
     assert rendered.pop('preemption_event') == load(FIXTURE)
-    defaults.pop('preemption_event')
-    # The one exception: a restore on clear waits out the threshold unless told not to.
-    assert rendered.pop('preemption_restore_wait') is True and defaults.pop('preemption_restore_wait') is False
-    assert rendered == defaults
+    # No default is written in a rulebook: null, which the role's plan reads as its default.
+    assert rendered == {name: None for name in rendered}
+
+
+@pytest.mark.parametrize('name', ['preemption.yml', 'preemption_vcenter.yml', 'preemption_controller.yml', 'preemption_vcenter_controller.yml'])
+def test_rules_route_on_what_the_event_means_only(name):
+    # Conditions read event.preemption (computed in Python), never the CloudEvent's colours, types or scope.
+    text = json.dumps(ruleset(name)['rules'])
+    for decided_in_python in ('event.payload.data', 'event.payload.subject', 'event.payload.type', 'ComputeResource', "'Host'"):
+        assert decided_in_python not in text
+    for rule in ruleset(name)['rules']:
+        assert rule['condition'].startswith('event.preemption.alarm == vars.preemption_alarm_name and event.preemption.change ')
 
 
 def test_set_variables_pass_through_with_their_types():
@@ -154,12 +163,15 @@ def test_each_action_launches_the_job_template_of_the_playbook_its_twin_runs(loc
     chosen = set()
     for old in ALARM_COLORS:
         for new in ALARM_COLORS:
-            changed = event()
-            changed['payload']['data']['From'], changed['payload']['data']['To'] = old, new
-            variables = {'event': changed}
+            variables = {'event': event(old, new)}
             if restore_on_clear is not None:
                 variables['preemption_restore_on_clear'] = restore_on_clear
+            change = variables['event']['preemption']['change']
+            # The rule whose condition the change meets (none meets no rule).
+            matching = {'raised': ['Alarm raised'], 'eased': ['Alarm dropped'], 'cleared': ['Alarm dropped'], 'none': []}[change]
             for local_rule, controller_rule in zip(ruleset(local)['rules'], ruleset(controller)['rules']):
+                if local_rule['name'] not in matching:
+                    continue
                 playbook = playbook_of(local_rule, variables)
                 name = action_of(controller_rule)[1]['name']
                 variable, default = TEMPLATES[playbook]
@@ -182,3 +194,23 @@ def test_the_organization_is_required(controller):
         # Unset, it is an error naming the variable (ansible-rulebook stops), never an empty or "Undefined" organization.
         with pytest.raises(jinja2.UndefinedError, match="'preemption_organization' is undefined"):
             substitute_variables(organization, {'event': event()})
+
+
+@pytest.mark.parametrize('restore_on_clear', [None, False, 'no', True, 'yes'])
+def test_locks_come_from_the_event_and_only_a_restore_takes_its_own(restore_on_clear):
+    rules = {rule['name']: rule['action']['run_playbook'] for rule in ruleset('preemption.yml')['rules']}
+    restoring = restore_on_clear in (True, 'yes')
+    for old, new, rule, lock in (('green', 'red', 'Alarm raised', 'domain-c7'), ('gray', 'yellow', 'Alarm raised', 'domain-c7'),
+                                 ('red', 'yellow', 'Alarm dropped', 'domain-c7'),
+                                 ('red', 'green', 'Alarm dropped', 'restore:domain-c7' if restoring else 'domain-c7'),
+                                 ('yellow', 'gray', 'Alarm dropped', 'restore:domain-c7' if restoring else 'domain-c7')):
+        variables = {'event': event(old, new)}
+        if restore_on_clear is not None:
+            variables['preemption_restore_on_clear'] = restore_on_clear
+        assert substitute_variables(rules[rule]['lock'], variables) == lock
+    # A host's event (no cluster) locks the host; one with neither, all of vCenter.
+    hosted = event('green', 'red')
+    hosted['payload']['data']['ComputeResource'] = None
+    assert substitute_variables(rules['Alarm raised']['lock'], {'event': normalize(hosted)}) == 'host-21'
+    hosted['payload']['data']['Host'] = None
+    assert substitute_variables(rules['Alarm raised']['lock'], {'event': normalize(hosted)}) == 'all'

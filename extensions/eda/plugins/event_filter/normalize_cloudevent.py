@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import urllib.parse
 
 DOCUMENTATION = r"""
@@ -21,8 +23,20 @@ description:
     with C(datacontenttype) from the C(Content-Type) header. Header names match in any case;
     percent-encoded values are decoded."
   - A structured-mode CloudEvent (a body with C(specversion)) and anything that is not a CloudEvent
-    pass unchanged, so rules can read C(event.payload.type) and C(event.payload.data) the same way
-    for both modes, and a foreign event simply matches no rule.
+    keep their payload unchanged, so rules can read C(event.payload.type) and C(event.payload.data) the
+    same way for both modes, and a foreign event simply matches no rule.
+  - "Every event then gets C(preemption), what it means for vsphere.preemption, decided in Python once
+    (the role's plan decides the same way): C(alarm) the alarm's name (C(data.Alarm.Name)); C(change)
+    V(raised) (to red from another colour, to yellow from green or gray), V(eased) (red to yellow),
+    V(cleared) (to green or gray from another colour) or V(none) (unchanged, or anything that is not a
+    readable C(AlarmStatusChangedEvent); C(alarm) is then null); C(criticality) V(HIGH) or V(MEDIUM) for
+    a raise, else null; C(scope) the event's cluster moid (C(data.ComputeResource)), else its host moid
+    (C(data.Host)), else V(all); C(lock) the lock of the scope's runs (the scope); C(restore_on_clear) what
+    a drop runs when the rulebook variable C(preemption_restore_on_clear) is true, C({playbook, lock}):
+    V(restore) under the lock C(restore:<scope>) for a clear, V(status) under the scope's lock for an
+    ease, null otherwise. Names and values are data: nothing in them is rendered."
+  - Never fails on a malformed or hostile payload (a filter that raises stops the rulebook's source);
+    what it cannot read is C(change) V(none).
 options: {}
 """
 
@@ -38,11 +52,29 @@ EXAMPLES = r"""
         - vsphere.preemption.normalize_cloudevent:
   rules:
     - name: Show the alarm
-      condition: event.payload.subject == "AlarmStatusChangedEvent"
+      condition: event.preemption.alarm == "cluster-cpu-above-80" and event.preemption.change == "raised"
       action:
         debug:
-          msg: "{{ event.payload.data.Alarm.Name }}: {{ event.payload.data.From }} -> {{ event.payload.data.To }}"
+          msg: "{{ event.preemption.alarm }} raised on {{ event.preemption.scope }}: {{ event.preemption.criticality }}"
 """
+
+
+def _put_collection_on_path():
+    """Make ``ansible_collections.vsphere.preemption`` importable.
+
+    ansible-rulebook runs this file with runpy, outside any package and without the collection
+    path on sys.path; the directory that holds ``ansible_collections/`` is eight levels up.
+    """
+    root = os.path.abspath(__file__)
+    for _level in range(8):
+        root = os.path.dirname(root)
+    if os.path.isdir(os.path.join(root, 'ansible_collections', 'vsphere', 'preemption')) and root not in sys.path:
+        sys.path.append(root)
+
+
+_put_collection_on_path()
+
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.alarm import alarm_change  # noqa: E402
 
 HEADER_PREFIX = 'ce-'
 
@@ -60,16 +92,25 @@ def binary_to_structured(headers, body):
     return cloudevent
 
 
-def main(event):
-    """Rebuild a binary-mode CloudEvent into ``payload``; leave everything else as it is."""
+def _structured(event):
+    """The event's CloudEvent in structured form: a binary-mode one rebuilt, anything else as it is."""
     payload = event.get('payload')
     if isinstance(payload, dict) and 'specversion' in payload:
-        return event
+        return payload
     meta = event.get('meta')
     headers = meta.get('headers') if isinstance(meta, dict) else None
     if not isinstance(headers, dict):
-        return event
+        return payload
     lowered = {str(name).lower(): value for name, value in headers.items()}
     if HEADER_PREFIX + 'specversion' in lowered:
-        event['payload'] = binary_to_structured(lowered, payload)
+        return binary_to_structured(lowered, payload)
+    return payload
+
+
+def main(event):
+    """Rebuild a binary-mode CloudEvent into ``payload``, and add ``preemption``: what the event means (alarm.alarm_change)."""
+    structured = _structured(event)
+    if structured is not event.get('payload'):
+        event['payload'] = structured
+    event['preemption'] = alarm_change(event.get('payload'))
     return event

@@ -32,6 +32,10 @@ description:
   - "Each event is put on the queue as C({payload: <CloudEvent>}), the same shape
     C(eda.builtin.webhook) gives a structured-mode CloudEvent POSTed by VEBA, so rules read
     C(event.payload.data.Alarm.Name), C(event.payload.data.From) and C(event.payload.data.To) either way."
+  - "Each event also carries C(preemption), what the change means for vsphere.preemption, exactly as
+    the event filter C(vsphere.preemption.normalize_cloudevent) adds it to a webhook's events: C(alarm),
+    C(change) (V(raised), V(eased), V(cleared) or V(none)), C(criticality), C(scope) (the cluster moid,
+    else the host moid, else V(all)), C(lock) and C(restore_on_clear) (see that filter)."
   - "The CloudEvent: C(specversion) 1.0, C(id) a UUID derived from vCenter, event key and creation time
     (the same vCenter event always gets the same id), C(source) C(https://<hostname>[:<port>]/sdk),
     C(type) C(com.vmware.event.router/event), C(subject) C(AlarmStatusChangedEvent), C(time),
@@ -131,11 +135,12 @@ EXAMPLES = r"""
         # Deliver what changed while the rulebook was down (up to an hour back).
         checkpoint: /var/lib/eda/preemption-alarms.checkpoint
   rules:
-    - name: Alarm raised to red
-      condition: event.payload.data.Alarm.Name == "cluster-cpu-above-80" and event.payload.data.To == "red"
+    - name: Alarm raised
+      condition: event.preemption.alarm == "cluster-cpu-above-80" and event.preemption.change == "raised"
       action:
         run_playbook:
           name: vsphere.preemption.preempt
+          lock: "{{ event.preemption.lock }}"
           extra_vars:
             preemption_event: "{{ event.payload }}"
 """
@@ -156,6 +161,7 @@ def _put_collection_on_path():
 
 _put_collection_on_path()
 
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.alarm import alarm_change  # noqa: E402
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter import soap as vcenter_soap  # noqa: E402
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError  # noqa: E402
 
@@ -571,7 +577,8 @@ class AlarmSource:
     async def _deliver(self, queue, stream, page, complete=False):
         for event in self.cursor.fresh(page, complete=complete):
             if self._wanted(event):
-                await queue.put({'payload': to_cloudevent(event, stream.source, stream.api_version)})
+                payload = to_cloudevent(event, stream.source, stream.api_version)
+                await queue.put({'payload': payload, 'preemption': alarm_change(payload)})
                 if self.checkpoint:
                     self._save_checkpoint(event)
 

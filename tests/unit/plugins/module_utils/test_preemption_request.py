@@ -12,10 +12,13 @@ import pytest
 
 from tests.support.preemption_requests import alarm, red_alarm, request
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import (
+    REQUEST_KEYS,
+    ROLE_DEFAULTS,
     PreemptionRequestError,
     alarm_action,
     build_plan,
     plain_data,
+    run_settings,
     scope_keys,
     workflow_identity,
 )
@@ -60,13 +63,15 @@ def test_tag_is_stripped_and_required():
     assert build_plan(request(criticality='LOW', tag='  spot ', tag_category=' ops '))['tag'] == 'spot'
     assert build_plan(request(criticality='LOW', tag_category=' ops '))['tag_category'] == 'ops'
     assert build_plan(request(criticality='LOW', tag_category=''))['tag_category'] is None
-    for bad in ('', '   ', None, 7):
+    for bad in ('', '   ', 7):
         with pytest.raises(PreemptionRequestError, match='^preemption_tag .* is not valid'):
             build_plan(request(criticality='LOW', tag=bad))
+    # Null is unset (what a rulebook passes for a variable it was not given): the role's default.
+    assert build_plan(request(criticality='LOW', tag=None))['tag'] == ROLE_DEFAULTS['tag'] == 'preemptible'
 
 
 @pytest.mark.parametrize('name, good, bad', [
-    ('max_vms', [1, 1000, '25'], [0, 1001, -1, 'ten', True, 2.5, None]),
+    ('max_vms', [1, 1000, '25'], [0, 1001, -1, 'ten', True, 2.5, '']),
     ('parallel', [1, 50], [0, 51]),
     ('retries', [0, 20, ' 3 '], [-1, 21]),
     ('retry_delay', [0, 300], [-1, 301]),
@@ -399,3 +404,32 @@ def test_an_event_nested_ten_thousand_deep_is_one_clear_error():
         leaf = leaf['a']
     with pytest.raises(PreemptionRequestError, match='^preemption_event is nested too deeply to be a CloudEvent\\.$'):
         plain_data(nested, 'preemption_event')
+
+
+# ------------------------------------------------------------------ defaults: one table, null is unset
+
+def test_every_unset_or_null_variable_is_its_default():
+    numbers = {key: ROLE_DEFAULTS[key] for key in ('max_vms', 'parallel', 'retries', 'retry_delay', 'threshold', 'grace_period', 'notice_period')}
+    for given in ({}, {key: None for key in ROLE_DEFAULTS if key in REQUEST_KEYS and key != 'criticality'}):
+        plan = build_plan(request(criticality='LOW', **given))
+        assert {key: plan[key] for key in numbers} == numbers == {
+            'max_vms': 10, 'parallel': 5, 'retries': 3, 'retry_delay': 2, 'threshold': 60, 'grace_period': 30, 'notice_period': 0}
+        assert (plan['tag'], plan['tag_category'], plan['scope'], plan['create_field'], plan['capacity_target'], plan['sink']) == (
+            'preemptible', None, None, False, None, None)
+        assert run_settings(request(**given), 'manual') == {'reply_mode': 'binary', 'reply_validate_certs': True, 'restore_wait': False}
+
+
+def test_restore_wait_unset_waits_only_when_a_rulebook_started_the_run():
+    assert run_settings(request(), 'eda')['restore_wait'] is True
+    assert run_settings(request(), 'awx')['restore_wait'] is False
+    assert run_settings(request(restore_wait='no'), 'eda')['restore_wait'] is False
+    assert run_settings(request(restore_wait='yes'), 'manual')['restore_wait'] is True
+
+
+@pytest.mark.parametrize('name, value, allowed', [
+    ('reply_mode', 'json', 'use binary or structured'), ('reply_mode', 7, 'use binary or structured'),
+    ('reply_validate_certs', 'maybe', 'use true or false'), ('restore_wait', 'later', 'use true or false'),
+])
+def test_bad_run_settings_name_the_variable(name, value, allowed):
+    with pytest.raises(PreemptionRequestError, match='^preemption_%s .* is not valid: %s' % (name, allowed)):
+        run_settings(request(**{name: value}), 'eda')
