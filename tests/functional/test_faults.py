@@ -27,23 +27,17 @@ VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1', 'DC0_H0_VM0']
 
 
-@pytest.fixture(scope='module')
-def proxy(vcsim):
-    with FaultProxy(vcsim) as front:
-        yield front
-
-
 @pytest.fixture
-def since(since, proxy):
+def since(since, front):
     """Every VM on, no annotation, no fault rule: the time the scenario starts."""
-    proxy.clear()
+    front.clear()
     return since
 
 
-def preempt(proxy, tmp_path, sink_url, **variables):
+def preempt(front, tmp_path, sink_url, **variables):
     variables = dict(dict(preemption_criticality='HIGH', preemption_scope='all', preemption_retry_delay=0,
                           preemption_state_file=str(tmp_path / 'state.json'), preemption_reply_to=sink_url), **variables)
-    return playbook('preempt', proxy.env(), variables)
+    return playbook('preempt', front.env(), variables)
 
 
 def failed_attempts(run):
@@ -54,13 +48,13 @@ def failed_attempts(run):
                for attempt in result.get('results') or [result])
 
 
-def test_vcenter_down_through_every_retry_fails_clearly_and_down_a_few_seconds_is_ridden_out(vcenter, moids, proxy, since, sink, tmp_path):
+def test_vcenter_down_through_every_retry_fails_clearly_and_down_a_few_seconds_is_ridden_out(vcenter, moids, front, since, sink, tmp_path):
     # The first power-off call takes vCenter down (the call is lost) until the test brings it back.
-    proxy.add(soap('PowerOffVM_Task'), outage=3600)
-    failed = preempt(proxy, tmp_path, sink.url, preemption_parallel=1, preemption_retries=1)
+    front.add(soap('PowerOffVM_Task'), outage=3600)
+    failed = preempt(front, tmp_path, sink.url, preemption_parallel=1, preemption_retries=1)
     assert failed.rc == 2, failed
     assert failed.failures()[-1].startswith('Could not power off 3 of 3 VMs after 2 attempts: ')
-    assert 'Cannot connect to vCenter 127.0.0.1:%d: connection refused.' % proxy.port in failed.failures()[-1]
+    assert 'Cannot connect to vCenter 127.0.0.1:%d: connection refused.' % front.port in failed.failures()[-1]
     assert off(vcenter) == []
     [record] = state(tmp_path / 'state.json').values()
     # What it did is on record: the selection, and every VM as failed.
@@ -70,10 +64,10 @@ def test_vcenter_down_through_every_retry_fails_clearly_and_down_a_few_seconds_i
 
     # vCenter back; the next run loses it again for 2 s at its first power-off, and rides that out with its
     # retries, 1 s then 2 s apart.
-    proxy.clear()
-    proxy.add(soap('PowerOffVM_Task'), outage=2)
+    front.clear()
+    front.add(soap('PowerOffVM_Task'), outage=2)
     started = time.monotonic()
-    run = preempt(proxy, tmp_path, sink.url, preemption_parallel=1, preemption_threshold=0, preemption_retry_delay=1)
+    run = preempt(front, tmp_path, sink.url, preemption_parallel=1, preemption_threshold=0, preemption_retry_delay=1)
     assert run.rc == 0, run
     assert time.monotonic() - started >= 2
     assert failed_attempts(run) >= 1
@@ -84,12 +78,12 @@ def test_vcenter_down_through_every_retry_fails_clearly_and_down_a_few_seconds_i
     assert list(by_run) == [record['run']['run_id']]
 
 
-def test_power_offs_whose_answers_are_lost_are_still_annotated_and_announced(vcenter, moids, proxy, since, sink, tmp_path):
+def test_power_offs_whose_answers_are_lost_are_still_annotated_and_announced(vcenter, moids, front, since, sink, tmp_path):
     # vCenter powers the first two VMs off, but the answers never arrive: the connection drops, or the reverse
     # proxy in front of vpxd gives up waiting (504). The retry then finds those VMs already off.
-    proxy.add(soap('PowerOffVM_Task'), forward_then='drop')
-    proxy.add(soap('PowerOffVM_Task'), forward_then=504)
-    run = preempt(proxy, tmp_path, sink.url, preemption_parallel=1)
+    front.add(soap('PowerOffVM_Task'), forward_then='drop')
+    front.add(soap('PowerOffVM_Task'), forward_then=504)
+    run = preempt(front, tmp_path, sink.url, preemption_parallel=1)
     assert run.rc == 0, run
     assert failed_attempts(run) == 1
     assert off(vcenter) == sorted(TAGGED)
@@ -98,20 +92,20 @@ def test_power_offs_whose_answers_are_lost_are_still_annotated_and_announced(vce
     assert 'powered off 3 VMs' in run.summary()
 
 
-def test_rest_tagging_answering_503_fails_clearly_then_is_retried_through(vcenter, moids, proxy, since, sink, tmp_path):
-    proxy.add(rest(), respond=503, times=None, body='{"type":"com.vmware.vapi.std.errors.service_unavailable"}',
+def test_rest_tagging_answering_503_fails_clearly_then_is_retried_through(vcenter, moids, front, since, sink, tmp_path):
+    front.add(rest(), respond=503, times=None, body='{"type":"com.vmware.vapi.std.errors.service_unavailable"}',
               content_type='application/json')
-    failed = preempt(proxy, tmp_path, sink.url, preemption_retries=1)
+    failed = preempt(front, tmp_path, sink.url, preemption_retries=1)
     assert failed.rc == 2, failed
     assert failed.failures()[-1] == (
         "Could not list the VMs tagged 'preemptible' after 2 attempts: vCenter 127.0.0.1:%d answered POST "
-        "/rest/com/vmware/cis/session with HTTP 503 (server error): com.vmware.vapi.std.errors.service_unavailable." % proxy.port)
+        "/rest/com/vmware/cis/session with HTTP 503 (server error): com.vmware.vapi.std.errors.service_unavailable." % front.port)
     assert off(vcenter) == []
-    assert not [entry for entry in proxy.log if entry[2] == 'PowerOffVM_Task']
+    assert not [entry for entry in front.log if entry[2] == 'PowerOffVM_Task']
 
-    proxy.clear()
-    proxy.add(rest('/com/vmware/cis/tagging'), respond=503, times=2)
-    run = preempt(proxy, tmp_path, sink.url, preemption_threshold=0)
+    front.clear()
+    front.add(rest('/com/vmware/cis/tagging'), respond=503, times=2)
+    run = preempt(front, tmp_path, sink.url, preemption_threshold=0)
     assert run.rc == 0, run
     assert failed_attempts(run) == 2
     assert off(vcenter) == sorted(TAGGED)
@@ -121,43 +115,43 @@ def test_rest_tagging_answering_503_fails_clearly_then_is_retried_through(vcente
     preemption_invariants.check(vcenter, moids, sink, since)
 
 
-def test_expired_sessions_are_renewed(vcenter, moids, proxy, since, sink, tmp_path):
+def test_expired_sessions_are_renewed(vcenter, moids, front, since, sink, tmp_path):
     # REST: the simulator itself answers 401 to the expired session id; the module logs in again at once.
-    proxy.add(rest('/com/vmware/cis/tagging'), expire_session=True)
+    front.add(rest('/com/vmware/cis/tagging'), expire_session=True)
     # SOAP: vCenter answers NotAuthenticated to a call on an expired session; the power-off step is retried.
-    proxy.add(soap('PowerOffVM_Task'), respond=500, body=soap_fault('NotAuthenticated', 'The session is not authenticated.'),
+    front.add(soap('PowerOffVM_Task'), respond=500, body=soap_fault('NotAuthenticated', 'The session is not authenticated.'),
               content_type='text/xml; charset=utf-8')
-    run = preempt(proxy, tmp_path, sink.url)
+    run = preempt(front, tmp_path, sink.url)
     assert run.rc == 0, run
-    assert [entry[3] for entry in proxy.log if entry[1].startswith('/rest/com/vmware/cis/tagging')][0] == 'expire_session'
-    assert len([entry for entry in proxy.log if entry[1] == '/rest/com/vmware/cis/session' and entry[0] == 'POST']) == 2
+    assert [entry[3] for entry in front.log if entry[1].startswith('/rest/com/vmware/cis/tagging')][0] == 'expire_session'
+    assert len([entry for entry in front.log if entry[1] == '/rest/com/vmware/cis/session' and entry[0] == 'POST']) == 2
     assert failed_attempts(run) == 1
     assert off(vcenter) == sorted(TAGGED)
     preemption_invariants.check(vcenter, moids, sink, since)
 
 
-def test_a_property_collector_answer_made_of_faults_is_not_an_empty_selection(vcenter, moids, proxy, since, sink, tmp_path):
+def test_a_property_collector_answer_made_of_faults_is_not_an_empty_selection(vcenter, moids, front, since, sink, tmp_path):
     # On an expired session the simulator answers RetrievePropertiesEx with every property in missingSet
     # (fault NotAuthenticated), as vCenter does for objects the user may not read: the VMs are there,
     # their properties are not. That is a failed read to retry, not "no tagged VM is powered on".
-    proxy.add(soap('RetrievePropertiesEx'), expire_session=True)
-    run = preempt(proxy, tmp_path, sink.url)
+    front.add(soap('RetrievePropertiesEx'), expire_session=True)
+    run = preempt(front, tmp_path, sink.url)
     assert run.rc == 0, run
     assert off(vcenter) == sorted(TAGGED), run.summary()
     assert failed_attempts(run) == 1
     preemption_invariants.check(vcenter, moids, sink, since)
 
 
-def test_a_soap_call_that_never_answers_times_out(vcsim, moids, proxy, since, monkeypatch):
+def test_a_soap_call_that_never_answers_times_out(vcsim, moids, front, since, monkeypatch):
     from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter import soap as vcenter_soap
     from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
     from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 
     monkeypatch.setenv('REQUESTS_CA_BUNDLE', vcsim.ca_file)
     monkeypatch.setattr(vcenter_soap, 'SOAP_TIMEOUT', 1)
-    service_instance = vcenter_soap.connect('127.0.0.1', vcsim.username, vcsim.password, port=proxy.port)
+    service_instance = vcenter_soap.connect('127.0.0.1', vcsim.username, vcsim.password, port=front.port)
     try:
-        proxy.add(soap('RetrievePropertiesEx'), hold=5)
+        front.add(soap('RetrievePropertiesEx'), hold=5)
         started = time.monotonic()
         with pytest.raises(VCenterError, match='timed out'):
             vm_inventory.vm_properties(service_instance.RetrieveContent(), list(moids.values()), ['runtime.powerState'])
@@ -166,11 +160,11 @@ def test_a_soap_call_that_never_answers_times_out(vcsim, moids, proxy, since, mo
         vcenter_soap.disconnect(service_instance)
 
 
-def test_a_cloudevent_sink_down_for_a_run_gets_the_event_once_from_the_next(vcenter, moids, proxy, since, tmp_path):
+def test_a_cloudevent_sink_down_for_a_run_gets_the_event_once_from_the_next(vcenter, moids, front, since, tmp_path):
     with EventReceiver(responses=(503, 503)) as sink:
         with FaultProxy(upstream_url=sink.url) as sink_front:
             sink_front.outage()
-            failed = preempt(proxy, tmp_path, sink_front.url, preemption_retries=1)
+            failed = preempt(front, tmp_path, sink_front.url, preemption_retries=1)
             assert failed.rc == 2, failed
             [record] = state(tmp_path / 'state.json').values()
             first = record['run']
@@ -185,7 +179,7 @@ def test_a_cloudevent_sink_down_for_a_run_gets_the_event_once_from_the_next(vcen
 
             # The sink is back, answers 503 twice more, then takes the event: the next run delivers it once.
             sink_front.restore()
-            run = preempt(proxy, tmp_path, sink_front.url, preemption_threshold=0)
+            run = preempt(front, tmp_path, sink_front.url, preemption_threshold=0)
             assert run.rc == 0, run
             assert [request.status for request in sink.requests] == [503, 503, 204]
             assert {request.headers['ce-id'] for request in sink.requests} == {event_id}
