@@ -197,18 +197,20 @@ class Done(Exception):
 
 
 class FakeStream:
-    """What VCenterEventStream offers, replaying scripted wait() results (a list of pages, or an exception)."""
+    """What VCenterEventStream offers: a collector history since ``begin`` (``history``, one page), then
+    scripted wait() results (a list of pages, or an exception)."""
 
     source = 'https://vc/sdk'
     api_version = '8.0.3'
 
-    def __init__(self, begin, script):
+    def __init__(self, begin, script, history=None):
         self.begin = begin or at(0)
         self.script = list(script)
+        self.history = history
         self.closed = False
 
     def backlog(self):
-        return []
+        return [list(self.history)] if self.history is not None else []
 
     def wait(self):
         step = self.script.pop(0)

@@ -16,33 +16,14 @@ import pytest
 
 from ansible_collections.vsphere.preemption.extensions.eda.plugins.event_source import alarms
 
-from tests.unit.extensions.test_alarms import Done, alarm_event, at
+from tests.unit.extensions.test_alarms import Done, FakeStream, alarm_event, at
 
 SOURCE = 'https://vc/sdk'
 
 
-class HistoryStream:
+def history_stream(begin, history, script):
     """A vCenter whose collector history (since ``begin``) is ``history``, then scripted wait() results."""
-
-    source = SOURCE
-    api_version = '8.0.3'
-
-    def __init__(self, begin, history, script):
-        self.begin = begin or at(100)
-        self.history = history
-        self.script = list(script)
-
-    def backlog(self):
-        return [list(self.history)]
-
-    def wait(self):
-        step = self.script.pop(0)
-        if isinstance(step, BaseException):
-            raise step
-        return step
-
-    def close(self):
-        pass
+    return FakeStream(begin or at(100), script, history=history)
 
 
 def run(checkpoint, history, script, options=None):
@@ -50,7 +31,7 @@ def run(checkpoint, history, script, options=None):
 
     def open_stream(begin):
         begins.append(begin)
-        return HistoryStream(begin, history, script)
+        return history_stream(begin, history, script)
 
     opts = dict({'hostname': 'vc', 'port': 443, 'alarm_names': frozenset(['cluster-cpu-above-80']), 'poll_interval': 1,
                  'max_reconnect_delay': 4.0}, **(options or {}))

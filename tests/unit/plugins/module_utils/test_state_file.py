@@ -585,19 +585,24 @@ def _start(path, barrier, results):
     results.put(StateFile(path).started('wf', 60)['proceed'])
 
 
-def test_ten_concurrent_processes_exactly_one_proceeds(tmp_path):
-    path = str(tmp_path / 'state.json')
+def _race(target, path, count=10):
+    """What ``target(path, barrier, results)`` put, from ``count`` processes let go at once."""
     context = multiprocessing.get_context('fork')
-    barrier = context.Barrier(10)
+    barrier = context.Barrier(count)
     results = context.Queue()
-    workers = [context.Process(target=_start, args=(path, barrier, results)) for index in range(10)]
+    workers = [context.Process(target=target, args=(path, barrier, results)) for index in range(count)]
     for worker in workers:
         worker.start()
     outcomes = [results.get(timeout=60) for worker in workers]
     for worker in workers:
         worker.join(timeout=60)
         assert worker.exitcode == 0
-    assert sorted(outcomes) == [False] * 9 + [True]
+    return outcomes
+
+
+def test_ten_concurrent_processes_exactly_one_proceeds(tmp_path):
+    path = str(tmp_path / 'state.json')
+    assert sorted(_race(_start, path)) == [False] * 9 + [True]
     document = json.load(open(path, encoding='utf-8'))
     assert document['workflows']['wf']['runs'] == 1
 
@@ -611,17 +616,7 @@ def _start_event(path, barrier, results):
 
 def test_ten_concurrent_deliveries_of_one_event_start_one_run(tmp_path):
     path = str(tmp_path / 'state.json')
-    context = multiprocessing.get_context('fork')
-    barrier = context.Barrier(10)
-    results = context.Queue()
-    workers = [context.Process(target=_start_event, args=(path, barrier, results)) for index in range(10)]
-    for worker in workers:
-        worker.start()
-    outcomes = [results.get(timeout=60) for worker in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
-    assert sorted(outcomes) == [False] * 9 + [True]
+    assert sorted(_race(_start_event, path)) == [False] * 9 + [True]
 
 
 def test_a_0_1_file_is_migrated_to_a_workflow_per_alarm_and_scope(state):
