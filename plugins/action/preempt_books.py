@@ -83,7 +83,8 @@ def _preempt(plan, start, found, power, history, check_mode):
         done = {'progress': None, 'annotations': [], 'events': [], 'finish': [], 'resumed': [], 'current': {'powered_off': [], 'failed': []}}
     # The summary comes after the CloudEvent step, which stops the role when it fails: reaching it means sent.
     outcome = bookkeeping.outcome(start, found or {}, done if start.get('proceed') else None, not check_mode)
-    unsent = [entry for entry in done['events'] if not entry['url']]
+    # Without a sink of its own (preemption_reply_to), the run cannot send an owed event whose URL was not stored.
+    unsent = [entry for entry in done['events'] if not entry['url']] if not plan.get('sink') else []
     return dict(done, outcome=outcome, power_error=bookkeeping.power_failure(done, power or {}, plan),
                 sink_error=bookkeeping.step_failure('sink', done, plan) if unsent else '')
 

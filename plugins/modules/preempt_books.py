@@ -11,7 +11,7 @@ module: preempt_books
 short_description: What a run of the preempt role did, still owes and says (internal to the role)
 version_added: 0.4.0
 description:
-  - Internal to the role P(vsphere.preemption.preempt#role), not part of the collection's interface: its options and
+  - Internal to the role P(vsphere.preemption.preempt#role) and not part of the collection's interface; its options and
     result may change in any release. It is documented so that a reader of the role knows what each step computes.
   - Takes the registered results of the role's steps and returns, in one result, what the run did, what it and the
     unfinished runs before it still owe (annotations, CloudEvents, records) and what the role says (the summary
@@ -172,7 +172,9 @@ power_error:
   returned: step is preempt or restore_work
   type: str
 sink_error:
-  description: V(preempt) the error for owed CloudEvents whose sink URL is not known (it carries credentials); empty when none.
+  description:
+    - V(preempt) the error for owed CloudEvents whose sink URL is not known (it carries credentials, so it was not
+      stored) when the run has no sink of its own (C(preemption_reply_to)); empty otherwise.
   returned: step is preempt
   type: str
 lines:
