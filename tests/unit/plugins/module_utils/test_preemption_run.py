@@ -288,6 +288,13 @@ def test_unknown_vms_found_on_are_failures_of_the_run():
     assert done['current'] == {'powered_off': [B], 'failed': [dict(A, msg='Cannot connect')]}
 
 
+def test_unknown_vms_found_suspended_are_failures_too():
+    # Only poweredOff is off, as power_off sees it: a suspended VM was not powered off by the run.
+    done = work(started([A]), {'failed': True, 'msg': 'Cannot connect', 'retryable': True},
+                {'events': {}, 'power_states': {'vm-1': 'suspended'}})
+    assert done['current'] == {'powered_off': [], 'failed': [dict(A, msg='Cannot connect')]}
+
+
 @pytest.mark.parametrize('result, expected', [
     ({'failed': False}, 1), ({'failed': False, 'attempts': 2}, 2),
     # ansible-core reports the retry count when every attempt failed.
