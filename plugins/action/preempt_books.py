@@ -31,25 +31,9 @@ STEPS = {
 }
 # ``wait`` is the role variable as given: restore_plan itself says what it must be.
 NOT_DICTS = {'what': str, 'subject': str, 'wait': object}
-ARGUMENT_SPEC = dict(
-    step=dict(type='str', required=True, choices=list(STEPS)),
-    plan=dict(type='raw'),
-    start=dict(type='raw'),
-    found=dict(type='raw'),
-    power=dict(type='raw'),
-    history=dict(type='raw'),
-    what=dict(type='raw'),
-    result=dict(type='raw'),
-    subject=dict(type='raw'),
-    outcome=dict(type='raw'),
-    queried=dict(type='raw'),
-    record=dict(type='raw'),
-    wait=dict(type='raw'),
-    waited=dict(type='raw'),
-    restore=dict(type='raw'),
-    selection=dict(type='raw'),
-    measured=dict(type='raw'),
-)
+# Every option but step is a registered result, or data the role passes as given: the door checks them (_inputs).
+ARGUMENT_SPEC = dict({name: dict(type='raw') for needed, optional in STEPS.values() for name in needed + optional},
+                     step=dict(type='str', required=True, choices=list(STEPS)))
 
 
 class BooksError(Exception):

@@ -13,7 +13,7 @@ import pytest
 from ansible.playbook.play_context import PlayContext
 from ansible.playbook.task import Task
 
-from ansible_collections.vsphere.preemption.plugins.action.preempt_books import STEPS, ActionModule
+from ansible_collections.vsphere.preemption.plugins.action.preempt_books import ActionModule
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import build_plan, workflow_identity
 
 REQUEST = dict(tag='preemptible', max_vms=10, parallel=5, retries=3, retry_delay=2, threshold=60, grace_period=30,
@@ -130,8 +130,3 @@ def test_an_unknown_step_is_refused_by_the_argument_spec():
     with pytest.raises(Exception, match='step'):
         books(step='bogus')
 
-
-def test_every_step_names_its_options_in_the_argument_spec():
-    from ansible_collections.vsphere.preemption.plugins.action.preempt_books import ARGUMENT_SPEC
-    for needed, optional in STEPS.values():
-        assert set(needed + optional) <= set(ARGUMENT_SPEC)
