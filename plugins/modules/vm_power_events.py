@@ -14,8 +14,10 @@ description:
   - Reads the power events of VMs (powered on or off, starting, stopping, guest shutdown or reboot, reset, suspend,
     registered, removed) from vCenter's event history (C(EventManager.QueryEvents)), one query for the whole batch
     (one per VM when the answer is full, so none is cut off).
-  - The preempt role records the event its power-off caused in the workflow's ledger; the restore powers a VM back
-    on only when these events show no power operation by anyone else since.
+  - Also returns each VM's power state now (one C(PropertyCollector) retrieve), read after the events.
+  - The preempt role records the event its power-off caused in the workflow's ledger, and counts a VM whose
+    power-off outcome is unknown as powered off only when it is off now; the restore powers a VM back on only
+    when these events show no power operation by anyone else since.
   - Read-only; supports check mode.
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
@@ -51,6 +53,15 @@ events:
   sample:
     vm-58:
       - {key: 4711, chain_id: 4709, type: VmPoweredOffEvent, created: '2021-11-05T13:02:36.101010Z', user: 'VSPHERE.LOCAL\svc-preempt', vm: vm-58}
+power_states:
+  description:
+    - Per VM moid, its power state now, V(poweredOn), V(poweredOff) or V(suspended); a VM that no longer exists
+      is left out.
+  returned: success
+  type: dict
+  sample:
+    vm-58: poweredOff
+    vm-61: poweredOn
 retryable:
   description: On failure, whether another attempt may succeed.
   returned: failure
@@ -62,6 +73,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleto
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import parse_timestamp
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
+from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.events import VmEvents
 
 
@@ -83,9 +95,12 @@ def work(module, vcenter):
     params = module.params
     moids = [moid.strip() for moid in params['vms'] if moid and moid.strip()]
     if not moids:
-        return dict(changed=False, events={})
-    events = VmEvents(vcenter.content()).power_history(moids, parse_timestamp(params['since']))
-    return dict(changed=False, events=events)
+        return dict(changed=False, events={}, power_states={})
+    content = vcenter.content()
+    events = VmEvents(content).power_history(moids, parse_timestamp(params['since']))
+    # After the events: a power-off the events miss (it came after the query) still shows in the state.
+    states = {moid: props.get('runtime.powerState') for moid, props in vm_inventory.vm_properties(content, moids, ('runtime.powerState',)).items()}
+    return dict(changed=False, events=events, power_states=states)
 
 
 def main():

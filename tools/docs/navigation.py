@@ -7,8 +7,7 @@
 
 ``navigation.py RST_DIR`` rewrites ``RST_DIR/index.rst``: the title as the collection is spelled
 (``vsphere.preemption``, not ``Vsphere.Preemption``); then the Quick start, the guides, the role, the modules
-and Event-Driven Ansible, in that order. The filter plugins only serve the role: their pages stay (marked
-``:orphan:``, out of every toctree) but leave the index and the navigation.
+and Event-Driven Ansible, in that order.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from pathlib import Path
 TITLE = 'vsphere.preemption'
 # Sections of the index (level "-"), in the order they are shown; any other section follows them.
 ORDER = ('Description', 'Quick start', 'Guides', 'Role Index', 'Plugin Index', 'Event-Driven Ansible')
-FILTERS = re.compile(r'\n\.\. _filter_plugins_in_vsphere\.preemption:\n.*?(?=\n\.\. _|\Z)', re.DOTALL)
 
 
 def _sections(text):
@@ -33,7 +31,6 @@ def _sections(text):
 
 def reorder(text):
     text = re.sub(r'\n[^\n]+\n=+\n', '\n%s\n%s\n' % (TITLE, '=' * len(TITLE)), text, count=1)
-    text = FILTERS.sub('\n', text)
     head, sections = _sections(text)
     rank = {title: index for index, title in enumerate(ORDER)}
     ordered = sorted(sections, key=lambda section: rank.get(section[0], len(ORDER)))
@@ -44,8 +41,6 @@ def main(rst_dir):
     rst = Path(rst_dir)
     index = rst / 'index.rst'
     index.write_text(reorder(index.read_text()))
-    for page in rst.glob('*_filter.rst'):
-        page.write_text(':orphan:\n\n' + page.read_text())
     return 0
 
 

@@ -6,8 +6,8 @@
 """What a run of the ``vsphere.preemption.preempt`` role did, and what it still owes, as pure functions.
 
 The role registers the results of its steps (``workflow_state: started``,
-``power_off``, the probe of VMs whose fate is unknown) and hands them to
-these functions, through the role's filters, instead of keeping books in
+``power_off``, ``vm_power_events``) and hands them to these functions, through
+its action plugin ``vsphere.preemption.preempt_books``, instead of keeping books in
 Jinja. A run owes, for every VM it powered off, the annotation, and for the
 whole run one CloudEvent. The same run always gives the same values and the
 same CloudEvent id, so a resumed run re-sends the event its killed
@@ -171,7 +171,7 @@ def power_outcome(selected, power):
     the retry replaced: it counts as powered off by this run (how is not
     known). On the first attempt a VM already off was not this run's doing.
     ``unknown``: the VMs the result says nothing of (the step could not reach
-    vCenter at all); the role probes them before it decides.
+    vCenter at all); the role reads their power state (vm_power_events) before it decides.
     """
     if not _answered(power):
         if power and power.get('skipped'):
@@ -188,20 +188,12 @@ def power_outcome(selected, power):
     return powered_off, already_off, failed, unknown
 
 
-def probe_moids(start, power):
-    """The VMs whose power state decides what a run did: unknown outcomes of this run and of unfinished earlier ones."""
-    current_id = (start.get('run') or {}).get('run_id')
-    on_since = _moids(((start.get('run') or {}).get('results') or {}).get('selected'))
-    moids = []
-    for run in _owing(start):
-        selected = (run.get('results') or {}).get('selected') or []
-        vms = power_outcome(selected, power)[3] if run['run_id'] == current_id else _unsure(run, on_since)
-        moids.extend(vm['moid'] for vm in vms if vm['moid'] not in moids)
-    return moids
-
-
 def history_request(start):
-    """``{vms, since}``: the VMs the runs being finished selected, and the start of the oldest, for vm_power_events."""
+    """``{vms, since}``: the VMs the runs being finished selected, and the start of the oldest, for vm_power_events.
+
+    Its answer also carries each VM's power state now: what decides the fate of a VM whose outcome is unknown
+    (this run's power-off never answered for it, or a killed run recorded none).
+    """
     runs = _owing(start)
     vms = []
     for run in runs:
@@ -256,13 +248,11 @@ def _with_event(vm, events, run):
     return vm
 
 
-def _off_now(probe):
-    """The moids a check-mode power_off found off already."""
-    return _moids(probe.get('already_off')) if _answered(probe) else set()
-
-
-def _probe_failed(probe):
-    return bool(probe) and not probe.get('skipped') and not _answered(probe)
+def _off_now(history):
+    """The moids vm_power_events found powered off now; none when it was not read (fail closed)."""
+    if _history_of(history) is None or not isinstance(history.get('power_states'), dict):
+        return set()
+    return {moid for moid, state in history['power_states'].items() if state == 'poweredOff'}
 
 
 def _destination(plan, current_plan):
@@ -277,13 +267,14 @@ def _destination(plan, current_plan):
     return {'url': url if url and redact_url(url) == url else None, 'sink': plan['sink']}
 
 
-def work(start, power=None, probe=None, history=None):
+def work(start, power=None, history=None):
     """What the role still has to do for the runs it finishes, and what to record.
 
     ``start`` is the registered ``workflow_state: started`` result (its run
     recorded ``plan`` and ``selected``), ``power`` the registered power_off
-    result of the new run, ``probe`` the check-mode power_off of
-    `probe_moids`, ``history`` the vm_power_events result of `history_request`:
+    result of the new run, ``history`` the vm_power_events result of `history_request`
+    (``events``, and ``power_states``: a VM whose outcome is unknown and is off now was powered off;
+    unread, this run's such VMs count as failed and an earlier run stays unfinished):
     each VM powered off carries the vCenter ``event`` its power-off caused, and a
     VM of a killed run found off counts as that run's only when the events show
     the run's power-off turned it off (`our_power_off`); else it is reported in
@@ -296,8 +287,7 @@ def work(start, power=None, probe=None, history=None):
 
     Each run's recorded plan says whether it sends a CloudEvent.
     """
-    probe = probe or {}
-    off_now = _off_now(probe)
+    off_now = _off_now(history)
     events = _history_of(history)
     current = start.get('run')
     current_plan = ((current or {}).get('results') or {}).get('plan') or {}
@@ -330,7 +320,7 @@ def work(start, power=None, probe=None, history=None):
             result['current'] = {'powered_off': powered_off, 'failed': failed}
             if notice:
                 result['current']['notice'] = notice
-        elif _unsure(run, on_since) and (_probe_failed(probe) or events is None):
+        elif _unsure(run, on_since) and events is None:
             # What became of its VMs is unknown still: it stays unfinished, for a later run to finish.
             continue
         else:
@@ -391,7 +381,7 @@ def _after(tries):
 
 
 def step_failure(what, result, plan, subject=None):
-    """The one-line error of a step whose every attempt failed (``what``: select, annotate, history, cloudevent), or
+    """The one-line error of a step whose every attempt failed (``what``: session, select, annotate, history, cloudevent), or
     of owed CloudEvents no sink URL is known for (``what``: sink; ``result``: what `work` returned).
 
     ``result`` is the registered result (of a loop or a single task);
@@ -405,7 +395,7 @@ def step_failure(what, result, plan, subject=None):
     items = _failed_items(result)
     tries = max(attempts(item, plan['retries']) for item in items)
     error = ' '.join(sorted({item.get('msg') or 'failed without a message' for item in items}))
-    if what == 'select':
+    if what in ('session', 'select'):
         return "Could not list the VMs tagged %r %s: %s" % (plan['tag'], _after(tries), error)
     if what == 'annotate':
         return ('Could not annotate the VMs of run %s %s: %s The next run of this workflow finishes it.'

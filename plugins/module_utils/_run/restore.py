@@ -13,7 +13,7 @@ in the workflow's scope, and no power operation by anyone else since our
 power-off in vCenter's events. Every other VM leaves the ledger, reported once
 with the reason. With a capacity target, only the VMs that fit come back
 (capacity.restore_fits, on what each used when it was powered off); the others
-wait in the ledger. Four steps, each a function the role calls through a filter:
+wait in the ledger. Four steps, each a function the role calls through its action plugin preempt_books:
 
 `restore_plan`  (the workflow's record, before vCenter is read): the ledger's
                 VMs, what to read about them, or why nothing is to be done;

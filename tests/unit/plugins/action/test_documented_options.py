@@ -17,7 +17,7 @@ import importlib
 import pytest
 import yaml
 
-ACTION_PLUGINS = ('preempt_plan', 'workflow_state', 'cloudevent', 'vcenter_session')
+ACTION_PLUGINS = ('preempt_plan', 'preempt_books', 'workflow_state', 'cloudevent', 'vcenter_session')
 
 
 def documented_options(name):

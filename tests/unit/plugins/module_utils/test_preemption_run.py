@@ -13,11 +13,11 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._run.bookkeepin
     EVENT_TYPE,
     attempts,
     cloudevent_id,
+    history_request,
     known_tag_id,
     outcome,
     power_failure,
     power_outcome,
-    probe_moids,
     run_report,
     run_summary,
     status_lines,
@@ -206,12 +206,12 @@ def test_a_power_off_that_never_answered_leaves_every_vm_unknown():
     assert power_outcome([], {'skipped': True}) == ([], [], [], [])
 
 
-def test_the_probe_names_unknown_vms_of_this_run_and_unrecorded_ones_of_killed_runs():
+def test_the_history_read_names_unknown_vms_of_this_run_and_unrecorded_ones_of_killed_runs():
+    # vm_power_events reads their power state with their events: every VM whose outcome may be unknown is asked for.
     killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
               'results': {'plan': PLAN['recorded'], 'selected': [A, C], 'powered_off': [dict(A, method='hard')]}}
     start = started([B], unfinished=[killed])
-    assert probe_moids(start, {'failed': True, 'msg': 'down'}) == ['vm-3', 'vm-2']
-    assert probe_moids(start, {'preempted': [dict(B, method='hard')], 'already_off': [], 'failed_vms': []}) == ['vm-3']
+    assert {'vm-3', 'vm-2'} <= set(history_request(start)['vms'])
 
 
 def test_work_of_a_plain_run():
@@ -244,9 +244,9 @@ def test_work_finishes_killed_runs_first_with_their_own_plan_and_event():
               'results': {'plan': killed_plan, 'selected': [A, C], 'powered_off': [dict(A, method='hard')]}}
     nothing = {'run_id': 'run-0', 'started': '2021-11-05T12:00:00.000000Z', 'status': 'running', 'event': None, 'results': {}}
     c_off = off_event(7, '2021-11-05T13:00:01.000000Z', 'vm-3')
-    history = {'events': {'vm-3': [c_off], 'vm-1': [], 'vm-2': []}}
+    history = {'events': {'vm-3': [c_off], 'vm-1': [], 'vm-2': []}, 'power_states': {'vm-3': 'poweredOff'}}
     done = work(started([B], unfinished=[nothing, killed]), {'preempted': [dict(B, method='hard')], 'already_off': [], 'failed_vms': []},
-                {'preempted': [], 'already_off': [C]}, history)
+                history)
     assert done['resumed'] == ['run-0', 'run-1']
     assert [entry['run_id'] for entry in done['finish']] == ['run-0', 'run-1', 'run-2']
     assert done['finish'][0]['results'] == {'powered_off': [], 'annotated': []}
@@ -283,8 +283,16 @@ def test_an_event_already_sent_is_not_owed_again():
 
 
 def test_unknown_vms_found_on_are_failures_of_the_run():
-    done = work(started([A, B]), {'failed': True, 'msg': 'Cannot connect', 'retryable': True}, {'preempted': [A], 'already_off': [B]})
+    done = work(started([A, B]), {'failed': True, 'msg': 'Cannot connect', 'retryable': True},
+                {'events': {}, 'power_states': {'vm-1': 'poweredOn', 'vm-2': 'poweredOff'}})
     assert done['current'] == {'powered_off': [B], 'failed': [dict(A, msg='Cannot connect')]}
+
+
+def test_unknown_vms_found_suspended_are_failures_too():
+    # Only poweredOff is off, as power_off sees it: a suspended VM was not powered off by the run.
+    done = work(started([A]), {'failed': True, 'msg': 'Cannot connect', 'retryable': True},
+                {'events': {}, 'power_states': {'vm-1': 'suspended'}})
+    assert done['current'] == {'powered_off': [], 'failed': [dict(A, msg='Cannot connect')]}
 
 
 @pytest.mark.parametrize('result, expected', [
@@ -332,9 +340,8 @@ def test_a_vm_the_new_run_found_on_was_not_powered_off_by_a_killed_run():
               'results': {'plan': PLAN['recorded'], 'selected': [A, C]}}
     start = started([A], unfinished=[killed])
     power = {'preempted': [dict(A, method='hard')], 'already_off': [], 'failed_vms': []}
-    assert probe_moids(start, power) == ['vm-3']
     c_off = off_event(7, '2021-11-05T13:00:01.000000Z', 'vm-3')
-    done = work(start, power, {'preempted': [], 'already_off': [A, C]}, {'events': {'vm-3': [c_off]}})
+    done = work(start, power, {'events': {'vm-3': [c_off]}, 'power_states': {'vm-1': 'poweredOff', 'vm-3': 'poweredOff'}})
     assert done['finish'][0]['results']['powered_off'] == [dict(C, event=our_event(c_off))]
     assert done['finish'][1]['results']['powered_off'] == [dict(A, method='hard')]
 
@@ -349,7 +356,8 @@ def test_a_killed_runs_vm_someone_else_powered_off_is_not_annotated():
         'vm-2': [off_event(6, '2021-11-05T13:01:01.000000Z', 'vm-2'), off_event(8, '2021-11-05T13:01:05.000000Z', 'vm-2', 'VmPoweredOnEvent', 'admin'),
                  off_event(9, '2021-11-05T13:01:09.000000Z', 'vm-2', user='admin')],
         'vm-3': [off_event(7, '2021-11-05T13:01:02.000000Z', 'vm-3')]}}
-    done = work(started([], unfinished=[killed]), {'skipped': True}, {'preempted': [], 'already_off': [A, B, C]}, history)
+    history['power_states'] = {'vm-1': 'poweredOff', 'vm-2': 'poweredOff', 'vm-3': 'poweredOff'}
+    done = work(started([], unfinished=[killed]), {'skipped': True}, history)
     [finish] = [entry for entry in done['finish'] if entry['run_id'] == 'run-1']
     assert [vm['moid'] for vm in finish['results']['powered_off']] == ['vm-3']
     assert [group['vms'] for group in done['annotations']] == [['vm-3']]
@@ -361,16 +369,16 @@ def test_a_killed_runs_vm_someone_else_powered_off_is_not_annotated():
 def test_a_killed_run_stays_unfinished_while_the_power_events_cannot_be_read():
     killed = {'run_id': 'run-1', 'started': T1, 'status': 'running', 'event': None,
               'results': {'plan': PLAN['recorded'], 'selected': [C]}}
-    done = work(started([], unfinished=[killed]), {'skipped': True}, {'preempted': [], 'already_off': [C]},
-                {'failed': True, 'msg': 'down', 'retryable': True})
+    done = work(started([], unfinished=[killed]), {'skipped': True}, {'failed': True, 'msg': 'down', 'retryable': True})
     assert [entry['run_id'] for entry in done['finish']] == ['run-2'] and done['annotations'] == []
 
 
-def test_a_probe_that_could_not_read_leaves_earlier_runs_unfinished_and_fails_this_runs_vms():
+def test_power_states_that_could_not_be_read_leave_earlier_runs_unfinished_and_fail_this_runs_vms():
     killed = {'run_id': 'run-1', 'started': 'T1', 'status': 'running', 'event': None,
               'results': {'plan': PLAN['recorded'], 'selected': [C]}}
+    # Under failed_when: false, a read that failed is not marked failed: it lacks its events and states.
     done = work(started([A], unfinished=[killed]), {'failed': True, 'msg': 'Cannot connect.', 'retryable': True},
-                {'failed': True, 'msg': 'Cannot connect.', 'retryable': True})
+                {'failed': False, 'msg': 'Cannot connect.', 'retryable': True})
     assert [entry['run_id'] for entry in done['finish']] == ['run-2']
     assert done['current'] == {'powered_off': [], 'failed': [dict(A, msg='Cannot connect.')]}
     assert done['resumed'] == [] and done['events'] == []
