@@ -7,9 +7,7 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.parameters import remove_values
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._cloudevent.sender import (
     CLOUDEVENTS_IMPORT_ERROR,
@@ -26,6 +24,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._cloudevent.sen
     validate_url,
 )
 from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import url_secrets
+from ansible_collections.vsphere.preemption.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = dict(
     url=dict(type='str', required=True),
@@ -68,18 +67,12 @@ def send(params, check_mode):
     return dict(changed=True, event=event, status=status)
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     # An HTTP POST the controller makes anyway: no module process, nothing sent to the host.
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    OPTIONS_FAILED = dict(status=None)
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        try:
-            validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        except AnsibleActionFail as exc:
-            return dict(result, failed=True, msg=exc.message, status=None, retryable=False)
+    def act(self, params, no_log_values, task_vars):
         # As a module's output is: a header value or the URL's user info and query values (a token) never show,
         # even if a sink echoes them back.
-        secrets = set(validation._no_log_values) | set(url_secrets(params['url']))
-        return dict(result, **remove_values(send(params, self._task.check_mode), secrets))
+        return remove_values(send(params, self._task.check_mode), no_log_values | set(url_secrets(params['url'])))

@@ -11,11 +11,10 @@ module_utils/_run/bookkeeping.py and _run/restore.py.
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.vsphere.preemption.plugins.module_utils._run import bookkeeping
 from ansible_collections.vsphere.preemption.plugins.module_utils._run import restore
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import utcnow
+from ansible_collections.vsphere.preemption.plugins.plugin_utils._controller_action import ControllerAction
 
 FAILED_STEPS = ('session', 'select', 'annotate', 'history', 'cloudevent')
 # Per step: the options it needs (each a registered result, a dict, unless said otherwise), then those it may take.
@@ -103,23 +102,18 @@ def books(step, params, check_mode):
     return dict(done, outcome=outcome, power_error=power_error)
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     # Books of the controller's run: nothing is sent to the host.
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        del validation
+    def act(self, params, no_log_values, task_vars):
         try:
             answer = books(params['step'], params, bool(self._task.check_mode))
         except BooksError as exc:
-            return dict(result, failed=True, msg='preempt_books: %s' % exc, retryable=False)
+            return dict(failed=True, msg='preempt_books: %s' % exc, retryable=False)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             # A dict that is not the registered result the step needs (another task's, or a hand-made one).
-            return dict(result, failed=True, retryable=False,
+            return dict(failed=True, retryable=False,
                         msg='preempt_books step %s needs the registered results of the role vsphere.preemption.preempt: %s: %s'
                             % (params['step'], type(exc).__name__, exc))
-        result.update(answer, changed=False)
-        return result
+        return dict(answer, changed=False)

@@ -7,44 +7,34 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.connection import close_run_session, encode_session, open_run_session
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import PYVMOMI_IMPORT_ERROR
+from ansible_collections.vsphere.preemption.plugins.plugin_utils._controller_action import ControllerAction
 
 
-ARGUMENT_SPEC = dict(
-    base_argument_spec(),
+ARGUMENT_SPEC = base_argument_spec(
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     rest=dict(type='bool', default=True),
     rest_flavor=dict(type='str', choices=['api', 'rest']),
 )
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     # A login is a few HTTPS calls: no module process, nothing sent anywhere.
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    REQUIRED_IF = (('state', 'absent', ['session']),)
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        try:
-            validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, required_if=[('state', 'absent', ['session'])])
-        except AnsibleActionFail as exc:
-            return dict(result, failed=True, msg=exc.message, retryable=False)
-        del validation
+    def act(self, params, no_log_values, task_vars):
         if PYVMOMI_IMPORT_ERROR:
-            return dict(result, failed=True, msg='The Python library pyvmomi is needed on the controller.', retryable=False)
+            return dict(failed=True, msg='The Python library pyvmomi is needed on the controller.', retryable=False)
         try:
             if params['state'] == 'absent':
-                return dict(result, changed=False, closed=close_run_session(params))
+                return dict(changed=False, closed=close_run_session(params))
             session = open_run_session(params, rest=params['rest'])
         except VCenterError as exc:
-            return dict(result, failed=True, msg=str(exc), retryable=exc.retryable)
+            return dict(failed=True, msg=str(exc), retryable=exc.retryable)
         # The session ids are secrets: this result is shown censored at any verbosity, whatever the task says;
         # it reaches later steps only through the variable it is registered in.
-        return dict(result, changed=False, session=encode_session(session), rest_flavor=(session['rest'] or {}).get('flavor'),
-                    _ansible_no_log=True)
+        return dict(changed=False, session=encode_session(session), rest_flavor=(session['rest'] or {}).get('flavor'), _ansible_no_log=True)

@@ -7,12 +7,11 @@
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.file import DEFAULT_STATE_PATH
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.records import StateError
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.workflow_state import STATES, check_params, run_state
+from ansible_collections.vsphere.preemption.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', default=DEFAULT_STATE_PATH),
@@ -30,25 +29,19 @@ ARGUMENT_SPEC = dict(
 )
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     # The state is the controller's, like a fact cache: no module is sent anywhere.
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    REQUIRED_IF = (('state', 'progress', ['run_id']), ('state', 'finished', ['run_id']), ('state', 'ledger', ['results']))
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        validation, params = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC,
-            required_if=[('state', 'progress', ['run_id']), ('state', 'finished', ['run_id']), ('state', 'ledger', ['results'])])
-        del validation
+    def act(self, params, no_log_values, task_vars):
         problem = check_params(params)
         if problem:
-            return dict(result, failed=True, msg=problem, retryable=False)
+            return dict(failed=True, msg=problem, retryable=False)
         try:
             store = open_state(params['path'], params['url'])
             changed, fields = run_state(store, params, self._task.check_mode)
         except StateError as exc:
-            return dict(result, failed=True, msg=str(exc), retryable=exc.retryable)
+            return dict(failed=True, msg=str(exc), retryable=exc.retryable)
         # Not returned as `path`: a module's result with `path` gets the file's stat fields, `state: file` among them.
-        result.update(fields, changed=changed, state_file=store.path, ansible_facts=dict(preemption_state=fields['record']))
-        return result
+        return dict(fields, changed=changed, state_file=store.path, ansible_facts=dict(preemption_state=fields['record']))

@@ -55,7 +55,9 @@ options:
     description: The registered result of M(vsphere.preemption.vm_power_events).
     type: raw
   what:
-    description: The step, V(session) (M(vsphere.preemption.vcenter_session)), V(select) (M(vsphere.preemption.tagged_vm_info)), V(annotate), V(history) or V(cloudevent).
+    description:
+      - The step, V(session) (M(vsphere.preemption.vcenter_session)), V(select) (M(vsphere.preemption.tagged_vm_info)),
+        V(annotate), V(history) or V(cloudevent).
     type: raw
   result:
     description: The registered result of the step that failed (of a loop or a single task).
@@ -69,7 +71,9 @@ options:
       V(ignored), or V(cancelled) with C(removed) and C(kept) (the registered loop results of the records forgotten).
     type: raw
   queried:
-    description: The registered result of M(vsphere.preemption.workflow_state) O(vsphere.preemption.workflow_state#module:state=query) in a loop over the workflow's state keys.
+    description:
+      - The registered result of M(vsphere.preemption.workflow_state) O(vsphere.preemption.workflow_state#module:state=query)
+        in a loop over the workflow's state keys.
     type: raw
   record:
     description: The registered result of M(vsphere.preemption.workflow_state) O(vsphere.preemption.workflow_state#module:state=query).
@@ -93,7 +97,8 @@ notes:
   - Supports check mode; it changes nothing in any mode. In check mode the summary says what would be done.
   - Options that are not the registered results the step needs fail the task with one error naming them.
 seealso:
-  - role: vsphere.preemption.preempt
+  - module: vsphere.preemption.preempt_plan
+  - module: vsphere.preemption.workflow_state
 '''
 
 EXAMPLES = r'''
@@ -120,7 +125,9 @@ since:
   returned: step is history
   type: str
 progress:
-  description: V(preempt) what the new run powered off (C(powered_off), C(already_off), C(failed), C(notice)), to record before annotating; null when it did not proceed.
+  description:
+    - V(preempt) what the new run powered off (C(powered_off), C(already_off), C(failed), C(notice)), to record before
+      annotating; null when it did not proceed.
   returned: step is preempt
   type: dict
 annotations:

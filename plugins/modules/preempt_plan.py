@@ -203,6 +203,13 @@ scope:
   returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
   type: str
   sample: domain-c7
+scope_origin:
+  description:
+    - Where RV(scope) came from when C(preemption_scope) is V(event) and the event names a cluster or host;
+      null otherwise. A selection that cannot read the scope says it.
+  returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)
+  type: str
+  sample: preemption_event's data.ComputeResource, else its data.Host
 event:
   description: The trigger event, as given (parsed from JSON text when it was text), never rendered.
   returned: O(purpose=preempt), O(purpose=setup) or O(purpose=restore)

@@ -98,6 +98,10 @@ CASES = [
      "it exists in category 'preemption'."),
     ('scope-not-in-vcenter', {'preemption_scope': 'domain-c999'}, {}, 'valid',
      "Could not list the VMs tagged 'preemptible' after 1 attempt: scope 'domain-c999' is not the moid, name or inventory path"),
+    ('event-scope-not-in-vcenter', {'preemption_scope': 'event', 'preemption_event': dict(ALARM, data=dict(ALARM['data'], ComputeResource={
+        'Name': 'gone', 'ComputeResource': {'Type': 'ClusterComputeResource', 'Value': 'domain-c999'}}))}, {}, 'valid',
+     "scope 'domain-c999' is not the moid, name or inventory path of a cluster, host, datacenter, folder or resource pool in vCenter. "
+     "The scope domain-c999 is from preemption_event's data.ComputeResource, else its data.Host; preemption_scope sets another."),
     ('priority-attribute-undefined', {'preemption_priority_attribute': 'preemption.prio'}, {}, 'valid',
      "Could not list the VMs tagged 'preemptible' after 1 attempt: priority_attribute 'preemption.prio' is not a custom attribute "
      "of VMs in vCenter"),

@@ -71,7 +71,7 @@ def restore_all_back(front, vcenter, moids, tmp_path, sink, run_id):
     assert all(entry['event'] and entry['annotated'] for entry in record['ledger'])
     # The workflow "manual" has one record (no scope of its own): the restore names it alone.
     restore = playbook('restore', front.env(), {'preemption_state_file': str(tmp_path / 'state.json'),
-                                                        'preemption_reply_to': sink.front.url, 'preemption_threshold': 0})
+                                                'preemption_reply_to': sink.front.url, 'preemption_threshold': 0})
     assert restore.rc == 0, restore.failures()
     assert off(vcenter) == [], restore.summary()
     assert all(annotation(vcenter, moid)['preempted'] is False for moid in moids.values())

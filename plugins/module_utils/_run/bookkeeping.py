@@ -396,7 +396,10 @@ def step_failure(what, result, plan, subject=None):
     tries = max(attempts(item, plan['retries']) for item in items)
     error = ' '.join(sorted({item.get('msg') or 'failed without a message' for item in items}))
     if what in ('session', 'select'):
-        return "Could not list the VMs tagged %r %s: %s" % (plan['tag'], _after(tries), error)
+        origin = plan.get('scope_origin')
+        where = (' The scope %s is from %s; preemption_scope sets another.' % (plan['scope'], origin)
+                 if what == 'select' and origin and not any(item.get('retryable') for item in items) else '')
+        return "Could not list the VMs tagged %r %s: %s%s" % (plan['tag'], _after(tries), error, where)
     if what == 'annotate':
         return ('Could not annotate the VMs of run %s %s: %s The next run of this workflow finishes it.'
                 % (subject, _after(tries), error))

@@ -435,6 +435,9 @@ def build_plan(request):
 
     mode = CRITICALITY_MODES[criticality] if criticality else None
     plan.update(workflow)
+    # Said when the scope cannot be read: an administrator who set no preemption_scope learns where it came from.
+    plan['scope_origin'] = ("preemption_event's data.ComputeResource, else its data.Host"
+                            if workflow['scope'] and normalize_scope(request.get('scope')) == 'event' else None)
     plan['capacity_target'] = normalize_capacity_target(request.get('capacity_target'), workflow['scope'])
     plan.update({
         'action': action,

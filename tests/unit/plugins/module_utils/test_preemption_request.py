@@ -280,6 +280,12 @@ def test_workflow_identity_needs_no_criticality(red_event):
         workflow_identity(request(vcenter_hostname=None))
 
 
+def test_the_plan_says_when_its_scope_came_from_the_event(red_event):
+    assert build_plan(request(event=red_event))['scope_origin'] == "preemption_event's data.ComputeResource, else its data.Host"
+    assert build_plan(request(event=red_event, scope='domain-c8'))['scope_origin'] is None
+    assert build_plan(request(criticality='LOW'))['scope_origin'] is None
+
+
 def test_the_plan_records_what_finishing_the_run_needs(red_event):
     plan = build_plan(request(event=red_event, reply_to='http://sink/'))
     assert plan['recorded'] == {

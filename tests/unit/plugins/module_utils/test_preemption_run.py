@@ -309,6 +309,12 @@ def test_step_failures_name_the_step_and_the_attempts():
     plan = dict(PLAN, retries=1)
     assert step_failure('select', {'failed': True, 'retryable': True, 'msg': 'down.', 'attempts': 1}, plan) == (
         "Could not list the VMs tagged 'preemptible' after 2 attempts: down.")
+    # A scope taken from the event that vCenter cannot read: the error says where it came from; a passing failure does not.
+    from_event = dict(plan, scope='domain-c999', scope_origin="preemption_event's data.ComputeResource, else its data.Host")
+    assert step_failure('select', {'failed': True, 'retryable': False, 'msg': 'No scope domain-c999.'}, from_event) == (
+        "Could not list the VMs tagged 'preemptible' after 1 attempt: No scope domain-c999. The scope domain-c999 is from "
+        "preemption_event's data.ComputeResource, else its data.Host; preemption_scope sets another.")
+    assert step_failure('select', {'failed': True, 'retryable': True, 'msg': 'down.', 'attempts': 1}, from_event).endswith('down.')
     owed = {'url': 'http://s/', 'sink': 'http://s/', 'event': {'id': 'e-1'}}
     loop = {'failed': True, 'results': [{'failed': False}, {'failed': True, 'retryable': True, 'msg': 'HTTP 503.', 'attempts': 1, 'item': owed}]}
     assert step_failure('cloudevent', loop, plan) == (
