@@ -12,6 +12,7 @@ Inventory: cluster DC0_C0 with two VMs, both tagged preemptible.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -70,7 +71,9 @@ def status(vcsim, variables):
     return '\n'.join(shown)
 
 
-def test_a_clear_inside_the_threshold_restores_once_the_window_has_passed(vcsim, vcenter, moids, backend, tmp_path):
+@contextlib.contextmanager
+def preempted_then_cleared(vcsim, vcenter, backend, tmp_path):
+    """The rulebook running, the alarm raised and its preemption finished, then cleared: yields (process, send)."""
     power_on_all(vcenter)
     variables, record = backend
     process, port, send = rulebook(vcsim, tmp_path, variables)
@@ -80,6 +83,12 @@ def test_a_clear_inside_the_threshold_restores_once_the_window_has_passed(vcsim,
         wait_until(lambda: ((record() or {}).get('run') or {}).get('status') == 'finished', 180, 'the preemption', process.log)
         assert off(vcenter) == TAGGED
         send(vcenter, 'red', 'green')
+        yield process, send
+
+
+def test_a_clear_inside_the_threshold_restores_once_the_window_has_passed(vcsim, vcenter, moids, backend, tmp_path):
+    variables, record = backend
+    with preempted_then_cleared(vcsim, vcenter, backend, tmp_path) as (process, _send):
         # The restore waits, and says so in the state (the status shows it), the VMs still off.
         wait_until(lambda: (record() or {}).get('restore_wait'), 120, 'the waiting restore', process.log)
         assert off(vcenter) == TAGGED and not record()['restore_wait'].get('done')
@@ -95,14 +104,8 @@ def test_a_clear_inside_the_threshold_restores_once_the_window_has_passed(vcsim,
 
 
 def test_a_raise_during_the_wait_cancels_the_restore(vcsim, vcenter, moids, backend, tmp_path):
-    power_on_all(vcenter)
     variables, record = backend
-    process, port, send = rulebook(vcsim, tmp_path, variables)
-    with process:
-        process.wait_for_port(port)
-        send(vcenter, 'green', 'red')
-        wait_until(lambda: ((record() or {}).get('run') or {}).get('status') == 'finished', 180, 'the preemption', process.log)
-        send(vcenter, 'red', 'green')
+    with preempted_then_cleared(vcsim, vcenter, backend, tmp_path) as (process, send):
         wait_until(lambda: (record() or {}).get('restore_wait'), 120, 'the waiting restore', process.log)
         # Raised again inside the window: the threshold skips the raise (the VMs are off), and it cancels the restore.
         send(vcenter, 'green', 'red')
