@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import abc
+
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
@@ -35,5 +37,6 @@ class ControllerAction(ActionBase):
         result.update(self.act(params, set(validation._no_log_values), task_vars or {}))
         return result
 
+    @abc.abstractmethod
     def act(self, params, no_log_values, task_vars):
-        raise NotImplementedError('%s must implement act()' % type(self).__name__)
+        """The action's result from its checked ``params``; ``no_log_values`` are the secret option values."""
