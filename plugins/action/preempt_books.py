@@ -96,10 +96,7 @@ def books(step, params, check_mode):
     done = restore.restore_work(args['restore'], args['selection'], args['power'], plan)
     outcome = restore.restore_summary(plan, args['restore'], args['selection'], done, check_mode)
     # Not returned as `failed`: a list there would fail the task. The VMs that failed are in the outcome.
-    failed = done.pop('failed')
-    power_error = ('Could not power on %d VMs: %s' % (len(failed), ' '.join(dict.fromkeys('%s' % vm.get('msg') for vm in failed)))
-                   if failed else '')
-    return dict(done, outcome=outcome, power_error=power_error)
+    return dict(done, outcome=outcome, power_error=restore.power_on_failure(done.pop('failed')))
 
 
 class ActionModule(ControllerAction):

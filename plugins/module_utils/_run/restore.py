@@ -358,6 +358,13 @@ def _moids(vms):
     return {vm['moid'] for vm in vms or []}
 
 
+def power_on_failure(failed):
+    """The error of a restore that could not power on the VMs ``failed`` (restore_work's), or '' when none failed."""
+    if not failed:
+        return ''
+    return 'Could not power on %d VMs: %s' % (len(failed), ' '.join(dict.fromkeys('%s' % vm.get('msg') for vm in failed)))
+
+
 def restore_work(restore, selection, power, plan):
     """What the restore writes, from power_on's registered answer (``power``).
 

@@ -17,6 +17,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._run.restore im
     ANNOTATION_FIELD,
     EVENT_TYPE,
     AmbiguousWorkflow,
+    power_on_failure,
     restore_key,
     restore_plan,
     restore_selection,
@@ -336,3 +337,9 @@ def test_an_entry_without_its_event_counts_only_power_ons_since_as_someone_elses
     chosen = restore_selection(plan, found(vm(A), vm(B)), events, PLAN)
     assert chosen['power_on'] == ['vm-1']
     assert chosen['left_alone'][0]['reason'] == 'powered on by ops at %s (vCenter event 8)' % later
+
+
+def test_power_on_failure_counts_the_vms_and_says_each_reason_once():
+    assert power_on_failure([]) == ''
+    failed = [{'moid': 'vm-1', 'msg': 'No host.'}, {'moid': 'vm-2', 'msg': 'No host.'}, {'moid': 'vm-3', 'msg': 'Locked.'}]
+    assert power_on_failure(failed) == 'Could not power on 3 VMs: No host. Locked.'
