@@ -78,9 +78,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vm.events impo
 
 
 def argument_spec():
-    spec = base_argument_spec()
-    spec.update(vms=dict(type='list', elements='str', required=True), since=dict(type='str', required=True))
-    return spec
+    return base_argument_spec(vms=dict(type='list', elements='str', required=True), since=dict(type='str', required=True))
 
 
 def check(params):

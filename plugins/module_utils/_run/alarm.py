@@ -41,7 +41,7 @@ def transition(old, new):
     return 'cleared', None
 
 
-def _text(value):
+def text_value(value):
     """A stripped non-empty string, else None."""
     return (value.strip() or None) if isinstance(value, str) else None
 
@@ -50,7 +50,7 @@ def _moid(data, section):
     """``data[section][section]['Value']`` (e.g. data.Host.Host.Value), None when absent or unreadable."""
     outer = data.get(section)
     inner = outer.get(section) if isinstance(outer, dict) else None
-    return _text(inner.get('Value')) if isinstance(inner, dict) else None
+    return text_value(inner.get('Value')) if isinstance(inner, dict) else None
 
 
 def event_scope(data):
@@ -60,7 +60,8 @@ def event_scope(data):
     return _moid(data, 'ComputeResource') or _moid(data, 'Host') or ALL_SCOPE
 
 
-def _color(value):
+def color_value(value):
+    """A From/To colour stripped and in lower case; None when not a string."""
     return value.strip().lower() if isinstance(value, str) else None
 
 
@@ -88,8 +89,8 @@ def _read(payload):
         return _result(None, 'none', None, ALL_SCOPE)
     scope = event_scope(data)
     alarm = data.get('Alarm')
-    name = _text(alarm.get('Name')) if isinstance(alarm, dict) else None
-    change, criticality = transition(_color(data.get('From')), _color(data.get('To')))
+    name = text_value(alarm.get('Name')) if isinstance(alarm, dict) else None
+    change, criticality = transition(color_value(data.get('From')), color_value(data.get('To')))
     if name is None or change == 'none':
         return _result(None, 'none', None, scope)
     return _result(name, change, criticality, scope)

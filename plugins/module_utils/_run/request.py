@@ -20,7 +20,7 @@ import json
 import re
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._errors import PreemptionError
-from ansible_collections.vsphere.preemption.plugins.module_utils._run.alarm import ALARM_COLORS, ALL_SCOPE, event_scope, transition
+from ansible_collections.vsphere.preemption.plugins.module_utils._run.alarm import ALARM_COLORS, ALL_SCOPE, color_value, event_scope, text_value, transition
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.capacity import CapacityError, check_scope_kind, check_target
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.inventory import SCOPE_PREFIXES, scope_type
@@ -245,15 +245,13 @@ def parse_event(value):
     parsed = {'id': str(event_id).strip(), 'alarm': None, 'from': None, 'to': None, 'scope': event_scope(data)}
     if any(data.get(key) is not None for key in ('Alarm', 'From', 'To')):
         alarm = data.get('Alarm')
-        name = alarm.get('Name') if isinstance(alarm, dict) else None
-        if not isinstance(name, str) or not name.strip():
+        parsed['alarm'] = text_value(alarm.get('Name')) if isinstance(alarm, dict) else None
+        if parsed['alarm'] is None:
             _fail('event', {'Alarm': alarm}, 'an alarm event needs data.Alarm.Name')
-        parsed['alarm'] = name.strip()
         for key in ('From', 'To'):
-            color = data.get(key)
-            if not isinstance(color, str) or color.strip().lower() not in ALARM_COLORS:
-                _fail('event', {key: color}, 'data.%s of an alarm event must be one of %s' % (key, ', '.join(ALARM_COLORS)))
-            parsed[key.lower()] = color.strip().lower()
+            parsed[key.lower()] = color_value(data.get(key))
+            if parsed[key.lower()] not in ALARM_COLORS:
+                _fail('event', {key: data.get(key)}, 'data.%s of an alarm event must be one of %s' % (key, ', '.join(ALARM_COLORS)))
     return event, parsed
 
 
