@@ -148,7 +148,7 @@ retryable:
   sample: false
 '''
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import run_module
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import check_parallel, run_module
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import (
     DEFAULT_KEY,
     CustomAttributes,
@@ -158,32 +158,26 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes 
     plan_changes,
     unique,
 )
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.soap import soap_text
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.events import VmEvents, missing
 
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
-
-
-def argument_spec():
-    return base_argument_spec(
-        vms=dict(type='list', elements='str', required=True),
-        key=dict(type='str', default=DEFAULT_KEY, no_log=False),
-        value=dict(type='raw', required=True),
-        create_field=dict(type='bool', default=False),
-        vcenter_event=dict(type='str'),
-        parallel=dict(type='int', default=5),
-    )
+OPTIONS = dict(
+    vms=dict(type='list', elements='str', required=True),
+    key=dict(type='str', default=DEFAULT_KEY, no_log=False),
+    value=dict(type='raw', required=True),
+    create_field=dict(type='bool', default=False),
+    vcenter_event=dict(type='str'),
+    parallel=dict(type='int', default=5),
+)
 
 
 def check(params):
     """Reject the first invalid option value before vCenter is touched."""
     unique(params['vms'])
     encode_value(params['value'])
-    if not 1 <= params['parallel'] <= MAX_PARALLEL:
-        raise VCenterError('parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel']))
+    check_parallel(params)
     if not params['key'].strip():
         raise VCenterError('key must be the name of a custom attribute, not an empty string.')
 
@@ -235,7 +229,7 @@ def work(module, vcenter):
 
 
 def main():
-    run_module(argument_spec(), check, work)
+    run_module(OPTIONS, check, work)
 
 
 if __name__ == '__main__':

@@ -230,44 +230,31 @@ retryable:
   sample: false
 '''
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import StepFailed, run_module
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import check_moids, check_parallel, per_vm_result, run_module
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.notice import GuestInfo, give_notice, notice_error
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_off import MODES, PowerOffEngine, VSpherePowerOps
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
 
-
-def argument_spec():
-    return base_argument_spec(
-        vms=dict(type='list', elements='str', required=True),
-        mode=dict(type='str', choices=list(MODES), default='soft_then_hard'),
-        grace_period=dict(type='int', default=30),
-        parallel=dict(type='int', default=5),
-        notice_period=dict(type='int', default=0),
-        notice=dict(type='dict'),
-    )
+OPTIONS = dict(
+    vms=dict(type='list', elements='str', required=True),
+    mode=dict(type='str', choices=list(MODES), default='soft_then_hard'),
+    grace_period=dict(type='int', default=30),
+    parallel=dict(type='int', default=5),
+    notice_period=dict(type='int', default=0),
+    notice=dict(type='dict'),
+)
 
 
 def check(params):
     """Reject the first invalid option value before vCenter is touched."""
-    if not params['vms']:
-        raise VCenterError('vms must list at least one VM moid.')
-    if any(not (moid or '').strip() for moid in params['vms']):
-        raise VCenterError('vms must not contain empty moids.')
+    check_moids(params)
     if params['grace_period'] < 0:
         raise VCenterError('grace_period must be 0 or more seconds, not %d.' % params['grace_period'])
-    if not 1 <= params['parallel'] <= MAX_PARALLEL:
-        raise VCenterError('parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel']))
+    check_parallel(params)
     problem = notice_error(params['notice'] or {}, params['notice_period'])
     if problem:
         raise VCenterError(problem)
-
-
-def failure_message(failed, count):
-    details = '; '.join('%s (%s): %s' % (vm['moid'], vm['name'] or 'no such VM', vm['msg']) for vm in failed)
-    return 'Could not power off %d of %d VMs: %s' % (len(failed), count, details)
 
 
 def work(module, vcenter):
@@ -283,18 +270,15 @@ def work(module, vcenter):
     # A VM that did not get its notice is not powered off: it is failed, so that a retry gives it the notice.
     result['failed'] = [dict(moid=moid, name=unnoticed[moid]['name'], msg=unnoticed[moid]['msg'])
                         for moid in dict.fromkeys(moids) if moid in unnoticed] + result['failed']
-    result['retryable'] = result['retryable'] or any(failure['retryable'] for failure in unnoticed.values())
+    # Another attempt is worth it while it may still power off one of them.
+    retryable = result['retryable'] or any(failure['retryable'] for failure in unnoticed.values())
     changed = bool(result['preempted'] or (notice and notice['written']))
-    lists = dict(preempted=result['preempted'], already_off=result['already_off'], failed_vms=result['failed'], notice=notice)
-    if result['failed']:
-        # fail_json sets `failed` to true (ansible-core would anyway), so the list travels as failed_vms.
-        # Another attempt is worth it while it may still power off one of them.
-        raise StepFailed(failure_message(result['failed'], len(set(moids))), retryable=result['retryable'], changed=changed, **lists)
-    return dict(changed=changed, failed=result['failed'], **lists)
+    return per_vm_result('power off', len(set(moids)), result['failed'], retryable, changed,
+                         preempted=result['preempted'], already_off=result['already_off'], notice=notice)
 
 
 def main():
-    run_module(argument_spec(), check, work)
+    run_module(OPTIONS, check, work)
 
 
 if __name__ == '__main__':

@@ -151,35 +151,21 @@ retryable:
   sample: false
 '''
 
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import StepFailed, run_module
+from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import check_moids, check_parallel, per_vm_result, run_module
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.power_on import PowerOnEngine, VSpherePowerOnOps
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
-
-from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.call import MAX_PARALLEL
 
 
-def argument_spec():
-    return base_argument_spec(
-        vms=dict(type='list', elements='str', required=True),
-        parallel=dict(type='int', default=5),
-        clear_notice=dict(type='bool', default=True),
-    )
+OPTIONS = dict(
+    vms=dict(type='list', elements='str', required=True),
+    parallel=dict(type='int', default=5),
+    clear_notice=dict(type='bool', default=True),
+)
 
 
 def check(params):
     """Reject the first invalid option value before vCenter is touched."""
-    if not params['vms']:
-        raise VCenterError('vms must list at least one VM moid.')
-    if any(not (moid or '').strip() for moid in params['vms']):
-        raise VCenterError('vms must not contain empty moids.')
-    if not 1 <= params['parallel'] <= MAX_PARALLEL:
-        raise VCenterError('parallel must be between 1 and %d, not %d.' % (MAX_PARALLEL, params['parallel']))
-
-
-def failure_message(failed, count):
-    details = '; '.join('%s (%s): %s' % (vm['moid'], vm['name'] or 'no such VM', vm['msg']) for vm in failed)
-    return 'Could not power on %d of %d VMs: %s' % (len(failed), count, details)
+    check_moids(params)
+    check_parallel(params)
 
 
 def work(module, vcenter):
@@ -188,16 +174,12 @@ def work(module, vcenter):
     engine = PowerOnEngine(VSpherePowerOnOps(vcenter.content(), parallel=params['parallel']), parallel=params['parallel'])
     result = engine.run(moids, clear_notice=params['clear_notice'], check_mode=module.check_mode)
     changed = bool(result['powered_on'] or result['notice_cleared'])
-    lists = dict(powered_on=result['powered_on'], already_on=result['already_on'], failed_vms=result['failed'],
-                 notice_cleared=result['notice_cleared'])
-    if result['failed']:
-        # fail_json sets `failed` to true (ansible-core would anyway), so the list travels as failed_vms.
-        raise StepFailed(failure_message(result['failed'], len(set(moids))), retryable=result['retryable'], changed=changed, **lists)
-    return dict(changed=changed, failed=result['failed'], **lists)
+    return per_vm_result('power on', len(set(moids)), result['failed'], result['retryable'], changed,
+                         powered_on=result['powered_on'], already_on=result['already_on'], notice_cleared=result['notice_cleared'])
 
 
 def main():
-    run_module(argument_spec(), check, work)
+    run_module(OPTIONS, check, work)
 
 
 if __name__ == '__main__':

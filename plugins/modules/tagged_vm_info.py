@@ -309,7 +309,6 @@ retryable:
 '''
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import run_module
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import capacity
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.attributes import CustomAttributes, missing_field_message
@@ -319,20 +318,19 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vm.selection i
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tagging import TagNotFound, attached_vm_moids, find_tag, split_tag_reference
 
 
-def argument_spec():
-    return base_argument_spec(
-        tag=dict(type='str', required=True),
-        category=dict(type='str'),
-        tag_id=dict(type='str'),
-        power_state=dict(type='list', elements='str', choices=list(POWER_STATES)),
-        scope=dict(type='str'),
-        limit=dict(type='int', default=0),
-        priority_attribute=dict(type='str'),
-        protect_tag=dict(type='str'),
-        attributes=dict(type='list', elements='str'),
-        require_field=dict(type='str'),
-        capacity_target=dict(type='dict'),
-    )
+OPTIONS = dict(
+    tag=dict(type='str', required=True),
+    category=dict(type='str'),
+    tag_id=dict(type='str'),
+    power_state=dict(type='list', elements='str', choices=list(POWER_STATES)),
+    scope=dict(type='str'),
+    limit=dict(type='int', default=0),
+    priority_attribute=dict(type='str'),
+    protect_tag=dict(type='str'),
+    attributes=dict(type='list', elements='str'),
+    require_field=dict(type='str'),
+    capacity_target=dict(type='dict'),
+)
 
 
 def protected_vm_moids(rest, reference):
@@ -399,7 +397,7 @@ def work(module, vcenter):
 
 
 def main():
-    run_module(argument_spec(), check, work, libraries=('requests', 'pyvmomi'))
+    run_module(OPTIONS, check, work, libraries=('requests', 'pyvmomi'))
 
 
 if __name__ == '__main__':

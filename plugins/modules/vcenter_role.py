@@ -91,18 +91,16 @@ retryable:
 '''
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import run_module
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.roles import RUN_PRIVILEGES, ensure_grant, ensure_role
 
 
-def argument_spec():
-    return base_argument_spec(
-        name=dict(type='str', required=True),
-        privileges=dict(type='list', elements='str'),
-        principal=dict(type='str'),
-        group=dict(type='bool', default=False),
-    )
+OPTIONS = dict(
+    name=dict(type='str', required=True),
+    privileges=dict(type='list', elements='str'),
+    principal=dict(type='str'),
+    group=dict(type='bool', default=False),
+)
 
 
 def check(params):
@@ -125,7 +123,7 @@ def work(module, vcenter):
 
 
 def main():
-    run_module(argument_spec(), check, work)
+    run_module(OPTIONS, check, work)
 
 
 if __name__ == '__main__':

@@ -73,17 +73,15 @@ retryable:
 '''
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import run_module
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.tag_setup import ensure_tag
 
 
-def argument_spec():
-    return base_argument_spec(
-        tag=dict(type='str', required=True),
-        category=dict(type='str', default='preemption'),
-        description=dict(type='str', default='Managed by vsphere.preemption'),
-    )
+OPTIONS = dict(
+    tag=dict(type='str', required=True),
+    category=dict(type='str', default='preemption'),
+    description=dict(type='str', default='Managed by vsphere.preemption'),
+)
 
 
 def check(params):
@@ -100,7 +98,7 @@ def work(module, vcenter):
 
 
 def main():
-    run_module(argument_spec(), check, work, libraries=('requests',))
+    run_module(OPTIONS, check, work, libraries=('requests',))
 
 
 if __name__ == '__main__':

@@ -70,15 +70,13 @@ retryable:
 '''
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._module.skeleton import run_module
-from ansible_collections.vsphere.preemption.plugins.module_utils._module.vcenter_args import base_argument_spec
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import parse_timestamp
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm import inventory as vm_inventory
 from ansible_collections.vsphere.preemption.plugins.module_utils._vm.events import VmEvents
 
 
-def argument_spec():
-    return base_argument_spec(vms=dict(type='list', elements='str', required=True), since=dict(type='str', required=True))
+OPTIONS = dict(vms=dict(type='list', elements='str', required=True), since=dict(type='str', required=True))
 
 
 def check(params):
@@ -102,7 +100,7 @@ def work(module, vcenter):
 
 
 def main():
-    run_module(argument_spec(), check, work)
+    run_module(OPTIONS, check, work)
 
 
 if __name__ == '__main__':
