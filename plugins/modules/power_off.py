@@ -132,10 +132,10 @@ preempted:
   type: list
   elements: dict
   contains:
-    moid:
+    moid: &vm_moid
       description: Managed object id of the VM.
       type: str
-    name:
+    name: &vm_name
       description: Name of the VM.
       type: str
     method:
@@ -153,12 +153,8 @@ already_off:
   type: list
   elements: dict
   contains:
-    moid:
-      description: Managed object id of the VM.
-      type: str
-    name:
-      description: Name of the VM.
-      type: str
+    moid: *vm_moid
+    name: *vm_name
   sample:
     - moid: vm-61
       name: batch-worker-04

@@ -80,7 +80,7 @@ powered_on:
   returned: always
   type: list
   elements: dict
-  contains:
+  contains: &vm_fields
     moid:
       description: Managed object id of the VM.
       type: str
@@ -95,13 +95,7 @@ already_on:
   returned: always
   type: list
   elements: dict
-  contains:
-    moid:
-      description: Managed object id of the VM.
-      type: str
-    name:
-      description: Name of the VM.
-      type: str
+  contains: *vm_fields
   sample:
     - moid: vm-61
       name: batch-worker-04

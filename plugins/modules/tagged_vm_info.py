@@ -185,11 +185,11 @@ vms:
   type: list
   elements: dict
   contains:
-    moid:
+    moid: &vm_moid
       description: Managed object id of the VM.
       type: str
       sample: vm-58
-    name:
+    name: &vm_name
       description: Name of the VM.
       type: str
       sample: batch-worker-03
@@ -275,14 +275,8 @@ excluded:
   type: list
   elements: dict
   contains:
-    moid:
-      description: Managed object id of the VM.
-      type: str
-      sample: vm-71
-    name:
-      description: Name of the VM.
-      type: str
-      sample: vCLS-4c1f
+    moid: *vm_moid
+    name: *vm_name
     reason:
       description:
         - V(template); V(managed_by) for a VM managed by a solution (C(config.managedBy) set);
