@@ -140,8 +140,8 @@ events_logged:
 retryable:
   description:
     - Present when the module fails. V(true) when another attempt may succeed (vCenter unreachable, timed out or busy,
-      an expired session, HTTP 5xx, 408 or 429); V(false) when it cannot (a refused login, an untrusted certificate,
-      an unknown moid or custom attribute, invalid options).
+      an expired session); V(false) when it cannot (a refused login, an untrusted certificate, an unknown moid or
+      custom attribute, invalid options).
     - Decided from the type of the error, never from its message; retry only when it is V(true).
   returned: failure
   type: bool

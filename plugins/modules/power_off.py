@@ -215,8 +215,8 @@ failed:
 retryable:
   description:
     - Present when the module fails. V(true) when another attempt may succeed (vCenter unreachable, timed out or busy,
-      an expired session, HTTP 5xx, 408 or 429); V(false) when it cannot (a refused login, an untrusted certificate,
-      an unknown moid, invalid options).
+      an expired session); V(false) when it cannot (a refused login, an untrusted certificate, an unknown moid,
+      invalid options).
     - When some VMs could not be powered off, V(true) while another attempt may still power off one of them
       (a guest still on after O(grace_period), a task that failed for a passing reason, vCenter busy);
       V(false) when none can be (a moid that names no VM, no VMware Tools for mode V(soft)).

@@ -84,7 +84,11 @@ granted:
   returned: success
   type: bool
 retryable:
-  description: Present when the module fails; V(true) when another attempt may succeed.
+  description:
+    - Present when the module fails. V(true) when another attempt may succeed (vCenter unreachable, timed out or busy,
+      an expired session); V(false) when it cannot (a refused login, an untrusted certificate, a missing privilege,
+      the name of a system role, a principal vCenter does not know, invalid options).
+    - Decided from the type of the error, never from its message; retry only when it is V(true).
   returned: failure
   type: bool
   sample: false

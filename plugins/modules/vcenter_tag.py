@@ -66,7 +66,11 @@ created:
   elements: str
   sample: [category, tag]
 retryable:
-  description: Present when the module fails; V(true) when another attempt may succeed.
+  description:
+    - Present when the module fails. V(true) when another attempt may succeed (vCenter unreachable, timed out or busy,
+      an expired session, HTTP 5xx, 408 or 429); V(false) when it cannot (a refused login, an untrusted certificate,
+      a missing privilege, a category name that vCenter holds more than once, invalid options).
+    - Decided from the type of the error or the HTTP status, never from its message; retry only when it is V(true).
   returned: failure
   type: bool
   sample: false

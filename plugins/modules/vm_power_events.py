@@ -63,7 +63,11 @@ power_states:
     vm-58: poweredOff
     vm-61: poweredOn
 retryable:
-  description: On failure, whether another attempt may succeed.
+  description:
+    - Present when the module fails. V(true) when another attempt may succeed (vCenter unreachable, timed out or busy,
+      an expired session); V(false) when it cannot (a refused login, an untrusted certificate, a missing privilege,
+      an O(since) that is not a UTC time).
+    - Decided from the type of the error, never from its message; retry only when it is V(true).
   returned: failure
   type: bool
   sample: true
