@@ -14,6 +14,7 @@ import http.client
 import json
 import logging
 import os
+import runpy
 import sys
 import tempfile
 import threading
@@ -146,20 +147,9 @@ EXAMPLES = r"""
 """
 
 
-def _put_collection_on_path():
-    """Make ``ansible_collections.vsphere.preemption`` importable.
-
-    ansible-rulebook runs this file with runpy, outside any package and without the collection
-    path on sys.path; the directory that holds ``ansible_collections/`` is eight levels up.
-    """
-    root = os.path.abspath(__file__)
-    for _level in range(8):
-        root = os.path.dirname(root)
-    if os.path.isdir(os.path.join(root, 'ansible_collections', 'vsphere', 'preemption')) and root not in sys.path:
-        sys.path.append(root)
-
-
-_put_collection_on_path()
+# ansible-rulebook runs this file by path, outside any package: the plugins' one bootstrap, run by path
+# too, puts the collection on sys.path.
+runpy.run_path(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '_collection_path.py'))
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.alarm import alarm_change  # noqa: E402
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter import soap as vcenter_soap  # noqa: E402
