@@ -27,8 +27,6 @@ of the requests answered 2xx, as dicts of their attributes plus ``data``.
 from __future__ import annotations
 
 import datetime
-import ipaddress
-import os
 import shutil
 import ssl
 import tempfile
@@ -40,6 +38,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from requests.structures import CaseInsensitiveDict
 
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+
+from tests.support.vcsim.harness import generate_tls
 
 
 def event_dict(cloud_event):
@@ -133,7 +133,7 @@ class EventReceiver:
         self._server.daemon_threads = True
         if self.tls:
             self._tempdir = tempfile.mkdtemp(prefix='event-receiver-')
-            self.ca_file, cert_file, key_file = _make_certificates(self._tempdir)
+            self.ca_file, cert_file, key_file = generate_tls(self._tempdir)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert_file, key_file)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
@@ -209,40 +209,3 @@ class EventReceiver:
 
         return Handler
 
-
-def _make_certificates(directory):
-    """A throwaway CA and a server certificate for 127.0.0.1/localhost; returns (ca, cert, key) paths."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'event-receiver test CA')])
-    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-               .not_valid_after(now + datetime.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                            encipher_only=False, decipher_only=False), critical=True)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-               .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, '127.0.0.1')]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName('localhost'), x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
-                           critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = tuple(os.path.join(directory, name) for name in ('ca.pem', 'server.pem', 'server.key'))
-    with open(paths[0], 'wb') as handle:
-        handle.write(ca_cert.public_bytes(serialization.Encoding.PEM))
-    with open(paths[1], 'wb') as handle:
-        handle.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(paths[2], 'wb') as handle:
-        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return paths
