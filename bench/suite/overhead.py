@@ -37,7 +37,8 @@ from bench.suite.common import (
     summary,
     task_actions,
 )
-from tests.support.rulebook_cli import Rulebook, free_port
+from tests.support.machine import free_port
+from tests.support.rulebook_cli import Rulebook
 
 
 # --------------------------------------------------------------------------- 3. overhead

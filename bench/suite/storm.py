@@ -28,7 +28,8 @@ from bench.suite.common import (
     summary,
 )
 from bench.suite.overhead import alarm_event
-from tests.support.rulebook_cli import Rulebook, free_port
+from tests.support.machine import free_port
+from tests.support.rulebook_cli import Rulebook
 
 
 def bench_storm(runs: int, workdir: Path) -> dict:

@@ -21,7 +21,8 @@ import pytest
 from pyVmomi import vim
 
 from ansible_collections.vsphere.preemption.extensions.eda.plugins.event_source import alarms
-from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.machine import free_port
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, wait_until
 from tests.support.vcsim.harness import Simulator, VCenterClient
 
 ALARM = 'cluster-cpu-above-80'

@@ -14,7 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port
+from tests.support.machine import free_port
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook
 from tests.functional.test_rulebook import ALARM, TOKEN, finished_run
 
 # tools/demo.py's simulator.

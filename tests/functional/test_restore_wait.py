@@ -20,7 +20,8 @@ import pytest
 import requests
 
 from tests.support.preempt_helpers import alarm_event, off, playbook, power_on_all
-from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.machine import free_port
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, wait_until
 
 VCSIM_OPTIONS = dict(vms=2, hosts=1, clusters=1)
 TAGGED = ['DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']

@@ -18,7 +18,8 @@ import os
 import pytest
 
 from tests.support.preempt_helpers import FIELD, PRIORITY_FIELD, alarm_event, annotation, off, playbook, power_on_all, state, tag_vms
-from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.machine import free_port
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, wait_until
 from tests.functional.test_rulebook import TOKEN, post
 
 VCSIM_OPTIONS = dict(vms=4, hosts=2)

@@ -14,10 +14,9 @@ VMware Tools, so only it can be shut down softly.
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
+from tests.support.machine import free_port
 from tests.support.preempt_helpers import (
     FIELD,
     PRIORITY_FIELD,
@@ -194,12 +193,6 @@ def test_two_simultaneous_runs_preempt_once(vcsim, vcenter, vms, sink, tmp_path)
     assert record['runs'] == 1
 
 
-def unused_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.parametrize('variables, message', [
     ({'preemption_criticality': 'SUPER'}, "preemption_criticality 'SUPER' is not valid: use LOW, MEDIUM or HIGH (any case)."),
     ({'preemption_criticality': 'HIGH', 'preemption_max_vms': 0}, 'preemption_max_vms 0 is not valid: an integer from 1 to 1000.'),
@@ -210,7 +203,7 @@ def unused_port():
 ])
 def test_bad_input_fails_clearly_before_any_vcenter_call(vcsim, vcenter, vms, tmp_path, variables, message):
     # A vCenter that does not listen: any call to it would fail with a connection error instead.
-    run = preempt(vcsim, tmp_path, env={'VMWARE_PORT': str(unused_port())}, **variables)
+    run = preempt(vcsim, tmp_path, env={'VMWARE_PORT': str(free_port())}, **variables)
     assert run.rc == 2, run
     assert len(run.failures()) == 1
     assert run.failures()[0].startswith(message)

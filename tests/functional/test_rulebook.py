@@ -24,7 +24,8 @@ from ansible_rulebook.util import substitute_variables
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import ALARM_COLORS, alarm_action
 
-from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.machine import free_port
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, wait_until
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURE = os.path.join(REPO, 'tests', 'fixtures', 'veba-alarm-red.json')

@@ -20,7 +20,8 @@ import pytest
 from ansible_collections.vsphere.preemption.plugins.module_utils._run.request import ROLE_DEFAULTS
 
 from tests.support.controller_stub import ControllerStub
-from tests.support.rulebook_cli import Rulebook, free_port, wait_until
+from tests.support.machine import free_port
+from tests.support.rulebook_cli import Rulebook, wait_until
 from tests.functional.test_rulebook import ALARM, TOKEN, binary, post, veba_event
 
 CONTROLLER_TOKEN = 'controller-token-for-the-test'

@@ -20,7 +20,8 @@ import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import parse_timestamp
 from tests.support.preempt_helpers import FIELD, alarm_event, annotation, off, playbook, power_on_all, state, tag_vms
-from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.machine import free_port
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, wait_until
 from tests.functional.test_rulebook import TOKEN, post
 from tests.support.vcsim.harness import Simulator, VCenterClient
 

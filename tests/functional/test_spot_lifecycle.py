@@ -25,7 +25,8 @@ from pyVmomi import vim
 
 from tests.support.guest_notice_view import Watcher, guest_view
 from tests.support.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_on_all, power_states, state, tag_vms
-from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.machine import free_port
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, wait_until
 from tests.support.vcenter_events import last_event_key, user_events
 
 VCSIM_OPTIONS = dict(vms=4, hosts=1, clusters=1)

@@ -20,7 +20,7 @@ import pytest
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.postgres import TABLE, StateDatabase, StateDatabaseError
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
 from ansible_collections.vsphere.preemption.plugins.module_utils._url_redaction import redact_url
-from tests.support.postgres.harness import free_port
+from tests.support.machine import free_port
 
 CONTROLLER = Path(__file__).resolve().parent.parent / 'support' / 'postgres' / 'controller.py'
 

@@ -25,7 +25,8 @@ import pytest
 
 from tests.support.ansible_cli import run_playbook
 from tests.support.preempt_helpers import FIELD, alarm_event, annotation, playbook, power_states, state
-from tests.support.rulebook_cli import RULEBOOKS, Rulebook, free_port, wait_until
+from tests.support.machine import free_port
+from tests.support.rulebook_cli import RULEBOOKS, Rulebook, wait_until
 from tests.functional.test_alarms_source import post_alarm
 from tests.functional.test_rulebook import TOKEN, post
 

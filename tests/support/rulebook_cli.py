@@ -24,12 +24,6 @@ RULEBOOKS = os.path.join(REPO, 'extensions', 'eda', 'rulebooks')
 START_TIMEOUT = 90
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def java_env():
     """ansible-rulebook needs Java 17; point JAVA_HOME at one when the environment does not."""
     if os.environ.get('JAVA_HOME'):

@@ -24,12 +24,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 
 import psycopg
+
+from tests.support.machine import apt_install, free_port
 
 APT_PACKAGES = ('postgresql',)
 SERVICE_USER = 'postgres'
@@ -56,21 +57,11 @@ def _ensure_installed():
         return directory
     if os.geteuid() != 0:
         raise PostgresError('the PostgreSQL tests need initdb and pg_ctl: `sudo apt-get install -y %s`' % ' '.join(APT_PACKAGES))
-    env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-    for cmd in (['apt-get', 'update'], ['apt-get', 'install', '-y', *APT_PACKAGES]):
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-        if proc.returncode != 0:
-            raise PostgresError('`%s` failed (rc=%d):\n%s' % (' '.join(cmd), proc.returncode, proc.stdout[-4000:]))
+    apt_install(APT_PACKAGES, PostgresError)
     directory = _bin_dir()
     if not directory:
         raise PostgresError('installed %s but initdb is still missing' % ' '.join(APT_PACKAGES))
     return directory
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 class PostgresServer:

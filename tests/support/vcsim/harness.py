@@ -88,6 +88,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent.parent
+if __name__ == '__main__':
+    sys.path.insert(0, str(REPO_ROOT))   # run as a script: tests.support from this checkout
+
+from tests.support.machine import apt_install  # noqa: E402
+
 MAIN_GO = HERE / 'main.go'
 BUILD_DIR = REPO_ROOT / '.build' / 'vcsim'
 GOPATH = '/usr/share/gocode'
@@ -126,11 +131,7 @@ def _ensure_toolchain() -> str:
         raise VcsimError(
             'building the vCenter simulator needs Go and the govmomi sources; install them with '
             '`sudo apt-get install -y %s` (or set VCSIM=/path/to/vcsim, or put a vcsim on PATH)' % ' '.join(APT_PACKAGES))
-    env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-    for cmd in (['apt-get', 'update'], ['apt-get', 'install', '-y', *APT_PACKAGES]):
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-        if proc.returncode != 0:
-            raise VcsimError('`%s` failed (rc=%d):\n%s' % (' '.join(cmd), proc.returncode, proc.stdout[-4000:]))
+    apt_install(APT_PACKAGES, VcsimError)
     go = _go_executable()
     if not go or not GOVMOMI_SIMULATOR_SRC.is_dir():
         raise VcsimError('installed %s but go or %s is still missing' % (' '.join(APT_PACKAGES), GOVMOMI_SIMULATOR_SRC))

@@ -36,13 +36,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest, VCenterRestError
 from ansible_collections.vsphere.preemption.plugins.modules import power_off
 from tests.support.json_server import JsonServer, ScriptedServer
-
-
-def closed_port():
-    """A local port nobody listens on: connecting to it is refused."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+from tests.support.machine import free_port
 
 
 # ---------------------------------------------------------------- vSphere faults
@@ -134,7 +128,7 @@ def test_soap_login_faults(monkeypatch, fault, retryable):
 
 def test_soap_connection_refused_is_retryable():
     with pytest.raises(VCenterError) as caught:
-        vcenter_soap.connect('127.0.0.1', 'admin', 'pw', port=closed_port())
+        vcenter_soap.connect('127.0.0.1', 'admin', 'pw', port=free_port())
     assert 'connection refused' in str(caught.value)
     assert caught.value.retryable is True
 
@@ -169,7 +163,7 @@ def test_rest_untrusted_certificate_is_not_retryable(server, monkeypatch):
 
 def test_rest_connection_refused_is_retryable():
     with pytest.raises(VCenterError) as caught:
-        VCenterRest('127.0.0.1', 'admin', 'pw', port=closed_port()).login()
+        VCenterRest('127.0.0.1', 'admin', 'pw', port=free_port()).login()
     assert caught.value.retryable is True
 
 
@@ -317,7 +311,7 @@ def test_sink_status(status, retryable):
 
 def test_sink_connection_refused_and_timeout_are_retryable():
     with pytest.raises(DeliveryError) as caught:
-        send_event('http://127.0.0.1:%d/' % closed_port(), event())
+        send_event('http://127.0.0.1:%d/' % free_port(), event())
     assert caught.value.retryable is True
     sink = Sink(202, delay=1.0)
     try:
@@ -364,7 +358,7 @@ def test_module_option_errors_are_not_retryable(capsys):
 
 
 def test_module_passes_the_flag_of_the_error(capsys):
-    result = run_power_off(capsys, port=closed_port())
+    result = run_power_off(capsys, port=free_port())
     assert 'connection refused' in result['msg']
     assert result['retryable'] is True
 

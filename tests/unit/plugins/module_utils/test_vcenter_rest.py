@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 import base64
-import socket
 
 import pytest
 
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.errors import VCenterError
 from ansible_collections.vsphere.preemption.plugins.module_utils._vcenter.rest import VCenterRest, VCenterRestError, vapi_error_message
+from tests.support.machine import free_port
 from tests.support.vcsim.harness import generate_ca
 
 PASSWORD = 's3cr3t-Pa55'
@@ -134,9 +134,7 @@ def test_validate_certs_true_with_the_wrong_ca_fails_with_a_certificate_message(
 
 
 def test_connection_refused_is_one_line():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with pytest.raises(VCenterError, match=r'^Cannot connect to vCenter 127.0.0.1:%d: connection refused\.$' % port):
         VCenterRest('127.0.0.1', 'admin', PASSWORD, port=port, validate_certs=False).login()
 
