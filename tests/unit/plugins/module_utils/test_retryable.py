@@ -167,26 +167,35 @@ def test_rest_connection_refused_is_retryable():
     assert caught.value.retryable is True
 
 
-# ---------------------------------------------------------------- unknown tag, scope, attribute, moid
+# ---------------------------------------------------------------- unknown tag, scope, attribute, moid; bad values
 
-@pytest.mark.parametrize('category, candidates', [
-    (None, []),
-    ('other', [{'id': 't1', 'name': 'p', 'category': 'c1'}]),
-    (None, [{'id': 't1', 'name': 'p', 'category': 'c1'}, {'id': 't2', 'name': 'p', 'category': 'c2'}]),
-])
-def test_unknown_or_ambiguous_tag_is_not_retryable(category, candidates):
+@pytest.mark.parametrize('call', [
+    lambda: tagging.pick_tag('p', None, []),
+    lambda: tagging.pick_tag('p', 'other', [{'id': 't1', 'name': 'p', 'category': 'c1'}]),
+    lambda: tagging.pick_tag('p', None, [{'id': 't1', 'name': 'p', 'category': 'c1'}, {'id': 't2', 'name': 'p', 'category': 'c2'}]),
+    lambda: vm_inventory.scope_type('vm-1'),
+    lambda: vm_inventory.vm_records({}, [], scope='domain-c7'),
+    lambda: vm_inventory.field_key([], 'priority'),
+    lambda: custom_attributes.encode_value(3),
+    lambda: custom_attributes.unique(['']),
+    lambda: custom_attributes.find_field([SimpleNamespace(name='k', managedObjectType=vim.HostSystem)], 'k', vim.VirtualMachine),
+], ids=['unknown-tag', 'tag-in-another-category', 'ambiguous-tag', 'scope-not-a-container', 'unknown-scope',
+        'unknown-priority-attribute', 'value-not-text', 'empty-moid', 'attribute-of-another-type'])
+def test_unknown_names_and_bad_values_are_not_retryable(call):
     with pytest.raises(VCenterError) as caught:
-        tagging.pick_tag('p', category, candidates)
+        call()
     assert caught.value.retryable is False
 
 
-def test_unknown_scope_and_priority_attribute_are_not_retryable():
-    for call in (lambda: vm_inventory.scope_type('vm-1'),
-                 lambda: vm_inventory.vm_records({}, [], scope='domain-c7'),
-                 lambda: vm_inventory.field_key([], 'priority')):
-        with pytest.raises(VCenterError) as caught:
-            call()
-        assert caught.value.retryable is False
+# What a vCenter call may raise, and whether another attempt may pass: the same for every call.
+CALL_ERRORS = [
+    (vim.fault.TaskInProgress(), True),
+    (vim.fault.NotAuthenticated(), True),
+    (vmodl.fault.SystemError(), True),
+    (vim.fault.NoPermission(), False),
+    (vmodl.fault.InvalidArgument(), False),
+    (ConnectionResetError(104, 'reset'), True),
+]
 
 
 class FailingCollector:
@@ -197,12 +206,7 @@ class FailingCollector:
         raise self.error
 
 
-@pytest.mark.parametrize('error, retryable', [
-    (vim.fault.NotAuthenticated(), True),
-    (vmodl.fault.SystemError(), True),
-    (vim.fault.NoPermission(), False),
-    (ConnectionResetError(104, 'reset'), True),
-])
+@pytest.mark.parametrize('error, retryable', CALL_ERRORS)
 def test_property_collector_failures(error, retryable):
     with pytest.raises(VCenterError) as caught:
         vm_inventory._collect(FailingCollector(error), [])
@@ -219,13 +223,7 @@ def test_an_unreadable_property_carries_its_fault(fault, retryable):
 
 # ---------------------------------------------------------------- vcenter_call (custom attributes, events, notice, waits)
 
-@pytest.mark.parametrize('error, retryable', [
-    (vim.fault.TaskInProgress(), True),
-    (vim.fault.NotAuthenticated(), True),
-    (vim.fault.NoPermission(), False),
-    (vmodl.fault.InvalidArgument(), False),
-    (ConnectionResetError(104, 'reset'), True),
-])
+@pytest.mark.parametrize('error, retryable', CALL_ERRORS)
 def test_vcenter_calls(error, retryable):
     with pytest.raises(VCenterError) as caught:
         with vcenter_call('set the custom attribute of vm-1'):
@@ -235,15 +233,6 @@ def test_vcenter_calls(error, retryable):
         with vcenter_call('set the custom attribute of vm-1', error=custom_attributes.CustomAttributeError):
             raise error
     assert caught.value.retryable is retryable
-
-
-def test_custom_attribute_input_errors_are_not_retryable():
-    field = SimpleNamespace(name='k', managedObjectType=vim.HostSystem)
-    for call in (lambda: custom_attributes.encode_value(3), lambda: custom_attributes.unique(['']),
-                 lambda: custom_attributes.find_field([field], 'k', vim.VirtualMachine)):
-        with pytest.raises(VCenterError) as caught:
-            call()
-        assert caught.value.retryable is False
 
 
 # ---------------------------------------------------------------- power operations
