@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import re
 from urllib.parse import urlsplit
 
@@ -20,7 +19,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._state.records 
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.postgres import TABLE, StateDatabase
 from ansible_collections.vsphere.preemption.plugins.module_utils._state.store import open_state
-from tests.support.state_fakes import Clock, Ids
+from tests.support.state_fakes import Clock, Ids, race
 
 
 @pytest.fixture(params=['file', 'postgres'])
@@ -97,16 +96,28 @@ def test_a_pending_run_is_reported_and_finished_by_the_caller(store, clock):
     store.progress('wf@vc', 'run-1', {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}]})
     clock.advance(10)
     inside = store.started('wf@vc', 60)
-    assert inside['proceed'] is False
+    assert (inside['proceed'], inside['pending']['run_id']) == (False, 'run-1')
     assert inside['pending']['results'] == {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}]}
     clock.advance(600)
     outside = store.started('wf@vc', 60)
     assert (outside['proceed'], outside['run']['run_id'], outside['pending']['run_id']) == (True, 'run-2', 'run-1')
-    changed, run, record = store.finished('wf@vc', 'run-1', {'annotated': ['vm-1'], 'event_sent': True})
+    assert [run['run_id'] for run in store.query('wf@vc')['unfinished']] == ['run-1']
+    # The caller records the old run's leftovers against its own run id ...
+    changed, run, record = store.progress('wf@vc', 'run-1', {'annotated': ['vm-1']})
+    assert changed is True and run['results'] == {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}], 'annotated': ['vm-1']}
+    assert record['unfinished'] == [run] and record['run']['run_id'] == 'run-2'
+    # ... and finishing it takes it off the unfinished list, the new run untouched.
+    changed, run, record = store.finished('wf@vc', 'run-1', {'event_sent': True})
     assert changed is True and run['status'] == FINISHED and run['finished'] == format_timestamp(clock.now)
     assert run['results'] == {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}], 'annotated': ['vm-1'], 'event_sent': True}
     assert record['unfinished'] == [] and record['run']['run_id'] == 'run-2' and record['run']['status'] == RUNNING
     assert store.query('wf@vc') == record
+    # Its VM is still off: it stays in the ledger, where a restore finds it.
+    assert [(entry['moid'], entry['run_id'], entry['annotated']) for entry in record['ledger']] == [('vm-1', 'run-1', True)]
+    # The current run, once finished (inside the threshold), is no longer pending.
+    changed, run, record = store.finished('wf@vc', 'run-2', {})
+    assert changed is True and run['status'] == FINISHED and record['run'] == run
+    assert store.started('wf@vc', 60)['pending'] is None
 
 
 def test_progress_is_idempotent_and_finishing_twice_keeps_the_first_time(store, clock):
@@ -199,7 +210,7 @@ def test_a_malformed_record_blocks_only_its_workflow(store):
     assert store.started('bad@vc', 60)['proceed'] is True
 
 
-def _start(location, barrier, results, event_id):
+def _start(location, event_id, barrier, results):
     barrier.wait()
     results.put(open_state(**location).started('wf@vc', 0 if event_id else 60, event_id=event_id)['proceed'])
 
@@ -210,15 +221,5 @@ def test_ten_concurrent_processes_exactly_one_proceeds(location, event_id, first
     if not first_use:
         # Another workflow of the same vCenter was there first: the table exists, the lock alone decides.
         open_state(**location).started('other@vc', 60, event_id=event_id)
-    context = multiprocessing.get_context('fork')
-    barrier = context.Barrier(10)
-    results = context.Queue()
-    workers = [context.Process(target=_start, args=(location, barrier, results, event_id)) for _index in range(10)]
-    for worker in workers:
-        worker.start()
-    outcomes = [results.get(timeout=60) for _worker in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
-    assert sorted(outcomes) == [False] * 9 + [True]
+    assert sorted(race(_start, (location, event_id))) == [False] * 9 + [True]
     assert open_state(**location).query('wf@vc')['runs'] == 1

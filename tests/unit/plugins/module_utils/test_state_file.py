@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import multiprocessing
 import os
 import stat
 
@@ -27,7 +26,7 @@ from ansible_collections.vsphere.preemption.plugins.module_utils._state.records 
     vcenter_of,
 )
 from ansible_collections.vsphere.preemption.plugins.module_utils._timestamps import format_timestamp, parse_timestamp
-from tests.support.state_fakes import T0, Clock, Ids
+from tests.support.state_fakes import T0, Clock, Ids, race
 
 
 @pytest.fixture
@@ -167,48 +166,6 @@ def test_workflows_are_independent(state):
     assert state.started('b', 60)['proceed'] is True
     assert state.started('a', 60)['proceed'] is False
     assert sorted(on_disk(state)['workflows']) == ['a', 'b']
-
-
-def test_pending_inside_the_threshold_is_finished_by_the_caller(state, clock):
-    state.started('wf', 60)
-    state.progress('wf', 'run-1', {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}]})
-    clock.advance(10)
-    again = state.started('wf', 60)
-    assert again['proceed'] is False
-    assert again['pending']['run_id'] == 'run-1'
-    assert again['pending']['results'] == {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}]}
-
-    changed, run, record = state.finished('wf', 'run-1', {'annotated': ['vm-1'], 'event_sent': True})
-    assert changed is True
-    assert run['status'] == FINISHED
-    assert run['finished'] == format_timestamp(clock.now)
-    assert record['run'] == run
-    assert state.started('wf', 60)['pending'] is None
-
-
-def test_pending_outside_the_threshold_proceeds_and_keeps_the_old_run(state, clock):
-    state.started('wf', 60)
-    state.progress('wf', 'run-1', {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}]})
-    clock.advance(600)
-    result = state.started('wf', 60)
-    assert result['proceed'] is True
-    assert result['run']['run_id'] == 'run-2'
-    assert result['pending']['run_id'] == 'run-1'
-    assert [run['run_id'] for run in on_disk(state)['workflows']['wf']['unfinished']] == ['run-1']
-
-    # The caller records the old run's leftovers against its own run id ...
-    changed, run, record = state.progress('wf', 'run-1', {'annotated': ['vm-1']})
-    assert changed is True
-    assert run['results'] == {'powered_off': [{'moid': 'vm-1', 'name': 'a', 'method': 'hard'}], 'annotated': ['vm-1']}
-    assert record['unfinished'] == [run]
-    assert record['run']['run_id'] == 'run-2'
-    # ... and finishing it takes it off the unfinished list, the new run untouched.
-    changed, run, record = state.finished('wf', 'run-1', {'event_sent': True})
-    assert run['status'] == FINISHED
-    assert record['unfinished'] == []
-    assert record['run']['run_id'] == 'run-2' and record['run']['status'] == RUNNING
-    # Its VM is still off: it stays in the ledger, where a restore finds it.
-    assert [(entry['moid'], entry['run_id'], entry['annotated']) for entry in record['ledger']] == [('vm-1', 'run-1', True)]
 
 
 def test_a_finished_current_run_still_reports_an_older_unfinished_one(state, clock):
@@ -585,24 +542,9 @@ def _start(path, barrier, results):
     results.put(StateFile(path).started('wf', 60)['proceed'])
 
 
-def _race(target, path, count=10):
-    """What ``target(path, barrier, results)`` put, from ``count`` processes let go at once."""
-    context = multiprocessing.get_context('fork')
-    barrier = context.Barrier(count)
-    results = context.Queue()
-    workers = [context.Process(target=target, args=(path, barrier, results)) for index in range(count)]
-    for worker in workers:
-        worker.start()
-    outcomes = [results.get(timeout=60) for worker in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
-    return outcomes
-
-
 def test_ten_concurrent_processes_exactly_one_proceeds(tmp_path):
     path = str(tmp_path / 'state.json')
-    assert sorted(_race(_start, path)) == [False] * 9 + [True]
+    assert sorted(race(_start, (path,))) == [False] * 9 + [True]
     document = json.load(open(path, encoding='utf-8'))
     assert document['workflows']['wf']['runs'] == 1
 
@@ -616,7 +558,7 @@ def _start_event(path, barrier, results):
 
 def test_ten_concurrent_deliveries_of_one_event_start_one_run(tmp_path):
     path = str(tmp_path / 'state.json')
-    assert sorted(_race(_start_event, path)) == [False] * 9 + [True]
+    assert sorted(race(_start_event, (path,))) == [False] * 9 + [True]
 
 
 def test_a_0_1_file_is_migrated_to_a_workflow_per_alarm_and_scope(state):
