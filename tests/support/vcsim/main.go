@@ -511,48 +511,53 @@ func set(target *int32, value *int32) {
 	}
 }
 
+// applyUsage sets what each named VM, host and cluster of the request uses (and a cluster's capacity).
 func applyUsage(request usageRequest) error {
-	for name, values := range request.VMs {
-		values := values
-		if err := withNamed("VirtualMachine", name, func(e mo.Entity) {
-			vm := e.(*simulator.VirtualMachine)
-			set(&vm.Summary.QuickStats.OverallCpuUsage, values.CPU)
-			set(&vm.Summary.QuickStats.HostMemoryUsage, values.Memory)
-		}); err != nil {
-			return err
-		}
-	}
-	for name, values := range request.Hosts {
-		values := values
-		if err := withNamed("HostSystem", name, func(e mo.Entity) {
-			host := e.(*simulator.HostSystem)
-			set(&host.Summary.QuickStats.OverallCpuUsage, values.CPU)
-			set(&host.Summary.QuickStats.OverallMemoryUsage, values.Memory)
-		}); err != nil {
-			return err
-		}
-	}
-	for name, values := range request.Clusters {
-		values := values
-		if err := withNamed("ClusterComputeResource", name, func(e mo.Entity) {
-			summary := e.(*simulator.ClusterComputeResource).Summary.(*types.ClusterComputeResourceSummary)
-			if summary.UsageSummary == nil {
-				summary.UsageSummary = new(types.ClusterUsageSummary)
+	for _, kind := range []struct {
+		kind  string
+		named map[string]usage
+		apply func(e mo.Entity, values usage)
+	}{
+		{"VirtualMachine", request.VMs, vmUsage},
+		{"HostSystem", request.Hosts, hostUsage},
+		{"ClusterComputeResource", request.Clusters, clusterUsage},
+	} {
+		for name, values := range kind.named {
+			values := values
+			if err := withNamed(kind.kind, name, func(e mo.Entity) { kind.apply(e, values) }); err != nil {
+				return err
 			}
-			us := summary.UsageSummary
-			if us.TotalCpuCapacityMhz == 0 {
-				us.TotalCpuCapacityMhz = summary.TotalCpu
-				// vcsim keeps effectiveMemory in bytes; vCenter reports MB.
-				us.TotalMemCapacityMB = int32(summary.EffectiveMemory / (1024 * 1024))
-			}
-			set(&us.CpuDemandMhz, values.CPU)
-			set(&us.MemDemandMB, values.Memory)
-			set(&us.TotalCpuCapacityMhz, values.CPUCapacity)
-			set(&us.TotalMemCapacityMB, values.MemCapacity)
-			us.StatsGenNumber++
-		}); err != nil {
-			return err
 		}
 	}
 	return nil
+}
+
+func vmUsage(e mo.Entity, values usage) {
+	vm := e.(*simulator.VirtualMachine)
+	set(&vm.Summary.QuickStats.OverallCpuUsage, values.CPU)
+	set(&vm.Summary.QuickStats.HostMemoryUsage, values.Memory)
+}
+
+func hostUsage(e mo.Entity, values usage) {
+	host := e.(*simulator.HostSystem)
+	set(&host.Summary.QuickStats.OverallCpuUsage, values.CPU)
+	set(&host.Summary.QuickStats.OverallMemoryUsage, values.Memory)
+}
+
+func clusterUsage(e mo.Entity, values usage) {
+	summary := e.(*simulator.ClusterComputeResource).Summary.(*types.ClusterComputeResourceSummary)
+	if summary.UsageSummary == nil {
+		summary.UsageSummary = new(types.ClusterUsageSummary)
+	}
+	us := summary.UsageSummary
+	if us.TotalCpuCapacityMhz == 0 {
+		us.TotalCpuCapacityMhz = summary.TotalCpu
+		// vcsim keeps effectiveMemory in bytes; vCenter reports MB.
+		us.TotalMemCapacityMB = int32(summary.EffectiveMemory / (1024 * 1024))
+	}
+	set(&us.CpuDemandMhz, values.CPU)
+	set(&us.MemDemandMB, values.Memory)
+	set(&us.TotalCpuCapacityMhz, values.CPUCapacity)
+	set(&us.TotalMemCapacityMB, values.MemCapacity)
+	us.StatsGenNumber++
 }
