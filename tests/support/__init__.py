@@ -9,13 +9,14 @@ Real things, run locally
     vcsim/               govmomi's vCenter simulator: main.go, built and run by harness.py (Simulator, VCenterClient)
     postgres/            a real PostgreSQL server (harness.py), its pytest fixtures, a state-backend controller process
     ansible_cli          the real ``ansible`` / ``ansible-playbook`` with this checkout as vsphere.preemption
-    rulebook_cli         the real ``ansible-rulebook`` (Rulebook), free ports, waiting for a condition
+    rulebook_cli         the real ``ansible-rulebook`` (Rulebook), waiting for a condition
     event_receiver       a real CloudEvent receiver over HTTP (EventReceiver)
+    machine              a free loopback port; the harnesses' Debian packages, installed on demand
 Fakes and faults
     fault_proxy          a proxy in front of the simulator or a CloudEvent sink that injects faults (FaultProxy)
     controller_stub      automation controller's job-template API, as ansible-rulebook's run_job_template uses it
     json_server          a loopback HTTP(S) server answering JSON (JsonServer, ScriptedServer)
-    state_fakes          a settable Clock and predictable run Ids for the state stores
+    state_fakes          a settable Clock and predictable run Ids for the state stores; processes racing for one
     process_umask        the process umask, set for a block
 What a test reads or builds
     preempt_helpers      simulator set-up, alarm events and runs of the role's playbooks
