@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The options built by vcenter_args.base_argument_spec(): same names and
+    # The options vcenter_args.base_argument_spec() adds to every module (skeleton.run_module): same names and
     # environment variables as community.vmware, so module_defaults and AWX
     # "VMware vCenter" credentials work unchanged.
     DOCUMENTATION = r'''
