@@ -208,4 +208,3 @@ class EventReceiver:
                 """Keep test output quiet; `requests` has everything."""
 
         return Handler
-
