@@ -54,11 +54,13 @@ pytest: setup vcsim
 
 # The smoke leg on the newest Ansible: ansible-core 2.21 (what the `ansible` 14 package ships) needs Python 3.12,
 # which pyenv provides here (NEWEST_PYTHON to point elsewhere). Its own virtualenv from requirements-newest.txt; the
-# playbook, restore and rulebook paths (a few minutes on an idle machine).
+# playbook, restore and rulebook paths, and the vCenter modules run in the controller's process (its private
+# ansible-core interfaces), a few minutes on an idle machine.
 NEWEST_PYTHON ?= $(shell pyenv prefix 3.12 2>/dev/null || echo /usr)/bin/python3.12
 NEWEST_VENV := $(BUILD)/venv-newest
 SMOKE_TESTS := tests/functional/test_role_preempt.py tests/functional/test_restore.py \
-	tests/functional/test_rulebook.py::test_alarms_preempt_and_cancel_on_the_simulator
+	tests/functional/test_rulebook.py::test_alarms_preempt_and_cancel_on_the_simulator \
+	tests/unit/plugins/plugin_utils/test_module_in_controller.py
 
 $(NEWEST_VENV)/bin/.installed: requirements.txt requirements-newest.txt
 	$(NEWEST_PYTHON) -m venv $(NEWEST_VENV)

@@ -30,6 +30,7 @@ description:
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
   - vsphere.preemption.vcenter
+  - vsphere.preemption.vcenter.module_in_controller
 options:
   vms:
     description:

@@ -22,6 +22,7 @@ description:
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
   - vsphere.preemption.vcenter
+  - vsphere.preemption.vcenter.module_in_controller
 options:
   name:
     description: Name of the vCenter role.

@@ -5,10 +5,11 @@
 
 """The role's engine stays lean: module processes, tasks and task files of a successful run with a sink.
 
-Module processes are counted as Ansible leaves them with ANSIBLE_KEEP_REMOTE_FILES
+Module steps are counted as Ansible leaves them with ANSIBLE_KEEP_REMOTE_FILES
 in a private remote temp directory: one AnsiballZ file per module run.
-workflow_state, preempt_plan, vcenter_session and cloudevent are action plugins and start none.
-(ANSIBLE_KEEP_REMOTE_FILES turns the role's pipelining off, so the files are written.)
+workflow_state, preempt_plan, vcenter_session and cloudevent are controller-only actions and have none.
+(ANSIBLE_KEEP_REMOTE_FILES runs the vCenter modules as module processes, which they are not by default
+(test_security.py, test_module_in_controller.py), and turns the role's pipelining off, so the files are written.)
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ import urllib.parse
 
 import pytest
 
-from tests.support.ansible_cli import BIN, ansible_env, run_module, run_playbook
+from tests.support.ansible_cli import BIN, ansible_env, other_python, run_module, run_playbook
 from tests.support.event_receiver import EventReceiver
 from tests.support.process_umask import umask
 from tests.support.preempt_helpers import FIELD, alarm_event, power_states
@@ -72,9 +72,13 @@ def secrets_file(directory, **secrets):
     return ['-e', '@%s' % path]
 
 
-@pytest.fixture(scope='module')
-def full_run(vcsim, vcenter, moids, tmp_path_factory):
-    """The full run at -vvvv, under umask 022; returns (CompletedProcess, sink requests, state file path)."""
+@pytest.fixture(scope='module', params=['module_in_controller', 'module_process'])
+def full_run(request, vcsim, vcenter, moids, tmp_path_factory):
+    """The full run at -vvvv, under umask 022; returns (CompletedProcess, sink requests, state file path).
+
+    Once with the vCenter modules in the controller's process (the playbooks' own Python), once as module
+    processes (another interpreter).
+    """
     preemption_invariants.reset(vcenter, moids.values())
     directory = tmp_path_factory.mktemp('security')
     state_file = directory / 'new-directory' / 'state.json'
@@ -82,11 +86,14 @@ def full_run(vcsim, vcenter, moids, tmp_path_factory):
         secrets = secrets_file(directory, vcenter_password=PASSWORD, preemption_reply_to=sink.url + '?access_token=' + URL_TOKEN,
                                preemption_reply_headers={'Authorization': 'Bearer ' + SINK_TOKEN})
         variables = dict(preemption_event=alarm_event(vcenter, 'DC0_C0'), preemption_state_file=str(state_file))
+        if request.param == 'module_process':
+            variables['ansible_python_interpreter'] = other_python(directory)
         with umask(0o022):
             proc = run_playbook('vsphere.preemption.preempt', variables, env=env_without_password(vcsim), args=secrets + ['-vvvv'])
         requests = sink.requests
     # What vCenter holds right after the run: other tests of the module reset the VMs.
     proc.power_states = power_states(vcenter)
+    proc.module_process = request.param == 'module_process'
     proc.annotations = {moid: vcenter.custom_value(moid, FIELD) for moid in moids.values()}
     return proc, requests, state_file
 
@@ -104,8 +111,10 @@ def test_the_password_and_the_tokens_are_not_in_the_output_at_vvvv(full_run):
     proc, _requests, _state_file = full_run
     output = proc.stdout + proc.stderr
     assert 'ansible-playbook' in output and 'verbosity: 4' in output  # really -vvvv
-    # Module arguments (the password, the run's session ids) reach the modules on stdin, never in a file.
-    assert 'Pipelining is enabled.' in output and 'AnsiballZ_' not in output
+    # Module arguments (the password, the run's session ids) never reach a file: a module process gets them on
+    # stdin; in the controller's process no module process starts at all.
+    assert 'AnsiballZ_' not in output
+    assert ('Pipelining is enabled.' in output) == proc.module_process
     assert_hidden(output, PASSWORD, SINK_TOKEN)
 
 

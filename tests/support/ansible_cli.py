@@ -37,9 +37,24 @@ def ansible_env(extra=None):
     return env
 
 
-def run_module(module, args, env=None, check=False, diff=False, timeout=300):
+def other_python(directory):
+    """A Python for modules that is not the controller's own file (a script running it), so the collection's
+    vCenter modules run as module processes rather than in the controller's process.
+
+    Each start appends a line to ``<path>.starts``, so a test can count the module processes.
+    """
+    path = os.path.join(str(directory), 'module-python')
+    with open(path, 'w') as handle:
+        handle.write('#!/bin/sh\necho started >> "$0.starts"\nexec %s "$@"\n' % sys.executable)
+    os.chmod(path, 0o755)
+    return path
+
+
+def run_module(module, args, env=None, check=False, diff=False, timeout=300, variables=None):
     """Run one module on localhost with `ansible`; return its result dict (rc in result['_rc'])."""
     cmd = [os.path.join(BIN, 'ansible'), 'localhost', '-m', module, '-a', json.dumps(args)]
+    if variables:
+        cmd += ['-e', json.dumps(variables)]
     if check:
         cmd.append('--check')
     if diff:
