@@ -21,7 +21,9 @@ fi
 # ansible-test skips its shellcheck test when the program is missing; a skipped gate proves nothing.
 if ! command -v shellcheck >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+    # DPkg::Lock::Timeout: the tests' harnesses may be installing their packages at the same time (make test).
+    apt-get -o DPkg::Lock::Timeout=300 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq shellcheck >/dev/null
   else
     echo "sanity: shellcheck is missing; install it (Debian/Ubuntu: apt-get install shellcheck)" >&2
     exit 1

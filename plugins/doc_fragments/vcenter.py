@@ -60,8 +60,9 @@ notes:
     C(module_defaults) and the action group C(group/vsphere.preemption.vcenter).
 '''
 
-    # The modules that plugins/plugin_utils/_module_in_controller.py runs in the controller's process.
-    MODULE_IN_CONTROLLER = r'''
+    # vsphere.preemption.vcenter.module: the connection options, and where a vCenter module runs
+    # (plugins/plugin_utils/_module_in_controller.py); vcenter_session is controller-only and takes DOCUMENTATION.
+    MODULE = DOCUMENTATION + r'''
 attributes:
   action:
     description: An action plugin of the same name decides where the module runs.

@@ -20,8 +20,7 @@ description:
   - Supports check mode and diff mode (one before/after entry per VM that changes).
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter
-  - vsphere.preemption.vcenter.module_in_controller
+  - vsphere.preemption.vcenter.module
 options:
   vms:
     description:

@@ -29,8 +29,7 @@ description:
     that would be tried first.
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter
-  - vsphere.preemption.vcenter.module_in_controller
+  - vsphere.preemption.vcenter.module
 options:
   vms:
     description:

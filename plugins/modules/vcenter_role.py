@@ -21,8 +21,7 @@ description:
     C(Authorization.ModifyPermissions). Supports check mode.
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter
-  - vsphere.preemption.vcenter.module_in_controller
+  - vsphere.preemption.vcenter.module
 options:
   name:
     description: Name of the vCenter role.

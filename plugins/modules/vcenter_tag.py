@@ -20,8 +20,7 @@ description:
   - Supports check mode. Used by the playbook C(vsphere.preemption.setup) with C(preemption_setup_create_tag=true).
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter
-  - vsphere.preemption.vcenter.module_in_controller
+  - vsphere.preemption.vcenter.module
 options:
   tag:
     description: Name of the tag.

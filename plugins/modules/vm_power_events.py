@@ -21,8 +21,7 @@ description:
   - Read-only; supports check mode.
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter
-  - vsphere.preemption.vcenter.module_in_controller
+  - vsphere.preemption.vcenter.module
 options:
   vms:
     description: Managed object ids of the VMs (for example C(vm-58)).

@@ -9,7 +9,7 @@ Module steps are counted as Ansible leaves them with ANSIBLE_KEEP_REMOTE_FILES
 in a private remote temp directory: one AnsiballZ file per module run.
 workflow_state, preempt_plan, vcenter_session and cloudevent are controller-only actions and have none.
 (ANSIBLE_KEEP_REMOTE_FILES runs the vCenter modules as module processes, which they are not by default
-(test_security.py, test_module_in_controller.py), and turns the role's pipelining off, so the files are written.)
+(test_security.py, test_in_controller_results.py), and turns the role's pipelining off, so the files are written.)
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ def free_port():
 def apt_install(packages, error):
     """``apt-get update`` and ``apt-get install -y packages`` (as root); ``error(message)`` is raised when either fails."""
     env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-    for cmd in (['apt-get', 'update'], ['apt-get', 'install', '-y', *packages]):
+    # make test runs the suite beside the other gates: wait for another apt-get's lock rather than fail.
+    lock = ['-o', 'DPkg::Lock::Timeout=300']
+    for cmd in (['apt-get', *lock, 'update'], ['apt-get', *lock, 'install', '-y', *packages]):
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
         if proc.returncode != 0:
             raise error('`%s` failed (rc=%d):\n%s' % (' '.join(cmd), proc.returncode, proc.stdout[-4000:]))

@@ -5,7 +5,7 @@
 
 """Where a vCenter module runs: in the controller's process only where its module process would be the controller.
 
-tests/functional/test_module_in_controller.py holds the results of both ways equal on the simulator.
+tests/functional/test_in_controller_results.py holds the results of both ways equal on the simulator.
 """
 
 from __future__ import annotations
