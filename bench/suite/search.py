@@ -82,7 +82,7 @@ def bench_tags(runs: int, workdir: Path, tagged: int = 10, extra: int = 300,
         with_tag_id = cases['many_tags_tag_id']['s']['median'] / cases['one_tag_no_category']['s']['median']
         return {
             'setup': {'tagged_vms': tagged, 'extra_tags': extra, 'extra_categories': 3, 'vcenter_request_ms': vcenter_ms[0],
-                      'vcenter_login_ms': vcenter_ms[1], 'via': 'ansible localhost -m (one module process)'},
+                      'vcenter_login_ms': vcenter_ms[1], 'via': 'ansible localhost -m (one task; the module runs in its controller process)'},
             'cases': cases,
             'many_vs_one_with_category': round(with_category, 3),
             'many_with_tag_id_vs_one_without_category': round(with_tag_id, 3),

@@ -55,23 +55,19 @@ options:
         session, logs it out at its end, and returns C(session_renewed=true).
       - An opaque string and a secret, never logged or returned. Must belong to the same O(hostname) and O(port).
     type: str
-notes:
-  - Connection options can be set once for every module of the collection with
-    C(module_defaults) and the action group C(group/vsphere.preemption.vcenter).
-'''
-
-    # vsphere.preemption.vcenter.module: the connection options, and where a vCenter module runs
-    # (plugins/plugin_utils/_module_in_controller.py); vcenter_session is controller-only and takes DOCUMENTATION.
-    MODULE = DOCUMENTATION + r'''
 attributes:
   action:
     description: An action plugin of the same name decides where the module runs.
     support: full
     details:
-      - Where the module would run on the controller itself (connection C(local), no C(become), no C(async), no task
-        C(environment)) with the Python that runs Ansible, it runs in the task's controller process instead of a module
-        process; the collection's playbooks set C(ansible_python_interpreter) to C(ansible_playbook_python), so their
-        steps do. The same code, arguments and result, without the half second of CPU a module process costs.
-      - Anywhere else, with another interpreter, or with E(ANSIBLE_KEEP_REMOTE_FILES) set (to debug the module), it runs
-        as a module process.
+      - M(vsphere.preemption.vcenter_session) runs on the controller.
+      - The other modules run in the task's controller process where the module would run on the controller itself
+        (connection C(local), no C(become), no C(async), no task C(environment)) with the Python that runs Ansible;
+        the collection's playbooks set C(ansible_python_interpreter) to C(ansible_playbook_python), so their steps do.
+        The same code, arguments and result, without the half second of CPU a module process costs.
+      - Anywhere else, with another interpreter, or with E(ANSIBLE_KEEP_REMOTE_FILES) set (to debug the module), they
+        run as module processes.
+notes:
+  - Connection options can be set once for every module of the collection with
+    C(module_defaults) and the action group C(group/vsphere.preemption.vcenter).
 '''

@@ -20,7 +20,7 @@ description:
   - Supports check mode and diff mode (one before/after entry per VM that changes).
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter.module
+  - vsphere.preemption.vcenter
 options:
   vms:
     description:

@@ -29,7 +29,7 @@ description:
     that would be tried first.
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter.module
+  - vsphere.preemption.vcenter
 options:
   vms:
     description:

@@ -25,7 +25,7 @@ description:
   - Supports check mode; nothing is changed, RV(powered_on) and RV(notice_cleared) list what would be done.
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter.module
+  - vsphere.preemption.vcenter
 options:
   vms:
     description:

@@ -27,7 +27,7 @@ description:
   - Read-only; supports check mode.
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter.module
+  - vsphere.preemption.vcenter
 options:
   tag:
     description:

@@ -21,7 +21,7 @@ description:
     C(Authorization.ModifyPermissions). Supports check mode.
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter.module
+  - vsphere.preemption.vcenter
 options:
   name:
     description: Name of the vCenter role.

@@ -20,7 +20,7 @@ description:
   - Supports check mode. Used by the playbook C(vsphere.preemption.setup) with C(preemption_setup_create_tag=true).
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter.module
+  - vsphere.preemption.vcenter
 options:
   tag:
     description: Name of the tag.

@@ -21,7 +21,7 @@ description:
   - Read-only; supports check mode.
 author: vsphere.preemption contributors (@vsphere-preemption)
 extends_documentation_fragment:
-  - vsphere.preemption.vcenter.module
+  - vsphere.preemption.vcenter
 options:
   vms:
     description: Managed object ids of the VMs (for example C(vm-58)).
