@@ -65,7 +65,7 @@ attributes:
         (connection C(local), no C(become), no C(async), no task C(environment)) with the Python that runs Ansible;
         the collection's playbooks set C(ansible_python_interpreter) to C(ansible_playbook_python), so their steps do.
         The same code, arguments and result, without the half second of CPU a module process costs.
-      - Anywhere else, with another interpreter, or with E(ANSIBLE_KEEP_REMOTE_FILES) set (to debug the module), they
+      - Anywhere else, with another interpreter, or with C(ANSIBLE_KEEP_REMOTE_FILES=1) set (to debug the module), they
         run as module processes.
 notes:
   - Connection options can be set once for every module of the collection with
