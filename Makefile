@@ -38,13 +38,11 @@ vcsim: setup
 demo: setup vcsim
 	$(BIN)/python tools/demo.py
 
-# The quick gates first; then the suite beside the static gates and the newest-Ansible virtualenv's install (the
-# suite leaves a core idle about a quarter of its time: tests wait on timers, rulebooks and the simulator), each
-# gate's output printed whole when it ends; the newest-Ansible leg last (two pytest sessions at once would share
-# pytest's temporary directories).
+# The quick gates first; then the suite, the newest-Ansible leg and the static gates side by side (the suite alone
+# leaves a core idle about a quarter of its time: tests wait on timers, rulebooks and the simulator), each gate's
+# output printed whole when it ends; a failing gate stops the others.
 test: docs-lint changelog-lint
-	$(MAKE) --no-print-directory -j3 --output-sync=target pytest sanity lint galaxy-import docs $(NEWEST_VENV)/bin/.installed
-	$(MAKE) --no-print-directory test-newest
+	$(MAKE) --no-print-directory -j4 --output-sync=target pytest test-newest sanity lint galaxy-import docs
 
 # Two workers (pytest-xdist), each taking whole test files, so a module's simulator and fixtures stay in one
 # process. PYTEST_WORKERS=0 runs the suite in this process, one test at a time.
@@ -60,7 +58,7 @@ pytest: setup vcsim
 # The smoke leg on the newest Ansible: ansible-core 2.21 (what the `ansible` 14 package ships) needs Python 3.12,
 # which pyenv provides here (NEWEST_PYTHON to point elsewhere). Its own virtualenv from requirements-newest.txt; the
 # playbook, restore and rulebook paths, and the vCenter modules run in the controller's process (its private
-# ansible-core interfaces), a few minutes on an idle machine.
+# ansible-core interfaces), a few minutes on an idle machine. Its own --basetemp: it runs beside `make pytest`.
 NEWEST_PYTHON ?= $(shell pyenv prefix 3.12 2>/dev/null || echo /usr)/bin/python3.12
 NEWEST_VENV := $(BUILD)/venv-newest
 SMOKE_TESTS := tests/functional/test_role_preempt.py tests/functional/test_restore.py \
@@ -74,7 +72,7 @@ $(NEWEST_VENV)/bin/.installed: requirements.txt requirements-newest.txt
 
 test-newest: $(NEWEST_VENV)/bin/.installed $(LINK) vcsim
 	$(NEWEST_VENV)/bin/python -c 'import ansible, sys; assert sys.version_info[:2] == (3, 12) and ansible.__version__.startswith("2.21."), (sys.version, ansible.__version__)'
-	$(NEWEST_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(SMOKE_TESTS)
+	$(NEWEST_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --basetemp=$(BUILD)/pytest-newest $(SMOKE_TESTS)
 
 sanity: setup
 	VENV_BIN=$(BIN) tools/sanity.sh
