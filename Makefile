@@ -40,7 +40,7 @@ demo: setup vcsim
 
 # The quick gates first; then the suite, the newest-Ansible leg and the static gates side by side (the suite alone
 # leaves a core idle about a quarter of its time: tests wait on timers, rulebooks and the simulator), each gate's
-# output printed whole when it ends; a failing gate stops the others.
+# output printed whole when it ends.
 test: docs-lint changelog-lint
 	$(MAKE) --no-print-directory -j4 --output-sync=target pytest test-newest sanity lint galaxy-import docs
 
