@@ -27,8 +27,7 @@ import sys
 from ansible import constants as C
 from ansible.module_utils import basic
 from ansible.module_utils.common.json import Direction, get_module_decoder, get_module_encoder
-from ansible.plugins.action import ActionBase
-from ansible.utils.vars import merge_hash
+from ansible.plugins.action.normal import ActionModule as NormalAction
 
 _PROFILE = 'legacy'  # the serialization profile of a module that declares none, as these do
 _LOCAL = ('local', 'ansible.builtin.local', 'ansible.legacy.local')
@@ -41,24 +40,17 @@ def _same_file(one, other):
         return False
 
 
-class ModuleInController(ActionBase):
-    """The action of a vCenter module: ``MODULE`` (the imported module file) runs here when it would run here."""
+class ModuleInController(NormalAction):
+    """The action of a vCenter module: ansible-core's ``normal`` action, but its module (``MODULE``, the imported
+    module file) runs here when it would run here."""
 
-    _supports_check_mode = True
-    _supports_async = True
     MODULE = None
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        task_vars = task_vars or {}
-        if self._runs_in_controller(task_vars):
-            return merge_hash(result, self._run_main(task_vars))
-        wrap_async = self._task.async_val and not self._connection.has_native_async
-        result = merge_hash(result, self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
-        if not wrap_async:
-            self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result
+    def _execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
+        # The one place a module process starts: the task's own module only (the action calls it so), else as usual.
+        if module_name is None and module_args is None and self._runs_in_controller(task_vars or {}):
+            return self._run_main(task_vars or {})
+        return super()._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars, **kwargs)
 
     def _runs_in_controller(self, task_vars):
         """True when the module process would be the controller's Python, as the controller's user, in its environment."""

@@ -18,6 +18,7 @@ import types
 import pytest
 from ansible import constants as C
 from ansible.playbook.play_context import PlayContext
+from ansible.plugins.action import ActionBase
 from ansible.playbook.task import Task
 from ansible.template import Templar, trust_as_template
 
@@ -88,15 +89,15 @@ def test_keeping_the_remote_files_runs_the_module_process(monkeypatch):
 def test_the_module_process_is_the_usual_module_run(monkeypatch):
     executed = []
     plugin = action(transport='ssh', args={'vms': ['vm-1']})
-    monkeypatch.setattr(plugin, '_execute_module', lambda **kwargs: executed.append(kwargs) or dict(MODULE_RESULT))
+    monkeypatch.setattr(ActionBase, '_execute_module', lambda self, **kwargs: executed.append(kwargs) or dict(MODULE_RESULT))
     monkeypatch.setattr(plugin, '_remove_tmp_path', lambda tmpdir: None)
     assert plugin.run(task_vars=CONTROLLER)['preempted'] == []
-    assert executed == [{'task_vars': CONTROLLER, 'wrap_async': 0}]
+    assert executed == [{'module_name': None, 'module_args': None, 'task_vars': CONTROLLER, 'wrap_async': 0}]
 
 
 def test_in_the_controller_the_modules_main_gets_the_task_args_and_its_printed_result_is_the_result(monkeypatch):
     plugin = action(plugin=tagged_vm_info, args={'tag': 'preemptible', 'hostname': 'vc', 'username': 'u', 'password': 's3cr3t', 'limit': 'x'})
-    monkeypatch.setattr(plugin, '_execute_module', pytest.fail)
+    monkeypatch.setattr(ActionBase, '_execute_module', pytest.fail)
     result = plugin.run(task_vars=CONTROLLER)
     # AnsibleModule itself parsed the arguments: its own message, the password masked, no retry.
     assert result['failed'] is True and result['retryable'] is False
